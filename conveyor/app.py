@@ -1,0 +1,320 @@
+"""The library API: Conveyor app, task registry, enqueue (with the live-worker check), job handles."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, ParamSpec, TypeVar
+
+from conveyor.context import current_job
+from conveyor.errors import InvalidJobError, JobFailedError, JobNotFoundError, UnknownTaskError
+from conveyor.model import DEFAULT_RETRY, EnqueuePolicy, Job, JobState, NewJob, RetryPolicy
+from conveyor.settings import Settings
+from conveyor.store import JobFilter, Store, open_store
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MISSING_DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (ImportError, ModuleNotFoundError)
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    queue: str = "default"
+    priority: int = 0
+    max_attempts: int = 3
+    timeout: float | None = None
+    retry: RetryPolicy = DEFAULT_RETRY
+    retry_on: tuple[type[BaseException], ...] = (Exception,)
+    dont_retry_on: tuple[type[BaseException], ...] = ()
+    policy: EnqueuePolicy | None = None  # None: the app's default
+    isolation: str = "thread"  # "thread" or "process" (sync tasks only: killable on timeout)
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """Per-call enqueue options (task.configure(...))."""
+
+    queue: str | None = None
+    priority: int | None = None
+    max_attempts: int | None = None
+    timeout: float | None = None
+    delay: float | timedelta | None = None
+    run_at: datetime | None = None
+    token: str | None = None
+    tenant: str | None = None
+    idempotency_key: str | None = None
+    policy: EnqueuePolicy | str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Task(Generic[P, R]):
+    def __init__(self, app: Conveyor, fn: Callable[..., Any], name: str, options: TaskOptions) -> None:
+        self.app = app
+        self.fn = fn
+        self.name = name
+        self.options = options
+        self.is_async = inspect.iscoroutinefunction(fn)
+        params = list(inspect.signature(fn).parameters)
+        self.takes_context = bool(params) and params[0] == "ctx"
+        if options.isolation not in ("thread", "process"):
+            raise InvalidJobError(f"Unknown isolation {options.isolation!r}.", action="Use 'thread' or 'process'.")
+        if options.isolation == "process" and self.is_async:
+            raise InvalidJobError("isolation='process' is for sync (def) tasks.", action="Use a plain def task.")
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Calling the task runs it here and now, like the plain function."""
+        return self.fn(*args, **kwargs)  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name} queue={self.options.queue}>"
+
+    def configure(self, **options: Any) -> BoundTask:
+        return BoundTask(self, CallOptions(**options))
+
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle:
+        return BoundTask(self, CallOptions()).enqueue(*args, **kwargs)
+
+    async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle:
+        return await BoundTask(self, CallOptions()).enqueue_async(*args, **kwargs)
+
+    def new_job(self, *args: Any, **kwargs: Any) -> NewJob:
+        return self.app.build_job(self.name, list(args), kwargs, CallOptions())
+
+
+@dataclass
+class BoundTask:
+    task: Task[Any, Any]
+    call: CallOptions
+
+    def enqueue(self, *args: Any, **kwargs: Any) -> JobHandle:
+        job = self.task.app.build_job(self.task.name, list(args), kwargs, self.call)
+        return self.task.app.submit([job], self.call.policy)[0]
+
+    async def enqueue_async(self, *args: Any, **kwargs: Any) -> JobHandle:
+        job = self.task.app.build_job(self.task.name, list(args), kwargs, self.call)
+        handles = await asyncio.to_thread(self.task.app.submit, [job], self.call.policy)
+        return handles[0]
+
+    def new_job(self, *args: Any, **kwargs: Any) -> NewJob:
+        return self.task.app.build_job(self.task.name, list(args), kwargs, self.call)
+
+
+@dataclass
+class JobHandle:
+    app: Conveyor
+    id: str
+    state: JobState  # at enqueue time
+    created: bool = True
+
+    def get(self) -> Job:
+        job = self.app.get_job(self.id)
+        if job is None:
+            raise JobNotFoundError(f"Job {self.id} no longer exists.", action="It may have been pruned or deleted.")
+        return job
+
+    def wait(self, timeout: float = 30.0, *, poll: float = 0.02, raise_on_failure: bool = False) -> Job:
+        """Block until the job is finished; TimeoutError when it is not by `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get()
+            if job.finished:
+                if raise_on_failure and job.state in (JobState.DEAD, JobState.FAILED):
+                    raise JobFailedError(f"Job {job.id} ended {job.state.value}: {job.error}")
+                return job
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"job {self.id} still {job.state.value} after {timeout}s")
+            time.sleep(poll)
+
+    def result(self, timeout: float = 30.0) -> Any:
+        return self.wait(timeout, raise_on_failure=True).result
+
+
+def _probe(nonce: str) -> str:
+    return nonce
+
+
+class Conveyor:
+    """The application: a task registry bound to a store.
+
+    app = Conveyor()                       # CONVEYOR_DATABASE_URL or sqlite:///conveyor.db
+    @app.task(queue="reports", timeout=60)
+    def build_report(ctx, report_id): ...
+    build_report.enqueue(42)
+    """
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        settings: Settings | None = None,
+        app_path: str | None = None,
+        enqueue_policy: EnqueuePolicy | str | None = None,
+    ) -> None:
+        base = settings or Settings.from_env()
+        self.settings = base.with_overrides(database_url=database_url, enqueue_policy=(
+            EnqueuePolicy(enqueue_policy).value if enqueue_policy else None))
+        self.tasks: dict[str, Task[Any, Any]] = {}
+        self.app_path = app_path  # "module:attr", used in the messages that say how to start a worker
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
+        # Built in: `conveyor doctor` enqueues it to prove a worker picks jobs up and finishes them.
+        self.task(name="conveyor.probe", max_attempts=1, timeout=30, policy="refuse")(_probe)
+
+    # -- store ----------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    self._store = open_store(self.settings.database_url)
+        return self._store
+
+    def migrate(self) -> int:
+        return self.store.migrate()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    # -- tasks ----------------------------------------------------------------------------
+    def task(
+        self,
+        fn: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        queue: str = "default",
+        priority: int = 0,
+        max_attempts: int = 3,
+        timeout: float | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        dont_retry_on: tuple[type[BaseException], ...] = (),
+        policy: EnqueuePolicy | str | None = None,
+        isolation: str = "thread",
+    ) -> Any:
+        options = TaskOptions(
+            queue=queue, priority=priority, max_attempts=max_attempts, timeout=timeout, retry=retry,
+            retry_on=retry_on, dont_retry_on=dont_retry_on,
+            policy=EnqueuePolicy(policy) if policy else None, isolation=isolation,
+        )
+
+        def register(func: Callable[..., Any]) -> Task[Any, Any]:
+            task_name = name or f"{func.__module__}.{func.__qualname__}"
+            if task_name in self.tasks:
+                raise InvalidJobError(f"Task {task_name!r} is registered twice.", action="Give one of them name=...")
+            task: Task[Any, Any] = Task(self, func, task_name, options)
+            self.tasks[task_name] = task
+            return task
+
+        return register(fn) if fn is not None else register
+
+    def get_task(self, name: str) -> Task[Any, Any]:
+        task = self.tasks.get(name)
+        if task is None:
+            known = ", ".join(sorted(self.tasks)) or "none"
+            raise UnknownTaskError(
+                f"Unknown task {name!r}.",
+                action=f"Use one of the registered tasks: {known}.",
+            )
+        return task
+
+    # -- enqueue --------------------------------------------------------------------------
+    def build_job(self, task_name: str, args: list[Any], kwargs: dict[str, Any], call: CallOptions) -> NewJob:
+        task = self.get_task(task_name)
+        opts = task.options
+        run_at = call.run_at
+        if call.delay is not None:
+            seconds = call.delay.total_seconds() if isinstance(call.delay, timedelta) else float(call.delay)
+            if seconds < 0:
+                raise InvalidJobError(f"delay must not be negative, got {seconds}.", action="Pass delay >= 0 seconds.")
+            run_at = datetime.now(UTC) + timedelta(seconds=seconds) if seconds > 0 else None
+        if run_at is not None and run_at.tzinfo is None:
+            raise InvalidJobError(
+                "run_at must be timezone-aware.", action="Pass e.g. datetime.now(UTC) + timedelta(minutes=5)."
+            )
+        parent = current_job()
+        return NewJob(
+            task=task_name,
+            args=list(args),
+            kwargs=dict(kwargs),
+            queue=call.queue or opts.queue,
+            priority=call.priority if call.priority is not None else opts.priority,
+            tenant=call.tenant or (parent.tenant if parent else "default"),
+            max_attempts=call.max_attempts or opts.max_attempts,
+            timeout=call.timeout if call.timeout is not None else opts.timeout,
+            run_at=run_at,
+            token=call.token or (parent.token if parent else uuid.uuid4().hex),
+            parent_id=parent.job_id if parent else None,
+            idempotency_key=call.idempotency_key,
+            meta=dict(call.meta),
+        )
+
+    def submit(self, jobs: list[NewJob], policy: EnqueuePolicy | str | None = None) -> list[JobHandle]:
+        """Write built jobs; the policy says what happens when no live worker serves a queue."""
+        if not jobs:
+            return []
+        chosen = self._policy(jobs[0].task, policy)
+        results = self.store.enqueue(
+            jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
+        )
+        return [JobHandle(self, r.id, r.state, r.created) for r in results]
+
+    def _policy(self, task_name: str, policy: EnqueuePolicy | str | None) -> EnqueuePolicy:
+        if policy:
+            return EnqueuePolicy(policy)
+        task = self.tasks.get(task_name)
+        if task and task.options.policy:
+            return task.options.policy
+        return EnqueuePolicy(self.settings.enqueue_policy)
+
+    def enqueue(
+        self,
+        task_name: str,
+        args: list[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> JobHandle:
+        """Enqueue by task name (CLI, API, scripts that do not import the task)."""
+        call = CallOptions(**options)
+        job = self.build_job(task_name, list(args or []), dict(kwargs or {}), call)
+        return self.submit([job], call.policy)[0]
+
+    def enqueue_many(
+        self,
+        jobs: Iterable[NewJob],
+        *,
+        policy: EnqueuePolicy | str | None = None,
+        batch_size: int = 1000,
+    ) -> list[JobHandle]:
+        """Bulk enqueue (build jobs with task.new_job(...)): one round trip per batch."""
+        handles: list[JobHandle] = []
+        batch: list[NewJob] = []
+        for job in jobs:
+            batch.append(job)
+            if len(batch) >= batch_size:
+                handles += self.submit(batch, policy)
+                batch = []
+        if batch:
+            handles += self.submit(batch, policy)
+        return handles
+
+    # -- reading --------------------------------------------------------------------------
+    def get_job(self, job_id: str) -> Job | None:
+        return self.store.get_job(job_id)
+
+    def list_jobs(self, limit: int = 50, **filters: Any) -> list[Job]:
+        return self.store.list_jobs(JobFilter(**filters), limit=limit)
+
+    def with_database(self, database_url: str) -> Conveyor:
+        """A copy of this app (same tasks) bound to another database."""
+        clone = Conveyor(settings=replace(self.settings, database_url=database_url), app_path=self.app_path)
+        clone.tasks = {name: Task(clone, t.fn, name, t.options) for name, t in self.tasks.items()}
+        return clone

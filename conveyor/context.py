@@ -1,0 +1,95 @@
+"""What a running task knows about its job: id, attempt, token, progress and meta writes."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import JobCancelledError
+
+if TYPE_CHECKING:
+    from conveyor.store.base import Store
+
+_current: ContextVar[JobContext | None] = ContextVar("conveyor_job", default=None)
+
+
+def current_job() -> JobContext | None:
+    """The job the calling code runs in, or None outside a task."""
+    return _current.get()
+
+
+@dataclass
+class JobContext:
+    job_id: str
+    task: str
+    queue: str
+    tenant: str
+    attempt: int
+    max_attempts: int
+    token: str
+    lease_token: str
+    store: Store
+    timeout: float | None = None
+    deadline: float | None = None  # monotonic time the local timeout fires at
+    _cancel: threading.Event = field(default_factory=threading.Event)
+    _lease_lost: bool = False
+
+    @property
+    def cancelled(self) -> bool:
+        """True once someone cancelled the job: sync tasks should check it and return early."""
+        return self._cancel.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise JobCancelledError(f"job {self.job_id} was cancelled")
+
+    @property
+    def lease_lost(self) -> bool:
+        """True when this attempt was replaced (the worker was declared dead): stop working."""
+        return self._lease_lost
+
+    def progress(
+        self,
+        percent: float | None = None,
+        *,
+        processed: int | None = None,
+        failed: int | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> bool:
+        """Store progress (and merge meta) at once, visible to readers while the job runs.
+
+        Returns False when the attempt no longer holds the job's lease."""
+        if percent is not None and not 0 <= percent <= 100:
+            raise ValueError(f"percent must be between 0 and 100, got {percent}")
+        ok = self.store.update_progress(
+            self.job_id, self.lease_token, percent=percent, processed=processed, failed=failed, meta=meta
+        )
+        self._lease_lost = self._lease_lost or not ok
+        return ok
+
+    async def aprogress(
+        self,
+        percent: float | None = None,
+        *,
+        processed: int | None = None,
+        failed: int | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> bool:
+        """progress() for async tasks, without blocking the event loop."""
+        return await asyncio.to_thread(self.progress, percent, processed=processed, failed=failed, meta=meta)
+
+    def set_meta(self, **values: Any) -> bool:
+        return self.progress(meta=values)
+
+    def extend_timeout(self, seconds: float) -> bool:
+        """Give this attempt `seconds` more, locally and in the database."""
+        ok = self.store.extend_deadline(self.job_id, self.lease_token, seconds)
+        if ok:
+            self.timeout = (self.timeout or 0) + seconds
+            if self.deadline is not None:
+                self.deadline = max(self.deadline, time.monotonic()) + seconds
+        return ok

@@ -1,0 +1,93 @@
+"""Errors a user can meet. Each message says what happened and what to do next."""
+
+from __future__ import annotations
+
+
+class ConveyorError(Exception):
+    """Base class. `action` tells the user what to do; `technical_details` helps debugging."""
+
+    action: str = ""
+    technical_details: str = ""
+
+    def __init__(self, message: str, *, action: str = "", technical_details: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.action = action or self.action
+        self.technical_details = technical_details or self.technical_details
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.action}".strip()
+
+    def to_dict(self) -> dict[str, str]:
+        return {"error": self.message, "action": self.action, "technical_details": self.technical_details}
+
+
+class ConfigurationError(ConveyorError):
+    """Bad settings: malformed database URL, unknown option value."""
+
+
+class DatabaseUnavailableError(ConveyorError):
+    """The database cannot be reached."""
+
+
+class SchemaOutdatedError(ConveyorError):
+    """The database schema is older than this version of Conveyor needs."""
+
+
+class UnknownTaskError(ConveyorError):
+    """No task of that name is registered with the app."""
+
+
+class InvalidJobError(ConveyorError):
+    """Arguments that are not JSON, a negative delay, a bad queue name..."""
+
+
+class JobNotFoundError(ConveyorError):
+    """No job with that id (never a made-up 'pending')."""
+
+
+class InvalidTransitionError(ConveyorError):
+    """The job is not in a state that allows the requested action."""
+
+
+class NoLiveWorkerError(ConveyorError):
+    """Enqueue refused: no live worker serves the job's queue."""
+
+    def __init__(self, queue: str, app_path: str | None = None, *, paused_workers: int = 0) -> None:
+        self.queue = queue
+        app_ref = app_path or "myproject.tasks:app"
+        paused = (
+            f" {paused_workers} paused worker(s) serve it: resume them with "
+            f"'conveyor workers resume' or from the dashboard."
+            if paused_workers
+            else ""
+        )
+        super().__init__(
+            f"No live worker serves queue '{queue}' - the job would stay queued, so it was not "
+            f"accepted.{paused}",
+            action=f"Start one with: conveyor worker --app {app_ref} --queues {queue}",
+            technical_details=(
+                f"No worker with a heartbeat inside the liveness timeout lists queue '{queue}'. "
+                "Use policy='accept' to queue jobs for workers that start later."
+            ),
+        )
+
+
+class LivenessCheckError(ConveyorError):
+    """The live-worker check itself failed: we never assume workers are running."""
+
+
+class PermanentError(Exception):
+    """Raise from a task to fail the job without retrying (bad arguments, missing data...)."""
+
+
+class JobTimeoutError(Exception):
+    """Raised into (or recorded for) an attempt that ran past its timeout."""
+
+
+class JobCancelledError(Exception):
+    """Raised inside a task whose job was cancelled."""
+
+
+class JobFailedError(ConveyorError):
+    """job.wait() saw the job end in failed or dead state."""

@@ -1,0 +1,371 @@
+"""The store interface: the only place with SQL lives behind it (sqlite.py, postgres.py).
+
+The interface is synchronous so that web handlers (Flask, Django) can enqueue and read status
+without an event loop; async callers (the worker, the API) run these calls in a thread. Every
+call is one short transaction, so a thread hop costs far less than the round trip it wraps.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from conveyor.errors import InvalidJobError, SchemaOutdatedError
+from conveyor.model import (
+    Attempt,
+    EnqueuePolicy,
+    Job,
+    JobState,
+    NewJob,
+    Outcome,
+    Progress,
+    QueueStats,
+    WorkerInfo,
+)
+
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+CHANNEL_WAKE = "conveyor_wake"  # payload: queue name; workers LISTEN
+CHANNEL_EVENTS = "conveyor_events"  # payload: {"state": ..., "ids": [...]}; the API LISTENs
+
+# An event listener gets (state, job_ids). State "progress" means progress or meta changed.
+EventListener = Callable[[str, list[str]], None]
+
+
+@dataclass
+class ClaimedJob:
+    """The columns a worker needs to run a job; the hot path reads nothing more."""
+
+    id: str
+    task: str
+    queue: str
+    tenant: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    timeout: float | None
+    lease_token: str
+    token: str
+    started_at: datetime
+
+
+@dataclass
+class EnqueueResult:
+    id: str
+    state: JobState
+    created: bool  # False when an idempotency key matched an existing job
+
+
+@dataclass
+class JobFilter:
+    states: list[str] = field(default_factory=list)
+    queue: str | None = None
+    task: str | None = None
+    token: str | None = None
+    tenant: str | None = None
+    error_contains: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    parent_id: str | None = None
+
+
+@dataclass
+class MaintenanceReport:
+    rescued: list[tuple[str, str]] = field(default_factory=list)  # (job id, new state)
+    timed_out: list[tuple[str, str]] = field(default_factory=list)
+    stranded_queues: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)  # stranded past the schedule-to-start deadline
+    pruned: int = 0
+    dead_workers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ApiKey:
+    id: str
+    tenant: str
+    role: str
+    name: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def load_migrations(engine: str) -> list[tuple[int, str, str]]:
+    """Numbered migrations shipped in the package: [(version, name, sql)], ascending."""
+    folder = resources.files("conveyor.store").joinpath("migrations", engine)
+    found = []
+    for entry in folder.iterdir():
+        match = re.match(r"^(\d{4})_(.+)\.sql$", entry.name)
+        if match:
+            found.append((int(match.group(1)), match.group(2), entry.read_text()))
+    return sorted(found)
+
+
+def latest_schema_version(engine: str) -> int:
+    return max(v for v, _, _ in load_migrations(engine))
+
+
+def dumps(value: Any) -> str:
+    """JSON for the database; a clear error for values that are not JSON-serialisable."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidJobError(
+            f"Value is not JSON-serialisable: {exc}.",
+            action="Pass only JSON types (str, int, float, bool, None, list, dict) as job "
+            "arguments, results and meta; convert dates to ISO strings and objects to dicts.",
+        ) from None
+
+
+def validate_new_job(job: NewJob) -> None:
+    if not QUEUE_NAME.match(job.queue):
+        raise InvalidJobError(
+            f"Invalid queue name {job.queue!r}.",
+            action="Use 1-100 characters from letters, digits and _ . : -",
+        )
+    if job.max_attempts < 1:
+        raise InvalidJobError(
+            f"max_attempts must be at least 1, got {job.max_attempts}.", action="Pass max_attempts >= 1."
+        )
+    if job.timeout is not None and job.timeout <= 0:
+        raise InvalidJobError(
+            f"timeout must be positive, got {job.timeout}.", action="Pass a timeout in seconds above 0."
+        )
+    if not isinstance(job.args, list) or not isinstance(job.kwargs, dict):
+        raise InvalidJobError("args must be a list and kwargs a dict.", action="Fix the call.")
+
+
+def attempt_from_dict(raw: dict[str, Any], parse_time: Callable[[Any], datetime | None]) -> Attempt:
+    return Attempt(
+        attempt=int(raw.get("attempt", 0)),
+        worker_id=raw.get("worker_id"),
+        started_at=parse_time(raw.get("started_at")),
+        finished_at=parse_time(raw.get("finished_at")),
+        outcome=raw.get("outcome", "failed"),
+        error=raw.get("error"),
+        traceback=raw.get("traceback"),
+    )
+
+
+def job_from_row(row: dict[str, Any], parse_time: Callable[[Any], datetime | None], load: Callable[[Any], Any]) -> Job:
+    """Build a Job from a row mapping. `load` decodes JSON columns (identity on PostgreSQL)."""
+    log = load(row["attempt_log"]) or []
+    return Job(
+        id=str(row["id"]),
+        task=row["task"],
+        queue=row["queue"],
+        priority=row["priority"],
+        tenant=row["tenant"],
+        args=load(row["args"]),
+        kwargs=load(row["kwargs"]),
+        state=JobState(row["state"]),
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        timeout=row["timeout"],
+        run_at=parse_time(row["run_at"]),  # type: ignore[arg-type]
+        created_at=parse_time(row["created_at"]),  # type: ignore[arg-type]
+        queued_at=parse_time(row["queued_at"]),
+        started_at=parse_time(row["started_at"]),
+        finished_at=parse_time(row["finished_at"]),
+        updated_at=parse_time(row["updated_at"]),  # type: ignore[arg-type]
+        worker_id=row["worker_id"],
+        lease_token=str(row["lease_token"]) if row["lease_token"] else None,
+        deadline=parse_time(row["deadline"]),
+        progress=Progress(row["progress_percent"], row["progress_processed"], row["progress_failed"]),
+        meta=load(row["meta"]) or {},
+        result=load(row["result"]) if row["result"] is not None else None,
+        error=row["error"],
+        traceback=row["traceback"],
+        token=row["token"],
+        parent_id=str(row["parent_id"]) if row["parent_id"] else None,
+        idempotency_key=row["idempotency_key"],
+        cancel_requested=bool(row["cancel_requested"]),
+        attempt_log=[attempt_from_dict(a, parse_time) for a in log],
+    )
+
+
+def attempt_entry(outcome: Outcome, finished_at: str) -> dict[str, Any]:
+    return {
+        "attempt": outcome.attempt,
+        "worker_id": outcome.worker_id,
+        "started_at": outcome.started_at.isoformat() if outcome.started_at else None,
+        "finished_at": finished_at,
+        "outcome": outcome.attempt_outcome,
+        "error": outcome.error,
+        "traceback": outcome.traceback,
+    }
+
+
+class Store(ABC):
+    """One interface, two engines. See tests/test_store_conformance.py for the contract."""
+
+    engine: str
+    url: str
+
+    # -- schema ---------------------------------------------------------------------------
+    @abstractmethod
+    def migrate(self) -> int:
+        """Apply pending numbered migrations; return the schema version."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """Version of the database schema (0 when Conveyor's tables are absent)."""
+
+    def check_schema(self) -> None:
+        have, need = self.schema_version(), latest_schema_version(self.engine)
+        if have < need:
+            raise SchemaOutdatedError(
+                f"The database schema is at version {have}, this Conveyor needs version {need}.",
+                action=f"Run: conveyor db upgrade --database-url {self.redacted_url()}",
+            )
+
+    def redacted_url(self) -> str:
+        return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", self.url)
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # -- jobs -----------------------------------------------------------------------------
+    @abstractmethod
+    def enqueue(
+        self,
+        jobs: list[NewJob],
+        *,
+        policy: EnqueuePolicy,
+        liveness_timeout: float,
+        app_path: str | None = None,
+    ) -> list[EnqueueResult]:
+        """Write jobs after checking a live worker serves each queue (see EnqueuePolicy).
+
+        Raises NoLiveWorkerError under REFUSE (nothing written) and LivenessCheckError when the
+        check itself cannot be made."""
+
+    @abstractmethod
+    def get_job(self, job_id: str, tenant: str | None = None) -> Job | None: ...
+
+    @abstractmethod
+    def list_jobs(
+        self, filters: JobFilter, *, limit: int = 50, before: tuple[datetime, str] | None = None
+    ) -> list[Job]:
+        """Newest first; `before` is the keyset cursor (created_at, id) of the last row seen."""
+
+    @abstractmethod
+    def claim_jobs(self, worker_id: str, queues: list[str], limit: int) -> list[ClaimedJob]: ...
+
+    @abstractmethod
+    def finish_jobs(self, outcomes: list[Outcome]) -> list[str]:
+        """Record how attempts ended; only rows still leased with that token change.
+        Returns the ids that changed."""
+
+    @abstractmethod
+    def update_progress(
+        self,
+        job_id: str,
+        lease_token: str,
+        *,
+        percent: float | None = None,
+        processed: int | None = None,
+        failed: int | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> bool:
+        """Store progress at once; False when the lease was lost (the attempt was replaced)."""
+
+    @abstractmethod
+    def extend_deadline(self, job_id: str, lease_token: str, seconds: float) -> bool: ...
+
+    @abstractmethod
+    def cancel_job(self, job_id: str, tenant: str | None = None) -> JobState:
+        """Queued/scheduled: cancelled at once. Running: cancel requested (the worker acts)."""
+
+    @abstractmethod
+    def retry_job(self, job_id: str, tenant: str | None = None) -> None:
+        """A finished job (dead, failed, cancelled, completed) goes back to queued."""
+
+    @abstractmethod
+    def delete_job(self, job_id: str, tenant: str | None = None) -> None:
+        """Only finished jobs can be deleted."""
+
+    @abstractmethod
+    def requeue_dead(self, filters: JobFilter) -> int: ...
+
+    @abstractmethod
+    def purge_dead(self, filters: JobFilter) -> int: ...
+
+    @abstractmethod
+    def cancel_requested_jobs(self, worker_id: str) -> list[str]: ...
+
+    @abstractmethod
+    def stage_scheduled(self, limit: int = 1000) -> int:
+        """Scheduled jobs whose run_at has come become queued; returns how many."""
+
+    # -- workers and queues ---------------------------------------------------------------
+    @abstractmethod
+    def register_worker(self, info: WorkerInfo) -> None: ...
+
+    @abstractmethod
+    def heartbeat(
+        self, worker_id: str, *, state: str, jobs_in_flight: int, processed: int, failed: int
+    ) -> str | None:
+        """Refresh liveness; returns the state an operator asked for (pause/resume/stop) or None."""
+
+    @abstractmethod
+    def set_worker_desired_state(self, worker_id: str, desired: str) -> bool: ...
+
+    @abstractmethod
+    def stop_worker(self, worker_id: str) -> None:
+        """Mark a worker stopped (graceful exit)."""
+
+    @abstractmethod
+    def list_workers(self, liveness_timeout: float, include_dead_since: float = 3600.0) -> list[WorkerInfo]: ...
+
+    @abstractmethod
+    def live_worker_count(self, queue: str, liveness_timeout: float) -> tuple[int, int]:
+        """(running, paused) live workers that serve the queue."""
+
+    @abstractmethod
+    def queue_stats(self, liveness_timeout: float, tenant: str | None = None) -> list[QueueStats]: ...
+
+    @abstractmethod
+    def set_queue_paused(self, queue: str, paused: bool) -> None: ...
+
+    # -- maintenance ----------------------------------------------------------------------
+    @abstractmethod
+    def run_maintenance(
+        self,
+        *,
+        liveness_timeout: float,
+        timeout_grace: float,
+        stranded_deadline: float,
+        result_ttl: float,
+        failure_ttl: float,
+        prune_batch: int,
+    ) -> MaintenanceReport | None:
+        """One pass; None when another process holds the maintenance lock."""
+
+    # -- API keys -------------------------------------------------------------------------
+    @abstractmethod
+    def create_api_key(self, key_id: str, key_hash: str, tenant: str, role: str, name: str | None) -> None: ...
+
+    @abstractmethod
+    def find_api_key(self, key_hash: str) -> ApiKey | None: ...
+
+    @abstractmethod
+    def list_api_keys(self) -> list[ApiKey]: ...
+
+    @abstractmethod
+    def revoke_api_key(self, key_id: str) -> bool: ...
+
+    # -- events ---------------------------------------------------------------------------
+    @abstractmethod
+    def subscribe_events(self, listener: EventListener) -> Callable[[], None]:
+        """Call `listener(state, ids)` for every job change; returns an unsubscribe function."""
+
+    @abstractmethod
+    def start_wake_listener(self, on_wake: Callable[[str], None]) -> None:
+        """Call on_wake(queue) from another thread when jobs may be ready on that queue
+        ('' means any queue, e.g. after a reconnect). Stops when the store is closed."""

@@ -1,0 +1,967 @@
+"""PostgreSQL engine: claims with FOR UPDATE SKIP LOCKED, wake-ups and events with LISTEN/NOTIFY."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from conveyor.errors import (
+    DatabaseUnavailableError,
+    InvalidTransitionError,
+    JobNotFoundError,
+    LivenessCheckError,
+    NoLiveWorkerError,
+)
+from conveyor.model import (
+    EnqueuePolicy,
+    Job,
+    JobState,
+    NewJob,
+    Outcome,
+    QueueStats,
+    WorkerInfo,
+)
+from conveyor.store.base import (
+    CHANNEL_EVENTS,
+    CHANNEL_WAKE,
+    ApiKey,
+    ClaimedJob,
+    EnqueueResult,
+    EventListener,
+    JobFilter,
+    MaintenanceReport,
+    Store,
+    attempt_entry,
+    dumps,
+    job_from_row,
+    load_migrations,
+    validate_new_job,
+)
+
+log = logging.getLogger("conveyor.store")
+
+MAINTENANCE_LOCK = 0x436F6E76  # "Conv": advisory lock so one maintenance pass runs at a time
+MIGRATION_LOCK = 0x436F6E77
+NOTIFY_IDS_PER_EVENT = 150  # keeps one NOTIFY payload under PostgreSQL's 8000-byte limit
+
+JOB_COLUMNS = (
+    "id, task, queue, priority, tenant, args, kwargs, state, attempts, max_attempts, timeout, run_at, "
+    "created_at, queued_at, started_at, finished_at, updated_at, worker_id, lease_token, deadline, "
+    "progress_percent, progress_processed, progress_failed, meta, result, error, traceback, token, "
+    "parent_id, idempotency_key, cancel_requested, attempt_log"
+)
+
+LIVE_WORKERS = """
+    SELECT count(*) FILTER (WHERE state = 'running') AS running,
+           count(*) FILTER (WHERE state = 'paused') AS paused
+    FROM conveyor_workers
+    WHERE %(queue)s = ANY(queues) AND state IN ('running', 'paused')
+      AND last_heartbeat > now() - make_interval(secs => %(liveness)s)
+"""
+
+# One round trip: the live-worker check, the insert (or not, or as failed) and the wake-up.
+ENQUEUE_ONE = f"""
+WITH live AS ({LIVE_WORKERS}),
+ins AS (
+    INSERT INTO conveyor_jobs (id, task, queue, priority, tenant, args, kwargs, state, max_attempts,
+        timeout, run_at, queued_at, finished_at, token, parent_id, idempotency_key, meta, error)
+    SELECT %(id)s, %(task)s, %(queue)s, %(priority)s, %(tenant)s, %(args)s, %(kwargs)s,
+        CASE WHEN live.running > 0 OR %(policy)s = 'accept' THEN %(state)s ELSE 'failed' END,
+        %(max_attempts)s, %(timeout)s, COALESCE(%(run_at)s, now()),
+        CASE WHEN %(state)s = 'queued' THEN now() END,
+        CASE WHEN live.running > 0 OR %(policy)s = 'accept' THEN NULL ELSE now() END,
+        %(token)s, %(parent_id)s, %(idempotency_key)s, %(meta)s,
+        CASE WHEN live.running > 0 OR %(policy)s = 'accept' THEN NULL ELSE %(refusal)s END
+    FROM live
+    WHERE live.running > 0 OR %(policy)s <> 'refuse'
+    ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id, state, queue
+),
+wake AS (SELECT pg_notify('{CHANNEL_WAKE}', queue) FROM ins WHERE state = 'queued'),
+event AS (SELECT pg_notify('{CHANNEL_EVENTS}', json_build_object('state', state, 'ids', json_build_array(id))::text)
+          FROM ins)
+SELECT live.running, live.paused, ins.id, ins.state,
+       (SELECT count(*) FROM wake) + (SELECT count(*) FROM event) AS notified
+FROM live LEFT JOIN ins ON true
+"""
+
+INSERT_MANY = f"""
+WITH ins AS (
+    INSERT INTO conveyor_jobs (id, task, queue, priority, tenant, args, kwargs, state, max_attempts,
+        timeout, run_at, queued_at, finished_at, token, parent_id, idempotency_key, meta, error)
+    SELECT v.id, v.task, v.queue, v.priority, v.tenant, v.args, v.kwargs, v.state, v.max_attempts,
+        v.timeout, COALESCE(v.run_at, now()), CASE WHEN v.state = 'queued' THEN now() END,
+        CASE WHEN v.state = 'failed' THEN now() END, v.token, v.parent_id, v.idempotency_key, v.meta, v.error
+    FROM unnest(%(id)s::uuid[], %(task)s::text[], %(queue)s::text[], %(priority)s::int[],
+        %(tenant)s::text[], %(args)s::jsonb[], %(kwargs)s::jsonb[], %(state)s::text[],
+        %(max_attempts)s::int[], %(timeout)s::float8[], %(run_at)s::timestamptz[], %(token)s::text[],
+        %(parent_id)s::uuid[], %(idempotency_key)s::text[], %(meta)s::jsonb[], %(error)s::text[])
+        AS v(id, task, queue, priority, tenant, args, kwargs, state, max_attempts, timeout, run_at,
+             token, parent_id, idempotency_key, meta, error)
+    ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id, state, queue
+),
+wake AS (SELECT pg_notify('{CHANNEL_WAKE}', q.queue) FROM (SELECT DISTINCT queue FROM ins WHERE state = 'queued') q)
+SELECT ins.id, ins.state, (SELECT count(*) FROM wake) AS notified FROM ins
+"""
+
+# Ready rows of each served queue in the worker's queue order, priority then FIFO; the lateral
+# subquery walks the partial index and stops as soon as the limit is reached.
+CLAIM = f"""
+WITH picked AS (
+    SELECT j.id
+    FROM unnest(%(queues)s::text[]) WITH ORDINALITY AS q(name, ord)
+    CROSS JOIN LATERAL (
+        SELECT id FROM conveyor_jobs
+        WHERE state = 'queued' AND queue = q.name
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) j
+    WHERE NOT EXISTS (SELECT 1 FROM conveyor_queues p WHERE p.name = q.name AND p.paused)
+    LIMIT %(limit)s
+),
+claimed AS (
+    UPDATE conveyor_jobs c
+    SET state = 'running', attempts = c.attempts + 1, started_at = clock_timestamp(),
+        updated_at = clock_timestamp(), worker_id = %(worker_id)s, lease_token = gen_random_uuid(),
+        deadline = clock_timestamp() + make_interval(secs => c.timeout), cancel_requested = false,
+        finished_at = NULL
+    FROM picked WHERE c.id = picked.id
+    RETURNING c.id, c.task, c.queue, c.tenant, c.args, c.kwargs, c.attempts, c.max_attempts, c.timeout,
+        c.lease_token, c.token, c.started_at
+),
+event AS (
+    SELECT pg_notify('{CHANNEL_EVENTS}', json_build_object('state', 'running', 'ids', json_agg(id))::text)
+    FROM claimed HAVING count(*) > 0
+)
+SELECT claimed.*, (SELECT count(*) FROM event) AS notified FROM claimed
+"""
+
+FINISH = f"""
+WITH v AS (
+    SELECT * FROM unnest(%(id)s::uuid[], %(lease)s::uuid[], %(state)s::text[], %(result)s::jsonb[],
+        %(error)s::text[], %(traceback)s::text[], %(delay)s::float8[], %(entry)s::jsonb[])
+        AS v(id, lease, state, result, error, traceback, delay, entry)
+),
+done AS (
+    UPDATE conveyor_jobs j
+    SET state = v.state,
+        result = v.result,
+        error = v.error,
+        traceback = v.traceback,
+        finished_at = CASE WHEN v.state IN ('completed', 'dead', 'cancelled') THEN clock_timestamp() END,
+        run_at = CASE WHEN v.state = 'scheduled' THEN clock_timestamp() + make_interval(secs => v.delay)
+                      ELSE j.run_at END,
+        queued_at = CASE WHEN v.state = 'queued' THEN clock_timestamp() ELSE j.queued_at END,
+        attempts = CASE WHEN v.state = 'queued' THEN j.attempts - 1 ELSE j.attempts END,
+        attempt_log = CASE WHEN v.entry IS NULL THEN j.attempt_log
+                           ELSE j.attempt_log || jsonb_build_array(v.entry) END,
+        lease_token = NULL, deadline = NULL, cancel_requested = false, updated_at = clock_timestamp()
+    FROM v
+    WHERE j.id = v.id AND j.lease_token = v.lease AND j.state = 'running'
+    RETURNING j.id, j.state, j.queue
+),
+wake AS (SELECT pg_notify('{CHANNEL_WAKE}', q.queue) FROM (SELECT DISTINCT queue FROM done WHERE state = 'queued') q),
+event AS (
+    SELECT pg_notify('{CHANNEL_EVENTS}', json_build_object('state', 'finished', 'ids', json_agg(id))::text)
+    FROM done HAVING count(*) > 0
+)
+SELECT done.id, (SELECT count(*) FROM wake) + (SELECT count(*) FROM event) AS notified FROM done
+"""
+
+# Running jobs whose worker is gone (no heartbeat inside the liveness timeout, or stopped without
+# handing them back) return to the queue, the attempt counted; attempts spent -> dead.
+RESCUE_ORPHANS = """
+WITH lost_workers AS (
+    UPDATE conveyor_workers SET state = 'dead', stopped_at = now()
+    WHERE state NOT IN ('stopped', 'dead')
+      AND last_heartbeat < now() - make_interval(secs => %(liveness)s)
+    RETURNING id
+),
+orphans AS (
+    SELECT j.id FROM conveyor_jobs j
+    WHERE j.state = 'running'
+      AND NOT EXISTS (
+          SELECT 1 FROM conveyor_workers w
+          WHERE w.id = j.worker_id AND w.state NOT IN ('stopped', 'dead')
+            AND w.last_heartbeat >= now() - make_interval(secs => %(liveness)s)
+            AND w.id NOT IN (SELECT id FROM lost_workers))
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE conveyor_jobs j
+SET state = CASE WHEN j.attempts >= j.max_attempts THEN 'dead' ELSE 'queued' END,
+    queued_at = now(),
+    finished_at = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
+    error = 'Worker ' || coalesce(j.worker_id, '?') || ' stopped heartbeating during attempt '
+            || j.attempts || '; the job was rescued by the maintenance loop.',
+    traceback = NULL,
+    attempt_log = j.attempt_log || jsonb_build_array(jsonb_build_object(
+        'attempt', j.attempts, 'worker_id', j.worker_id, 'started_at', j.started_at,
+        'finished_at', now(), 'outcome', 'orphaned',
+        'error', 'worker ' || coalesce(j.worker_id, '?') || ' died (no heartbeat)')),
+    lease_token = NULL, deadline = NULL, updated_at = now()
+FROM orphans WHERE j.id = orphans.id
+RETURNING j.id, j.state, j.queue, (SELECT array_agg(id) FROM lost_workers) AS lost
+"""
+
+# The database enforces timeouts too: a running job past deadline + grace fails even when its
+# worker is wedged. Retries back off like the default policy (2 s doubling, capped at an hour).
+FAIL_OVERDUE = """
+WITH overdue AS (
+    SELECT id FROM conveyor_jobs
+    WHERE state = 'running' AND deadline < now() - make_interval(secs => %(grace)s)
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE conveyor_jobs j
+SET state = CASE WHEN j.attempts >= j.max_attempts THEN 'dead' ELSE 'scheduled' END,
+    run_at = now() + make_interval(secs => least(3600, 2 * power(2, greatest(j.attempts - 1, 0)))),
+    finished_at = CASE WHEN j.attempts >= j.max_attempts THEN now() END,
+    error = 'timed out after ' || j.timeout || ' s (enforced by the database: the worker did not report)',
+    traceback = NULL,
+    attempt_log = j.attempt_log || jsonb_build_array(jsonb_build_object(
+        'attempt', j.attempts, 'worker_id', j.worker_id, 'started_at', j.started_at,
+        'finished_at', now(), 'outcome', 'timed_out',
+        'error', 'timed out after ' || j.timeout || ' s')),
+    lease_token = NULL, deadline = NULL, updated_at = now()
+FROM overdue WHERE j.id = overdue.id
+RETURNING j.id, j.state, j.queue
+"""
+
+STAGE = f"""
+WITH due AS (
+    SELECT id FROM conveyor_jobs WHERE state = 'scheduled' AND run_at <= now()
+    ORDER BY run_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+),
+staged AS (
+    UPDATE conveyor_jobs j SET state = 'queued', queued_at = now(), updated_at = now()
+    FROM due WHERE j.id = due.id RETURNING j.id, j.queue
+),
+wake AS (SELECT pg_notify('{CHANNEL_WAKE}', q.queue) FROM (SELECT DISTINCT queue FROM staged) q),
+event AS (
+    SELECT pg_notify('{CHANNEL_EVENTS}', json_build_object('state', 'queued', 'ids', json_agg(id))::text)
+    FROM staged HAVING count(*) > 0
+)
+SELECT count(*) AS n, (SELECT count(*) FROM wake) + (SELECT count(*) FROM event) AS notified FROM staged
+"""
+
+# Per queue counts come from partial indexes on the few active and dead rows, never a COUNT(*)
+# over the finished history; completions are counted over a time range of the finished index.
+QUEUE_STATS = """
+WITH active AS (
+    SELECT queue, state, count(*) AS n, min(queued_at) FILTER (WHERE state = 'queued') AS oldest
+    FROM conveyor_jobs
+    WHERE state IN ('scheduled', 'queued', 'running', 'dead', 'failed')
+      AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s)
+    GROUP BY queue, state
+),
+recent AS (
+    SELECT queue, count(*) FILTER (WHERE finished_at > now() - interval '1 minute') AS last_minute,
+           count(*) AS last_hour
+    FROM conveyor_jobs
+    WHERE finished_at > now() - interval '1 hour' AND state = 'completed'
+      AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s)
+    GROUP BY queue
+),
+live AS (
+    SELECT q AS queue, count(*) FILTER (WHERE state = 'running') AS running
+    FROM conveyor_workers, unnest(queues) AS q
+    WHERE state IN ('running', 'paused') AND last_heartbeat > now() - make_interval(secs => %(liveness)s)
+    GROUP BY q
+),
+names AS (
+    SELECT queue FROM active UNION SELECT queue FROM recent UNION SELECT queue FROM live
+    UNION SELECT name FROM conveyor_queues WHERE %(tenant)s::text IS NULL
+)
+SELECT names.queue,
+       coalesce((SELECT json_object_agg(state, n) FROM active a WHERE a.queue = names.queue), '{}') AS counts,
+       (SELECT min(oldest) FROM active a WHERE a.queue = names.queue) AS oldest,
+       coalesce(live.running, 0) AS live_workers,
+       coalesce(q.paused, false) AS paused,
+       coalesce(recent.last_minute, 0) AS last_minute,
+       coalesce(recent.last_hour, 0) AS last_hour,
+       now() AS now
+FROM names
+LEFT JOIN live ON live.queue = names.queue
+LEFT JOIN recent ON recent.queue = names.queue
+LEFT JOIN conveyor_queues q ON q.name = names.queue
+ORDER BY names.queue
+"""
+
+
+class PostgresStore(Store):
+    engine = "postgres"
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, connect_timeout: float = 10.0) -> None:
+        self.url = url
+        self._listeners: list[EventListener] = []
+        self._listeners_lock = threading.Lock()
+        self._event_thread: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._wake_conn: psycopg.Connection[Any] | None = None
+        try:
+            self.pool = ConnectionPool(
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                kwargs={"autocommit": True},
+                open=False,
+                name="conveyor",
+                reconnect_timeout=60,
+            )
+            self.pool.open(wait=True, timeout=connect_timeout)
+        except Exception as exc:  # noqa: BLE001 - any failure here means "cannot connect"
+            raise DatabaseUnavailableError(
+                f"Cannot connect to PostgreSQL at {self.redacted_url()}: {str(exc).strip() or type(exc).__name__}.",
+                action="Check that the server is running and the URL (host, port, user, database) is right; "
+                "set it with CONVEYOR_DATABASE_URL or --database-url.",
+            ) from None
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._wake_conn is not None:
+            try:
+                self._wake_conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self.pool.close()
+
+    # -- helpers --------------------------------------------------------------------------
+    def _fetchall(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def _fetchone(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        rows = self._fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def _notify_events(self, conn: psycopg.Connection[Any], state: str, ids: list[str]) -> None:
+        for i in range(0, len(ids), NOTIFY_IDS_PER_EVENT):
+            payload = json.dumps({"state": state, "ids": ids[i : i + NOTIFY_IDS_PER_EVENT]})
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL_EVENTS, payload))
+
+    @staticmethod
+    def _time(value: Any) -> datetime | None:
+        if value is None or isinstance(value, datetime):
+            return value
+        return datetime.fromisoformat(value)
+
+    def _job(self, row: dict[str, Any]) -> Job:
+        return job_from_row(row, self._time, lambda v: v)
+
+    # -- schema ---------------------------------------------------------------------------
+    def migrate(self) -> int:
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS conveyor_schema_version "
+                    "(version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                row = conn.execute("SELECT coalesce(max(version), 0) FROM conveyor_schema_version").fetchone()
+                current = row[0] if row else 0
+                for version, name, sql in load_migrations(self.engine):
+                    if version <= current:
+                        continue
+                    conn.execute(sql)  # type: ignore[arg-type]
+                    conn.execute(
+                        "INSERT INTO conveyor_schema_version (version, name) VALUES (%s, %s)", (version, name)
+                    )
+                    log.info("applied migration %04d_%s", version, name)
+                    current = version
+                return current
+
+    def schema_version(self) -> int:
+        row = self._fetchone("SELECT to_regclass('conveyor_schema_version') IS NOT NULL AS present")
+        if not row or not row["present"]:
+            return 0
+        row = self._fetchone("SELECT coalesce(max(version), 0) AS v FROM conveyor_schema_version")
+        return int(row["v"]) if row else 0
+
+    # -- jobs -----------------------------------------------------------------------------
+    def _job_params(self, job: NewJob) -> dict[str, Any]:
+        validate_new_job(job)
+        return {
+            "id": job.id,
+            "task": job.task,
+            "queue": job.queue,
+            "priority": job.priority,
+            "tenant": job.tenant,
+            "args": Jsonb(job.args, dumps=dumps),
+            "kwargs": Jsonb(job.kwargs, dumps=dumps),
+            "meta": Jsonb(job.meta, dumps=dumps),
+            "max_attempts": job.max_attempts,
+            "timeout": job.timeout,
+            "run_at": job.run_at,
+            "state": "scheduled" if job.run_at is not None and job.run_at.timestamp() > time.time() else "queued",
+            "token": job.token,
+            "parent_id": job.parent_id,
+            "idempotency_key": job.idempotency_key,
+        }
+
+    def enqueue(
+        self,
+        jobs: list[NewJob],
+        *,
+        policy: EnqueuePolicy,
+        liveness_timeout: float,
+        app_path: str | None = None,
+    ) -> list[EnqueueResult]:
+        if len(jobs) == 1:
+            return [self._enqueue_one(jobs[0], policy, liveness_timeout, app_path)]
+        return self._enqueue_many(jobs, policy, liveness_timeout, app_path)
+
+    def _enqueue_one(
+        self, job: NewJob, policy: EnqueuePolicy, liveness: float, app_path: str | None
+    ) -> EnqueueResult:
+        params = self._job_params(job)
+        refusal = NoLiveWorkerError(job.queue, app_path)
+        params.update(policy=policy.value, liveness=liveness, refusal=str(refusal))
+        try:
+            row = self._fetchone(ENQUEUE_ONE, params)
+        except psycopg.errors.Error as exc:
+            if isinstance(exc, psycopg.OperationalError):
+                raise LivenessCheckError(
+                    f"Could not enqueue: the database did not answer ({exc}).",
+                    action="Nothing was queued. Check the database connection and try again.",
+                ) from None
+            raise
+        assert row is not None
+        if row["id"] is None:
+            if policy is EnqueuePolicy.REFUSE and row["running"] == 0:
+                raise NoLiveWorkerError(job.queue, app_path, paused_workers=row["paused"])
+            # An idempotency key matched: return the job that holds it.
+            existing = self._fetchone(
+                "SELECT id, state FROM conveyor_jobs WHERE tenant = %(tenant)s AND idempotency_key = %(key)s",
+                {"tenant": job.tenant, "key": job.idempotency_key},
+            )
+            assert existing is not None
+            return EnqueueResult(str(existing["id"]), JobState(existing["state"]), created=False)
+        return EnqueueResult(str(row["id"]), JobState(row["state"]), created=True)
+
+    def _enqueue_many(
+        self, jobs: list[NewJob], policy: EnqueuePolicy, liveness: float, app_path: str | None
+    ) -> list[EnqueueResult]:
+        params_list = [self._job_params(j) for j in jobs]
+        served: dict[str, bool] = {}
+        for queue in {j.queue for j in jobs}:
+            running, paused = self.live_worker_count(queue, liveness)
+            if running == 0 and policy is EnqueuePolicy.REFUSE:
+                raise NoLiveWorkerError(queue, app_path, paused_workers=paused)
+            served[queue] = running > 0 or policy is EnqueuePolicy.ACCEPT
+        columns: dict[str, list[Any]] = {k: [] for k in (
+            "id", "task", "queue", "priority", "tenant", "args", "kwargs", "state", "max_attempts",
+            "timeout", "run_at", "token", "parent_id", "idempotency_key", "meta", "error")}
+        for p in params_list:
+            ok = served[p["queue"]]
+            p["error"] = None if ok else str(NoLiveWorkerError(p["queue"], app_path))
+            if not ok:
+                p["state"] = "failed"
+            for key in columns:
+                columns[key].append(p[key])
+        rows = self._fetchall(INSERT_MANY, columns)
+        created = {str(r["id"]): JobState(r["state"]) for r in rows}
+        results = []
+        for job in jobs:
+            if job.id in created:
+                results.append(EnqueueResult(job.id, created[job.id], True))
+            else:
+                existing = self._fetchone(
+                    "SELECT id, state FROM conveyor_jobs WHERE tenant = %(t)s AND idempotency_key = %(k)s",
+                    {"t": job.tenant, "k": job.idempotency_key},
+                )
+                if existing:
+                    results.append(EnqueueResult(str(existing["id"]), JobState(existing["state"]), False))
+        if created:
+            with self.pool.connection() as conn:
+                self._notify_events(conn, "queued", list(created))
+        return results
+
+    def get_job(self, job_id: str, tenant: str | None = None) -> Job | None:
+        try:
+            row = self._fetchone(
+                f"SELECT {JOB_COLUMNS} FROM conveyor_jobs WHERE id = %(id)s::uuid "
+                "AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s)",
+                {"id": job_id, "tenant": tenant},
+            )
+        except psycopg.errors.InvalidTextRepresentation:
+            return None
+        return self._job(row) if row else None
+
+    def list_jobs(
+        self, filters: JobFilter, *, limit: int = 50, before: tuple[datetime, str] | None = None
+    ) -> list[Job]:
+        where, params = self._filter_sql(filters)
+        if before is not None:
+            where.append("(created_at, id) < (%(b_at)s, %(b_id)s::uuid)")
+            params.update(b_at=before[0], b_id=before[1])
+        params["limit"] = limit
+        sql = (
+            f"SELECT {JOB_COLUMNS} FROM conveyor_jobs WHERE {' AND '.join(where) or 'true'} "
+            "ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
+        )
+        return [self._job(r) for r in self._fetchall(sql, params)]
+
+    @staticmethod
+    def _filter_sql(f: JobFilter) -> tuple[list[str], dict[str, Any]]:
+        where: list[str] = []
+        params: dict[str, Any] = {}
+        if f.states:
+            where.append("state = ANY(%(states)s)")
+            params["states"] = list(f.states)
+        for column in ("queue", "task", "token", "tenant"):
+            value = getattr(f, column)
+            if value is not None:
+                where.append(f"{column} = %({column})s")
+                params[column] = value
+        if f.parent_id:
+            where.append("parent_id = %(parent_id)s::uuid")
+            params["parent_id"] = f.parent_id
+        if f.error_contains:
+            where.append("error ILIKE %(error_like)s")
+            params["error_like"] = "%" + f.error_contains.replace("%", r"\%").replace("_", r"\_") + "%"
+        if f.created_after:
+            where.append("created_at >= %(created_after)s")
+            params["created_after"] = f.created_after
+        if f.created_before:
+            where.append("created_at < %(created_before)s")
+            params["created_before"] = f.created_before
+        return where, params
+
+    def claim_jobs(self, worker_id: str, queues: list[str], limit: int) -> list[ClaimedJob]:
+        rows = self._fetchall(CLAIM, {"queues": queues, "limit": limit, "worker_id": worker_id})
+        return [
+            ClaimedJob(
+                id=str(r["id"]), task=r["task"], queue=r["queue"], tenant=r["tenant"], args=r["args"],
+                kwargs=r["kwargs"], attempts=r["attempts"], max_attempts=r["max_attempts"],
+                timeout=r["timeout"], lease_token=str(r["lease_token"]), token=r["token"],
+                started_at=r["started_at"],
+            )
+            for r in rows
+        ]
+
+    def finish_jobs(self, outcomes: list[Outcome]) -> list[str]:
+        if not outcomes:
+            return []
+        now = datetime.now().astimezone().isoformat()
+        params: dict[str, list[Any]] = {k: [] for k in (
+            "id", "lease", "state", "result", "error", "traceback", "delay", "entry")}
+        for o in outcomes:
+            params["id"].append(o.job_id)
+            params["lease"].append(o.lease_token)
+            params["state"].append(o.state.value)
+            params["result"].append(Jsonb(o.result, dumps=dumps) if o.state == JobState.COMPLETED else None)
+            params["error"].append(o.error)
+            params["traceback"].append(o.traceback)
+            params["delay"].append(o.retry_delay)
+            params["entry"].append(Jsonb(attempt_entry(o, now)) if o.error is not None else None)
+        return [str(r["id"]) for r in self._fetchall(FINISH, params)]
+
+    def update_progress(
+        self,
+        job_id: str,
+        lease_token: str,
+        *,
+        percent: float | None = None,
+        processed: int | None = None,
+        failed: int | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> bool:
+        with self.pool.connection() as conn:
+            cur = conn.execute(
+                """UPDATE conveyor_jobs SET
+                       progress_percent = coalesce(%(percent)s, progress_percent),
+                       progress_processed = coalesce(%(processed)s, progress_processed),
+                       progress_failed = coalesce(%(failed)s, progress_failed),
+                       meta = CASE WHEN %(meta)s::jsonb IS NULL THEN meta ELSE meta || %(meta)s::jsonb END,
+                       updated_at = now()
+                   WHERE id = %(id)s AND lease_token = %(lease)s AND state = 'running'""",
+                {
+                    "percent": percent, "processed": processed, "failed": failed,
+                    "meta": Jsonb(meta, dumps=dumps) if meta is not None else None,
+                    "id": job_id, "lease": lease_token,
+                },
+            )
+            changed = cur.rowcount == 1
+            if changed:
+                self._notify_events(conn, "progress", [job_id])
+            return changed
+
+    def extend_deadline(self, job_id: str, lease_token: str, seconds: float) -> bool:
+        with self.pool.connection() as conn:
+            cur = conn.execute(
+                "UPDATE conveyor_jobs SET deadline = greatest(deadline, now()) + make_interval(secs => %s), "
+                "timeout = coalesce(timeout, 0) + %s, updated_at = now() "
+                "WHERE id = %s AND lease_token = %s AND state = 'running'",
+                (seconds, seconds, job_id, lease_token),
+            )
+            return cur.rowcount == 1
+
+    def _require_job(self, job_id: str, tenant: str | None) -> Job:
+        job = self.get_job(job_id, tenant)
+        if job is None:
+            raise JobNotFoundError(f"No job with id {job_id}.", action="Check the id: list jobs with 'conveyor jobs'.")
+        return job
+
+    def cancel_job(self, job_id: str, tenant: str | None = None) -> JobState:
+        job = self._require_job(job_id, tenant)
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                """UPDATE conveyor_jobs SET
+                       state = CASE WHEN state = 'running' THEN state ELSE 'cancelled' END,
+                       cancel_requested = (state = 'running'),
+                       finished_at = CASE WHEN state = 'running' THEN finished_at ELSE now() END,
+                       updated_at = now()
+                   WHERE id = %s AND state IN ('scheduled', 'queued', 'running') RETURNING state""",
+                (job.id,),
+            ).fetchone()
+            if row is None:
+                raise InvalidTransitionError(
+                    f"Job {job_id} is {job.state.value}; only scheduled, queued or running jobs can be cancelled.",
+                    action="Nothing to do: the job has already finished.",
+                )
+            self._notify_events(conn, row[0] if row[0] == "cancelled" else "progress", [job.id])
+            return JobState(row[0])
+
+    def retry_job(self, job_id: str, tenant: str | None = None) -> None:
+        job = self._require_job(job_id, tenant)
+        with self.pool.connection() as conn:
+            cur = conn.execute(
+                """UPDATE conveyor_jobs SET state = 'queued', queued_at = now(), run_at = now(),
+                       finished_at = NULL, max_attempts = greatest(max_attempts, attempts + 1),
+                       cancel_requested = false, updated_at = now()
+                   WHERE id = %s AND state IN ('dead', 'failed', 'cancelled', 'completed')
+                   RETURNING queue""",
+                (job.id,),
+            )
+            row = cur.fetchone()
+            if row is None:
+                raise InvalidTransitionError(
+                    f"Job {job_id} is {job.state.value}; only finished jobs can be retried.",
+                    action="Wait for it to finish, or cancel it first.",
+                )
+            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL_WAKE, row[0]))
+            self._notify_events(conn, "queued", [job.id])
+
+    def delete_job(self, job_id: str, tenant: str | None = None) -> None:
+        job = self._require_job(job_id, tenant)
+        with self.pool.connection() as conn:
+            cur = conn.execute(
+                "DELETE FROM conveyor_jobs WHERE id = %s AND state IN ('completed', 'failed', 'dead', 'cancelled')",
+                (job.id,),
+            )
+            if cur.rowcount == 0:
+                raise InvalidTransitionError(
+                    f"Job {job_id} is {job.state.value}; only finished jobs can be deleted.",
+                    action="Cancel it first.",
+                )
+            self._notify_events(conn, "deleted", [job.id])
+
+    def requeue_dead(self, filters: JobFilter) -> int:
+        where, params = self._filter_sql(JobFilter(**{**filters.__dict__, "states": ["dead", "failed"]}))
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"""UPDATE conveyor_jobs SET state = 'queued', queued_at = now(), run_at = now(), finished_at = NULL,
+                        max_attempts = greatest(max_attempts, attempts + 1), updated_at = now()
+                    WHERE {' AND '.join(where)} RETURNING id, queue""",
+                params,
+            ).fetchall()
+            for queue in {r[1] for r in rows}:
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL_WAKE, queue))
+            self._notify_events(conn, "queued", [str(r[0]) for r in rows])
+            return len(rows)
+
+    def purge_dead(self, filters: JobFilter) -> int:
+        where, params = self._filter_sql(JobFilter(**{**filters.__dict__, "states": ["dead", "failed"]}))
+        with self.pool.connection() as conn:
+            rows = conn.execute(f"DELETE FROM conveyor_jobs WHERE {' AND '.join(where)} RETURNING id", params).fetchall()
+            self._notify_events(conn, "deleted", [str(r[0]) for r in rows])
+            return len(rows)
+
+    def cancel_requested_jobs(self, worker_id: str) -> list[str]:
+        rows = self._fetchall(
+            "SELECT id FROM conveyor_jobs WHERE state = 'running' AND worker_id = %(w)s AND cancel_requested",
+            {"w": worker_id},
+        )
+        return [str(r["id"]) for r in rows]
+
+    def stage_scheduled(self, limit: int = 1000) -> int:
+        row = self._fetchone(STAGE, {"limit": limit})
+        return int(row["n"]) if row else 0
+
+    # -- workers and queues ---------------------------------------------------------------
+    def register_worker(self, info: WorkerInfo) -> None:
+        self._fetchall(
+            """INSERT INTO conveyor_workers (id, hostname, pid, queues, concurrency, version, state)
+               VALUES (%(id)s, %(hostname)s, %(pid)s, %(queues)s, %(concurrency)s, %(version)s, 'running')""",
+            {"id": info.id, "hostname": info.hostname, "pid": info.pid, "queues": info.queues,
+             "concurrency": info.concurrency, "version": info.version},
+        )
+
+    def heartbeat(
+        self, worker_id: str, *, state: str, jobs_in_flight: int, processed: int, failed: int
+    ) -> str | None:
+        # A worker declared dead (say, after a long pause) comes back to life here; the jobs it
+        # held were rescued and its leases are void, so nothing it finishes late is written.
+        row = self._fetchone(
+            """UPDATE conveyor_workers SET last_heartbeat = now(), state = %(state)s, stopped_at = NULL,
+                   jobs_in_flight = %(inflight)s, processed = %(processed)s, failed = %(failed)s
+               WHERE id = %(id)s
+               RETURNING desired_state""",
+            {"state": state, "inflight": jobs_in_flight, "processed": processed, "failed": failed, "id": worker_id},
+        )
+        return row["desired_state"] if row else "unregistered"
+
+    def set_worker_desired_state(self, worker_id: str, desired: str) -> bool:
+        rows = self._fetchall(
+            "UPDATE conveyor_workers SET desired_state = %(d)s WHERE id = %(id)s "
+            "AND state NOT IN ('stopped', 'dead') RETURNING id",
+            {"d": desired, "id": worker_id},
+        )
+        return bool(rows)
+
+    def stop_worker(self, worker_id: str) -> None:
+        self._fetchall(
+            "UPDATE conveyor_workers SET state = 'stopped', stopped_at = now(), jobs_in_flight = 0 "
+            "WHERE id = %(id)s AND state <> 'dead'",
+            {"id": worker_id},
+        )
+
+    def list_workers(self, liveness_timeout: float, include_dead_since: float = 3600.0) -> list[WorkerInfo]:
+        rows = self._fetchall(
+            """SELECT w.*, extract(epoch FROM now() - w.last_heartbeat) AS age,
+                      (w.state NOT IN ('stopped', 'dead')
+                       AND w.last_heartbeat > now() - make_interval(secs => %(liveness)s)) AS alive,
+                      coalesce((SELECT array_agg(j.id::text) FROM conveyor_jobs j
+                                WHERE j.state = 'running' AND j.worker_id = w.id), '{}') AS current_jobs
+               FROM conveyor_workers w
+               WHERE w.state NOT IN ('stopped', 'dead')
+                  OR coalesce(w.stopped_at, w.last_heartbeat) > now() - make_interval(secs => %(since)s)
+               ORDER BY w.started_at DESC""",
+            {"liveness": liveness_timeout, "since": include_dead_since},
+        )
+        return [
+            WorkerInfo(
+                id=r["id"], hostname=r["hostname"], pid=r["pid"], queues=list(r["queues"]),
+                concurrency=r["concurrency"], version=r["version"], started_at=r["started_at"],
+                last_heartbeat=r["last_heartbeat"], state=r["state"], desired_state=r["desired_state"],
+                jobs_in_flight=r["jobs_in_flight"], processed=r["processed"], failed=r["failed"],
+                current_jobs=list(r["current_jobs"]), heartbeat_age=float(r["age"]), alive=bool(r["alive"]),
+            )
+            for r in rows
+        ]
+
+    def live_worker_count(self, queue: str, liveness_timeout: float) -> tuple[int, int]:
+        try:
+            row = self._fetchone(LIVE_WORKERS, {"queue": queue, "liveness": liveness_timeout})
+        except psycopg.Error as exc:
+            raise LivenessCheckError(
+                f"Could not check for live workers: {exc}.",
+                action="Nothing was queued. Check the database connection and try again.",
+            ) from None
+        assert row is not None
+        return int(row["running"]), int(row["paused"])
+
+    def queue_stats(self, liveness_timeout: float, tenant: str | None = None) -> list[QueueStats]:
+        rows = self._fetchall(QUEUE_STATS, {"liveness": liveness_timeout, "tenant": tenant})
+        stats = []
+        for r in rows:
+            counts = {s: 0 for s in ("scheduled", "queued", "running", "dead", "failed")}
+            counts.update({k: int(v) for k, v in (r["counts"] or {}).items()})
+            oldest = (r["now"] - r["oldest"]).total_seconds() if r["oldest"] else None
+            stats.append(
+                QueueStats(
+                    name=r["queue"], counts=counts, live_workers=int(r["live_workers"]), paused=r["paused"],
+                    oldest_ready_age=oldest, stranded=counts["queued"] > 0 and int(r["live_workers"]) == 0,
+                    completed_last_minute=int(r["last_minute"]), completed_last_hour=int(r["last_hour"]),
+                )
+            )
+        return stats
+
+    def set_queue_paused(self, queue: str, paused: bool) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO conveyor_queues (name, paused) VALUES (%s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET paused = excluded.paused",
+                (queue, paused),
+            )
+            if not paused:
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL_WAKE, queue))
+
+    # -- maintenance ----------------------------------------------------------------------
+    def run_maintenance(
+        self,
+        *,
+        liveness_timeout: float,
+        timeout_grace: float,
+        stranded_deadline: float,
+        result_ttl: float,
+        failure_ttl: float,
+        prune_batch: int,
+    ) -> MaintenanceReport | None:
+        report = MaintenanceReport()
+        with self.pool.connection() as conn, conn.transaction():
+            got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (MAINTENANCE_LOCK,)).fetchone()
+            if not got or not got[0]:
+                return None
+            cur = conn.cursor(row_factory=dict_row)
+            rescued = cur.execute(RESCUE_ORPHANS, {"liveness": liveness_timeout}).fetchall()
+            report.rescued = [(str(r["id"]), r["state"]) for r in rescued]
+            lost = cur.execute(
+                "SELECT id FROM conveyor_workers WHERE state = 'dead' AND stopped_at >= now()"
+            ).fetchall()
+            report.dead_workers = [r["id"] for r in lost]
+            timed_out = cur.execute(FAIL_OVERDUE, {"grace": timeout_grace}).fetchall()
+            report.timed_out = [(str(r["id"]), r["state"]) for r in timed_out]
+            for queue in {r["queue"] for r in rescued if r["state"] == "queued"}:
+                cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL_WAKE, queue))
+            changed = [i for i, _ in report.rescued + report.timed_out]
+            # Stranded: ready jobs and no live worker serving the queue.
+            stranded = cur.execute(
+                """SELECT DISTINCT j.queue FROM conveyor_jobs j
+                   WHERE j.state = 'queued' AND NOT EXISTS (
+                       SELECT 1 FROM conveyor_workers w
+                       WHERE j.queue = ANY(w.queues) AND w.state = 'running'
+                         AND w.last_heartbeat > now() - make_interval(secs => %(liveness)s))""",
+                {"liveness": liveness_timeout},
+            ).fetchall()
+            report.stranded_queues = sorted(r["queue"] for r in stranded)
+            cur.execute(
+                """UPDATE conveyor_queues SET stranded_since = NULL
+                   WHERE stranded_since IS NOT NULL AND NOT (name = ANY(%(q)s))""",
+                {"q": report.stranded_queues},
+            )
+            cur.execute(
+                """INSERT INTO conveyor_queues (name, stranded_since) SELECT unnest(%(q)s::text[]), now()
+                   ON CONFLICT (name) DO UPDATE
+                   SET stranded_since = coalesce(conveyor_queues.stranded_since, now())""",
+                {"q": report.stranded_queues},
+            )
+            if stranded_deadline > 0 and report.stranded_queues:
+                expired = cur.execute(
+                    """UPDATE conveyor_jobs SET state = 'dead', finished_at = now(), updated_at = now(),
+                           error = 'Waited ' || round(extract(epoch FROM now() - queued_at)) || ' s in queue '''
+                                   || queue || ''' with no live worker (schedule-to-start deadline '
+                                   || %(deadline)s || ' s). Start a worker for the queue, then requeue it.'
+                       WHERE state = 'queued' AND queue = ANY(%(q)s)
+                         AND queued_at < now() - make_interval(secs => %(deadline)s)
+                       RETURNING id""",
+                    {"q": report.stranded_queues, "deadline": stranded_deadline},
+                ).fetchall()
+                report.expired = [str(r["id"]) for r in expired]
+                changed += report.expired
+            pruned = cur.execute(
+                """DELETE FROM conveyor_jobs WHERE id IN (
+                       SELECT id FROM conveyor_jobs
+                       WHERE finished_at IS NOT NULL AND (
+                           (state IN ('completed', 'cancelled') AND finished_at < now() - make_interval(secs => %(rttl)s))
+                        OR (state IN ('failed', 'dead') AND finished_at < now() - make_interval(secs => %(fttl)s)))
+                       LIMIT %(batch)s FOR UPDATE SKIP LOCKED)""",
+                {"rttl": result_ttl, "fttl": failure_ttl, "batch": prune_batch},
+            )
+            report.pruned = pruned.rowcount
+            cur.execute(
+                "DELETE FROM conveyor_workers WHERE state IN ('stopped', 'dead') "
+                "AND coalesce(stopped_at, last_heartbeat) < now() - interval '7 days'"
+            )
+            self._notify_events(conn, "finished", changed)
+        return report
+
+    # -- API keys -------------------------------------------------------------------------
+    def create_api_key(self, key_id: str, key_hash: str, tenant: str, role: str, name: str | None) -> None:
+        self._fetchall(
+            "INSERT INTO conveyor_api_keys (id, key_hash, tenant, role, name) VALUES (%(i)s, %(h)s, %(t)s, %(r)s, %(n)s)",
+            {"i": key_id, "h": key_hash, "t": tenant, "r": role, "n": name},
+        )
+
+    def find_api_key(self, key_hash: str) -> ApiKey | None:
+        row = self._fetchone(
+            "SELECT id, tenant, role, name, created_at, revoked_at FROM conveyor_api_keys "
+            "WHERE key_hash = %(h)s AND revoked_at IS NULL",
+            {"h": key_hash},
+        )
+        return ApiKey(**row) if row else None
+
+    def list_api_keys(self) -> list[ApiKey]:
+        rows = self._fetchall(
+            "SELECT id, tenant, role, name, created_at, revoked_at FROM conveyor_api_keys ORDER BY created_at"
+        )
+        return [ApiKey(**r) for r in rows]
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        rows = self._fetchall(
+            "UPDATE conveyor_api_keys SET revoked_at = now() WHERE id = %(i)s AND revoked_at IS NULL RETURNING id",
+            {"i": key_id},
+        )
+        return bool(rows)
+
+    # -- events ---------------------------------------------------------------------------
+    def subscribe_events(self, listener: EventListener) -> Callable[[], None]:
+        with self._listeners_lock:
+            self._listeners.append(listener)
+            if self._event_thread is None:
+                self._event_thread = threading.Thread(
+                    target=self._listen_loop, args=([CHANNEL_EVENTS], self._dispatch_event),
+                    name="conveyor-events", daemon=True,
+                )
+                self._event_thread.start()
+
+        def unsubscribe() -> None:
+            with self._listeners_lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _dispatch_event(self, channel: str, payload: str) -> None:
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            return
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(data.get("state", ""), [str(i) for i in data.get("ids", [])])
+            except Exception:  # noqa: BLE001 - one bad listener must not stop the others
+                log.exception("event listener failed")
+
+    def _listen_loop(self, channels: list[str], on_notify: Callable[[str, str], None]) -> None:
+        """LISTEN on a dedicated connection; reconnect with backoff and re-LISTEN when it drops."""
+        backoff = 0.1
+        while not self._closed.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True) as conn:
+                    for channel in channels:
+                        conn.execute(f"LISTEN {channel}")
+                    on_notify("", "{}")  # (re)connected: a wake may have been missed
+                    backoff = 0.1
+                    while not self._closed.is_set():
+                        for n in conn.notifies(timeout=1.0):
+                            on_notify(n.channel, n.payload)
+            except Exception as exc:  # noqa: BLE001
+                if self._closed.is_set():
+                    return
+                log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, backoff)
+                self._closed.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def start_wake_listener(self, on_wake: Callable[[str], None]) -> None:
+        """Call on_wake(queue) for each NOTIFY on the wake channel ('' after a reconnect)."""
+        thread = threading.Thread(
+            target=self._listen_loop,
+            args=([CHANNEL_WAKE], lambda _channel, payload: on_wake(payload if payload != "{}" else "")),
+            name="conveyor-wake", daemon=True,
+        )
+        thread.start()

@@ -1,0 +1,480 @@
+"""The worker: claim loop, executor, batched completions, lifeline (heartbeat + maintenance), shutdown.
+
+Threads and why:
+- the asyncio loop claims jobs and runs `async def` tasks;
+- `def` tasks run in a thread pool of `concurrency` threads;
+- database calls from the loop run on a small dedicated pool, so a slow query never stalls tasks;
+- the lifeline thread heartbeats, applies pause/resume/stop, notices cancellations and runs the
+  maintenance pass. It has its own thread so a task that hogs the event loop (or, in pure Python,
+  the GIL) cannot make its worker look dead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+import uuid
+from typing import Any
+
+from conveyor import __version__
+from conveyor.app import MISSING_DEPENDENCY_ERRORS, Conveyor, Task
+from conveyor.context import JobContext, _current
+from conveyor.errors import JobCancelledError, JobTimeoutError, PermanentError
+from conveyor.logs import lifecycle
+from conveyor.model import DEFAULT_RETRY, JobState, Outcome, WorkerInfo
+from conveyor.process_isolation import run_in_process
+from conveyor.store.base import ClaimedJob
+
+log = logging.getLogger("conveyor.worker")
+
+DEFAULT_QUEUES = ["high", "default", "low"]
+
+
+class _Running:
+    """One attempt in flight."""
+
+    __slots__ = ("claimed", "ctx", "task", "handed_back")
+
+    def __init__(self, claimed: ClaimedJob, ctx: JobContext) -> None:
+        self.claimed = claimed
+        self.ctx = ctx
+        self.task: asyncio.Task[None] | None = None
+        self.handed_back = False
+
+
+class Worker:
+    def __init__(
+        self,
+        app: Conveyor,
+        queues: list[str] | None = None,
+        concurrency: int = 10,
+        *,
+        worker_id: str | None = None,
+        install_signal_handlers: bool = False,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.app = app
+        self.store = app.store
+        self.settings = app.settings
+        self.queues = queues or list(DEFAULT_QUEUES)
+        self.concurrency = concurrency
+        self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.install_signal_handlers = install_signal_handlers
+        self.state = "running"  # running | paused | stopping | stopped
+        self.processed = 0
+        self.failed = 0
+        self._running: dict[str, _Running] = {}
+        self._outcomes: list[Outcome] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._slot_free = asyncio.Event()
+        self._flush_needed = asyncio.Event()
+        self._stop_requested = asyncio.Event()
+        self._stop_now = False
+        self._lifeline_stop = threading.Event()
+        self._db_pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="conveyor-db")
+        self._task_pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="conveyor-task")
+        self.started = threading.Event()  # set once registered and claiming (tests, supervisors)
+
+    # -- public ---------------------------------------------------------------------------
+    def run(self) -> None:
+        """Run until stopped (SIGTERM/SIGINT when install_signal_handlers, or request_stop())."""
+        asyncio.run(self.run_async())
+
+    def request_stop(self, *, immediate: bool = False) -> None:
+        """Thread-safe: stop claiming, finish in-flight jobs (or hand them back at once)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._begin_stop, immediate)
+
+    async def run_async(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._db(self.store.check_schema)
+        await self._db(self.store.register_worker, self._info())
+        if self.install_signal_handlers:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._loop.add_signal_handler(sig, self._on_signal, sig)
+        self.store.start_wake_listener(self._wake_threadsafe)
+        lifeline = threading.Thread(target=self._lifeline, name="conveyor-lifeline", daemon=True)
+        lifeline.start()
+        lifecycle(
+            "WORKER_START", worker_id=self.id, queues=",".join(self.queues), concurrency=self.concurrency,
+            engine=self.store.engine, pid=os.getpid(),
+        )
+        flusher = asyncio.create_task(self._flush_loop())
+        stager = asyncio.create_task(self._stage_loop())
+        self.started.set()
+        try:
+            await self._claim_loop()
+            await self._drain()
+        finally:
+            stager.cancel()
+            self._flush_needed.set()
+            self._stop_flusher = True
+            await flusher
+            self._lifeline_stop.set()
+            lifeline.join(timeout=self.settings.heartbeat_interval + 5)
+            try:
+                await self._db(self.store.stop_worker, self.id)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("could not mark worker stopped (%s); maintenance will notice it is gone", exc)
+            self.state = "stopped"
+            lifecycle(
+                "WORKER_STOP", worker_id=self.id, processed=self.processed, failed=self.failed, pid=os.getpid()
+            )
+            self._task_pool.shutdown(wait=False, cancel_futures=True)
+            self._db_pool.shutdown(wait=False)
+
+    # -- claim loop -----------------------------------------------------------------------
+    async def _claim_loop(self) -> None:
+        poll = self.settings.sqlite_poll_interval if self.store.engine == "sqlite" else self.settings.poll_interval
+        backoff = 0.05
+        while not self._stop_requested.is_set():
+            if self.state == "paused":
+                await self._wait_any(self._wake, timeout=poll)
+                self._wake.clear()
+                continue
+            free = self.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_free.clear()
+                await self._wait_any(self._slot_free)
+                continue
+            want = min(free, self.settings.claim_batch)
+            self._wake.clear()
+            try:
+                jobs = await self._db(self.store.claim_jobs, self.id, self.queues, want)
+                backoff = 0.05
+            except Exception as exc:  # noqa: BLE001 - the database went away: back off, retry
+                log.warning("claim failed (%s: %s); retrying in %.2fs", type(exc).__name__, exc, backoff)
+                await self._wait_any(timeout=backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            for claimed in jobs:
+                self._start(claimed)
+            if len(jobs) < want:
+                await self._wait_any(self._wake, timeout=poll)
+
+    async def _wait_any(self, *events: asyncio.Event, timeout: float | None = None) -> None:
+        waiters = [asyncio.ensure_future(e.wait()) for e in (*events, self._stop_requested)]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    def _wake_threadsafe(self, queue: str) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed() and (not queue or queue in self.queues):
+            try:
+                loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:
+                pass  # loop closed while shutting down
+
+    async def _stage_loop(self) -> None:
+        """Delayed jobs and retries whose time has come become ready."""
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                if await self._db(self.store.stage_scheduled):
+                    self._wake.set()
+            except Exception as exc:  # noqa: BLE001
+                log.debug("staging failed: %s", exc)
+
+    # -- execution ------------------------------------------------------------------------
+    def _start(self, claimed: ClaimedJob) -> None:
+        ctx = JobContext(
+            job_id=claimed.id, task=claimed.task, queue=claimed.queue, tenant=claimed.tenant,
+            attempt=claimed.attempts, max_attempts=claimed.max_attempts, token=claimed.token,
+            lease_token=claimed.lease_token, store=self.store,
+            timeout=claimed.timeout,
+            deadline=time.monotonic() + claimed.timeout if claimed.timeout else None,
+        )
+        running = _Running(claimed, ctx)
+        self._running[claimed.id] = running
+        running.task = asyncio.create_task(self._execute(running))
+
+    async def _execute(self, running: _Running) -> None:
+        claimed, ctx = running.claimed, running.ctx
+        started = time.monotonic()
+        fields = {"job_id": claimed.id, "task": claimed.task, "queue": claimed.queue,
+                  "attempt": claimed.attempts, "token": claimed.token}
+        lifecycle("JOB_START", **fields)
+        outcome: Outcome
+        try:
+            task = self.app.tasks.get(claimed.task)
+            if task is None:
+                raise LookupError(
+                    f"Task {claimed.task!r} is not registered in this worker (app {self.app.app_path or '?'}); "
+                    "deploy a worker whose app defines it."
+                )
+            result = await self._invoke(task, claimed, ctx)
+            if ctx.cancelled:
+                outcome = self._outcome(claimed, JobState.CANCELLED)
+            else:
+                outcome = self._outcome(claimed, JobState.COMPLETED, result=result)
+        except asyncio.CancelledError:
+            if running.handed_back:
+                outcome = self._outcome(claimed, JobState.QUEUED)
+            else:
+                outcome = self._outcome(claimed, JobState.CANCELLED)
+        except JobCancelledError:
+            outcome = self._outcome(claimed, JobState.CANCELLED)
+        except BaseException as exc:  # noqa: BLE001 - every failure is recorded, none escapes
+            outcome = self._failure(claimed, exc)
+        duration = round(time.monotonic() - started, 6)
+        self._record(outcome, fields, duration)
+
+    async def _invoke(self, task: Task[Any, Any], claimed: ClaimedJob, ctx: JobContext) -> Any:
+        args = ([ctx] if task.takes_context else []) + list(claimed.args)
+        timeout = claimed.timeout
+        if task.is_async:
+            token = _current.set(ctx)
+            try:
+                coro = task.fn(*args, **claimed.kwargs)
+                if timeout is None:
+                    return await coro
+                return await self._with_deadline(asyncio.ensure_future(coro), ctx)
+            finally:
+                _current.reset(token)
+        loop = asyncio.get_running_loop()
+        if task.options.isolation == "process":
+            # The child process is killed at its timeout, so no outer deadline is needed.
+            return await loop.run_in_executor(
+                self._task_pool, run_in_process, task.fn, args, claimed.kwargs, ctx, timeout
+            )
+        run_ctx = contextvars.copy_context()
+        run_ctx.run(_current.set, ctx)
+        future = loop.run_in_executor(self._task_pool, lambda: run_ctx.run(task.fn, *args, **claimed.kwargs))
+        if timeout is None:
+            return await future
+        return await self._with_deadline(future, ctx)
+
+    @staticmethod
+    async def _with_deadline(future: asyncio.Future[Any], ctx: JobContext) -> Any:
+        """Wait for the attempt; past its deadline (which extend_timeout may move) it has failed.
+
+        An async task is cancelled. A thread cannot be killed: it is told (ctx.cancelled) and left
+        to finish on its own, its late result discarded because its lease is gone."""
+        try:
+            while True:
+                assert ctx.deadline is not None
+                remaining = ctx.deadline - time.monotonic()
+                if remaining <= 0:
+                    ctx._cancel.set()
+                    future.cancel()
+                    raise JobTimeoutError(f"timed out after {ctx.timeout:g} s")
+                done, _ = await asyncio.wait({future}, timeout=remaining)
+                if done:
+                    return future.result()
+        except asyncio.CancelledError:
+            future.cancel()  # shutdown or cancel: stop the task we were waiting on too
+            raise
+
+    def _outcome(self, claimed: ClaimedJob, state: JobState, **extra: Any) -> Outcome:
+        return Outcome(
+            job_id=claimed.id, lease_token=claimed.lease_token, state=state, attempt=claimed.attempts,
+            started_at=claimed.started_at, worker_id=self.id, **extra,
+        )
+
+    def _failure(self, claimed: ClaimedJob, exc: BaseException) -> Outcome:
+        task = self.app.tasks.get(claimed.task)
+        timed_out = isinstance(exc, JobTimeoutError)
+        error = f"{type(exc).__name__}: {exc}" if not timed_out else str(exc)
+        tb = "".join(traceback.format_exception(exc))
+        permanent = isinstance(exc, (PermanentError, *MISSING_DEPENDENCY_ERRORS))
+        if task is not None and not timed_out:
+            opts = task.options
+            if opts.dont_retry_on and isinstance(exc, opts.dont_retry_on):
+                permanent = True
+            elif not isinstance(exc, opts.retry_on):
+                permanent = True
+        if permanent or claimed.attempts >= claimed.max_attempts or not isinstance(exc, Exception):
+            state, delay = JobState.DEAD, 0.0
+        else:
+            retry = task.options.retry if task else DEFAULT_RETRY
+            delay = retry.delay(claimed.attempts)
+            state = JobState.SCHEDULED
+        return self._outcome(
+            claimed, state, error=error, traceback=tb, retry_delay=delay,
+            attempt_outcome="timed_out" if timed_out else ("permanent_error" if permanent else "failed"),
+        )
+
+    def _record(self, outcome: Outcome, fields: dict[str, Any], duration: float) -> None:
+        self._running.pop(outcome.job_id, None)
+        self._slot_free.set()
+        self._outcomes.append(outcome)
+        self._flush_needed.set()
+        if outcome.state == JobState.COMPLETED:
+            self.processed += 1
+            lifecycle("JOB_DONE", duration=duration, **fields)
+        elif outcome.state == JobState.SCHEDULED:
+            self.failed += 1
+            lifecycle("JOB_FAIL", logging.WARNING, duration=duration, error=outcome.error, **fields)
+            lifecycle("JOB_RETRY", logging.WARNING, delay=round(outcome.retry_delay, 3), **fields)
+        elif outcome.state == JobState.DEAD:
+            self.failed += 1
+            lifecycle("JOB_FAIL", logging.WARNING, duration=duration, error=outcome.error, **fields)
+            lifecycle("JOB_DEAD", logging.ERROR, error=outcome.error, **fields)
+        elif outcome.state == JobState.CANCELLED:
+            lifecycle("JOB_CANCELLED", duration=duration, **fields)
+        else:
+            lifecycle("JOB_HANDED_BACK", duration=duration, **fields)
+
+    # -- completions ----------------------------------------------------------------------
+    _stop_flusher = False
+
+    async def _flush_loop(self) -> None:
+        """Batch completions: whatever finished while the last write was in flight goes next."""
+        backoff = 0.05
+        while True:
+            await self._flush_needed.wait()
+            self._flush_needed.clear()
+            if self._outcomes:
+                batch, self._outcomes = self._outcomes, []
+                try:
+                    await self._db(self.store.finish_jobs, batch)
+                    backoff = 0.05
+                except Exception as exc:  # noqa: BLE001 - keep the batch, retry: no result is lost
+                    log.warning("recording %d outcomes failed (%s); retrying in %.2fs", len(batch), exc, backoff)
+                    self._outcomes = batch + self._outcomes
+                    self._flush_needed.set()
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    if self._stop_flusher and backoff >= 5.0:
+                        log.error("giving up on %d outcomes; maintenance will rescue those jobs", len(self._outcomes))
+                        return
+                    continue
+            if self._stop_flusher and not self._outcomes:
+                return
+
+    # -- shutdown -------------------------------------------------------------------------
+    def _on_signal(self, sig: signal.Signals) -> None:
+        immediate = self._stop_requested.is_set()  # a second signal: hand back at once
+        log.info("received %s: %s", sig.name, "handing back in-flight jobs" if immediate else "stopping gracefully")
+        self._begin_stop(immediate)
+
+    def _begin_stop(self, immediate: bool = False) -> None:
+        self.state = "stopping"
+        self._stop_now = self._stop_now or immediate
+        self._stop_requested.set()
+        self._slot_free.set()
+
+    async def _drain(self) -> None:
+        """Finish in-flight jobs within the grace period; hand the rest back to the queue."""
+        grace = 0.0 if self._stop_now else self.settings.shutdown_grace
+        tasks = [r.task for r in self._running.values() if r.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+        leftover = list(self._running.values())
+        for running in leftover:
+            running.handed_back = True
+            running.ctx._cancel.set()
+            if running.task is not None:
+                running.task.cancel()
+        if leftover:
+            await asyncio.wait([r.task for r in leftover if r.task is not None], timeout=5)
+            # A thread cannot be interrupted: its job is handed back now and its late result
+            # is discarded because the lease no longer matches.
+            for running in leftover:
+                if running.claimed.id in self._running:
+                    self._running.pop(running.claimed.id)
+                    self._outcomes.append(self._outcome(running.claimed, JobState.QUEUED))
+            log.info("handed back %d in-flight job(s)", len(leftover))
+
+    # -- lifeline -------------------------------------------------------------------------
+    def _lifeline(self) -> None:
+        next_maintenance = time.monotonic() + self.settings.maintenance_interval * 0.5
+        while not self._lifeline_stop.wait(self.settings.heartbeat_interval):
+            try:
+                self._heartbeat_once()
+                if time.monotonic() >= next_maintenance:
+                    next_maintenance = time.monotonic() + self.settings.maintenance_interval
+                    self.run_maintenance()
+            except Exception as exc:  # noqa: BLE001 - the database may be down: keep trying
+                log.warning("lifeline: %s: %s", type(exc).__name__, exc)
+
+    def _heartbeat_once(self) -> None:
+        desired = self.store.heartbeat(
+            self.id, state=self.state if self.state != "stopped" else "stopping",
+            jobs_in_flight=len(self._running), processed=self.processed, failed=self.failed,
+        )
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if desired == "unregistered":
+            self.store.register_worker(self._info())
+        elif desired in ("paused", "running", "stopping") and desired != self.state and self.state != "stopping":
+            loop.call_soon_threadsafe(self._apply_desired, desired)
+        if self._running:
+            for job_id in self.store.cancel_requested_jobs(self.id):
+                loop.call_soon_threadsafe(self._cancel_job, job_id)
+
+    def _apply_desired(self, desired: str) -> None:
+        if desired == "stopping":
+            log.info("stop requested by an operator")
+            self._begin_stop()
+        elif desired in ("paused", "running"):
+            log.info("worker %s by an operator", "paused" if desired == "paused" else "resumed")
+            self.state = desired
+            self._wake.set()
+            lifecycle("WORKER_PAUSED" if desired == "paused" else "WORKER_RESUMED", worker_id=self.id)
+
+    def _cancel_job(self, job_id: str) -> None:
+        running = self._running.get(job_id)
+        if running is None:
+            return
+        running.ctx._cancel.set()
+        if running.task is not None and self.app.tasks.get(running.claimed.task, None) is not None:
+            if self.app.tasks[running.claimed.task].is_async:
+                running.task.cancel()
+
+    def run_maintenance(self) -> None:
+        report = self.store.run_maintenance(
+            liveness_timeout=self.settings.liveness_timeout, timeout_grace=self.settings.timeout_grace,
+            stranded_deadline=self.settings.stranded_deadline, result_ttl=self.settings.result_ttl,
+            failure_ttl=self.settings.failure_ttl, prune_batch=self.settings.prune_batch,
+        )
+        log_maintenance(report)
+
+    # -- helpers --------------------------------------------------------------------------
+    async def _db(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._db_pool, fn, *args)
+
+    def _info(self) -> WorkerInfo:
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC)
+        return WorkerInfo(
+            id=self.id, hostname=socket.gethostname(), pid=os.getpid(), queues=self.queues,
+            concurrency=self.concurrency, version=__version__, started_at=now, last_heartbeat=now,
+            state=self.state, desired_state=None, jobs_in_flight=0, processed=0, failed=0,
+        )
+
+
+def log_maintenance(report: Any) -> None:
+    if report is None:
+        return
+    if report.dead_workers:
+        lifecycle("WORKER_LOST", logging.WARNING, workers=",".join(report.dead_workers))
+    for job_id, state in report.rescued:
+        lifecycle("JOB_RESCUED", logging.WARNING, job_id=job_id, state=state)
+    for job_id, state in report.timed_out:
+        lifecycle("JOB_TIMEOUT", logging.WARNING, job_id=job_id, state=state)
+    for queue in report.stranded_queues:
+        lifecycle(
+            "QUEUE_STRANDED", logging.WARNING, queue=queue,
+            action=f"start a worker: conveyor worker --app APP --queues {queue}",
+        )
+    if report.expired:
+        lifecycle("JOB_EXPIRED", logging.WARNING, count=len(report.expired))
+    if report.pruned:
+        log.info("pruned %d finished jobs", report.pruned)

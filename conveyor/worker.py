@@ -27,11 +27,11 @@ from typing import Any
 from conveyor import __version__
 from conveyor.app import MISSING_DEPENDENCY_ERRORS, Conveyor, Task
 from conveyor.context import JobContext, _current
-from conveyor.errors import JobCancelledError, JobTimeoutError, PermanentError
+from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, PermanentError
 from conveyor.logs import lifecycle
 from conveyor.model import DEFAULT_RETRY, JobState, Outcome, WorkerInfo
 from conveyor.process_isolation import run_in_process
-from conveyor.store.base import ClaimedJob
+from conveyor.store.base import ClaimedJob, dumps
 
 log = logging.getLogger("conveyor.worker")
 
@@ -220,6 +220,8 @@ class Worker:
             if ctx.cancelled:
                 outcome = self._outcome(claimed, JobState.CANCELLED)
             else:
+                if result is not None:
+                    dumps(result)  # a result that cannot be stored fails the attempt, not the batch
                 outcome = self._outcome(claimed, JobState.COMPLETED, result=result)
         except asyncio.CancelledError:
             if running.handed_back:
@@ -290,7 +292,7 @@ class Worker:
         timed_out = isinstance(exc, JobTimeoutError)
         error = f"{type(exc).__name__}: {exc}" if not timed_out else str(exc)
         tb = "".join(traceback.format_exception(exc))
-        permanent = isinstance(exc, (PermanentError, *MISSING_DEPENDENCY_ERRORS))
+        permanent = isinstance(exc, (PermanentError, InvalidJobError, *MISSING_DEPENDENCY_ERRORS))
         if task is not None and not timed_out:
             opts = task.options
             if opts.dont_retry_on and isinstance(exc, opts.dont_retry_on):

@@ -310,6 +310,9 @@ class PostgresStore(Store):
         self._closed = threading.Event()
         self._wake_conn: psycopg.Connection[Any] | None = None
         try:
+            # One direct connection first: a wrong URL or a down server fails fast, with the
+            # server's own words, instead of after the pool's retry loop.
+            psycopg.connect(url, connect_timeout=max(1, int(connect_timeout))).close()
             self.pool = ConnectionPool(
                 url,
                 min_size=min_size,

@@ -248,7 +248,7 @@ class Conveyor:
             queue=call.queue or opts.queue,
             priority=call.priority if call.priority is not None else opts.priority,
             tenant=call.tenant or (parent.tenant if parent else "default"),
-            max_attempts=call.max_attempts or opts.max_attempts,
+            max_attempts=call.max_attempts if call.max_attempts is not None else opts.max_attempts,
             timeout=call.timeout if call.timeout is not None else opts.timeout,
             run_at=run_at,
             token=call.token or (parent.token if parent else uuid.uuid4().hex),

@@ -147,7 +147,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise CliError("--queues needs at least one queue name, e.g. --queues default")
     if args.concurrency < 1:
         raise CliError("--concurrency must be at least 1")
-    worker = Worker(app, queues, args.concurrency, install_signal_handlers=True)
+    worker = Worker(app, queues, args.concurrency, worker_id=args.worker_id, install_signal_handlers=True)
     worker.run()
     return EXIT_OK
 
@@ -423,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("worker", cmd_worker, "run a worker")
     p.add_argument("--queues", default="high,default,low", help="comma-separated, in priority order")
     p.add_argument("--concurrency", type=int, default=10)
+    p.add_argument("--worker-id", help="a stable id (default: host-pid-random)")
 
     p = add("enqueue", cmd_enqueue, "enqueue a job; prints its id")
     p.add_argument("task")

@@ -99,7 +99,9 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Conveyor]:
-    bound = test_tasks.app.with_database(settings.database_url)
+    # Rebind the module's app itself, so `tasks.add.enqueue(...)` in a test uses this database.
+    bound = test_tasks.app
+    bound.close()
     bound.settings = settings
     bound.migrate()
     test_tasks.RAN.clear()

@@ -1,0 +1,171 @@
+"""Section 5, never stuck: fail-fast enqueue, orphan rescue after SIGKILL, stranded detection.
+
+- refuse: with no live worker, how long enqueue takes to raise NoLiveWorkerError (p50 of 100).
+- rescue: worker A runs demo.sleep jobs, worker B idles; A gets SIGKILL; time until every one of
+  A's jobs is running again on B (from the job records: the new started_at minus the kill time).
+- stranded: the only worker (busy, ready jobs waiting behind it) gets SIGKILL; time until
+  store.queue_stats() reports the queue stranded.
+
+The timings follow liveness_timeout and maintenance_interval, so each is measured with the
+default settings (15 s / 5 s) and with short ones (2 s / 0.5 s). The default-settings runs take
+~20 s each, so they run once (not per repeat) and are skipped in --quick mode.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from conveyor.errors import NoLiveWorkerError
+from conveyor.settings import Settings
+
+from bench.stats import Results, Series, percentile
+from bench.workers import WorkerProcess
+from bench.workload import NOOP, QUEUE, SLEEP, RunContext, payload, wait_until
+
+SECTION = "never_stuck"
+REFUSE_TRIES = 100
+RESCUE_JOBS = 5
+SLEEP_S = 300.0  # far longer than any rescue: the jobs are still running when they are rescued
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    liveness_timeout: float
+    heartbeat_interval: float
+    maintenance_interval: float
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return {
+            "CONVEYOR_LIVENESS_TIMEOUT": str(self.liveness_timeout),
+            "CONVEYOR_HEARTBEAT_INTERVAL": str(self.heartbeat_interval),
+            "CONVEYOR_MAINTENANCE_INTERVAL": str(self.maintenance_interval),
+        }
+
+    @property
+    def describe(self) -> str:
+        return (f"liveness {self.liveness_timeout:g} s, heartbeat {self.heartbeat_interval:g} s, "
+                f"maintenance {self.maintenance_interval:g} s")
+
+
+_defaults = Settings()
+DEFAULT = Profile("default", _defaults.liveness_timeout, _defaults.heartbeat_interval, _defaults.maintenance_interval)
+SHORT = Profile("short", 2.0, 0.5, 0.5)
+
+
+def _refuse_ms(ctx: RunContext) -> list[float]:
+    ctx.db.reset()
+    task = ctx.task(NOOP)
+    timings = []
+    for i in range(REFUSE_TRIES + 5):
+        start = time.perf_counter()
+        try:
+            task.enqueue(payload(i))
+        except NoLiveWorkerError:
+            elapsed = (time.perf_counter() - start) * 1000
+        else:
+            raise RuntimeError("enqueue was accepted with no live worker")
+        if i >= 5:  # the first few open connections and warm caches
+            timings.append(elapsed)
+    if ctx.db.job_count() != 0:
+        raise RuntimeError("a refused enqueue wrote a job")
+    return timings
+
+
+def _worker(ctx: RunContext, name: str, concurrency: int, profile: Profile) -> WorkerProcess:
+    worker = WorkerProcess(ctx.db.url, worker_id=f"bench-{name}-{int(time.time() * 1000) % 10**7}",
+                           concurrency=concurrency, log_dir=ctx.log_dir, env=profile.env)
+    worker.start()
+    worker.wait_ready()
+    return worker
+
+
+def _running_on(ctx: RunContext, ids: list[str], worker_id: str) -> bool:
+    rows = ctx.db.jobs(ids)
+    return len(rows) == len(ids) and all(state == "running" and wid == worker_id for _, state, wid, _ in rows)
+
+
+def _rescue_s(ctx: RunContext, profile: Profile) -> tuple[float, float]:
+    """(seconds until the first, until the last of A's jobs runs again on B)."""
+    ctx.db.reset()
+    a = _worker(ctx, "doomed", 10, profile)
+    b: WorkerProcess | None = None
+    try:
+        sleep = ctx.task(SLEEP)
+        ids = [sleep.enqueue(SLEEP_S).id for _ in range(RESCUE_JOBS)]
+        wait_until(lambda: _running_on(ctx, ids, a.worker_id), timeout=30, what="jobs running on worker A")
+        b = _worker(ctx, "rescuer", 10, profile)
+        time.sleep(profile.heartbeat_interval)  # B has heartbeaten at least once and idles
+        killed_at = time.time()
+        a.kill()
+        limit = profile.liveness_timeout + profile.maintenance_interval + 30
+        wait_until(lambda: _running_on(ctx, ids, b.worker_id), timeout=limit, interval=0.05,  # type: ignore[union-attr]
+                   what="killed worker's jobs to run again")
+        starts = [started for _, _, _, started in ctx.db.jobs(ids) if started is not None]
+        return min(starts) - killed_at, max(starts) - killed_at
+    finally:
+        a.kill()
+        if b is not None:
+            b.kill()
+        ctx.db.reset()
+
+
+def _stranded_s(ctx: RunContext, profile: Profile) -> float:
+    ctx.db.reset()
+    a = _worker(ctx, "last", 1, profile)
+    try:
+        busy = ctx.task(SLEEP).enqueue(SLEEP_S).id
+        wait_until(lambda: _running_on(ctx, [busy], a.worker_id), timeout=30, what="the busy job to run")
+        for i in range(3):
+            ctx.task(NOOP).enqueue(payload(i))  # ready, waiting behind the busy slot
+
+        def stranded() -> bool:
+            return any(q.name == QUEUE and q.stranded for q in ctx.store.queue_stats(profile.liveness_timeout))
+
+        if stranded():
+            raise RuntimeError("queue reported stranded while its worker lives")
+        killed = time.monotonic()
+        a.kill()
+        seen = wait_until(stranded, timeout=profile.liveness_timeout + 30, interval=0.05, what="stranded report")
+        return seen - killed
+    finally:
+        a.kill()
+        ctx.db.reset()
+
+
+def run(ctx: RunContext, results: Results) -> None:
+    series = Series()
+    for _ in range(ctx.config.repeats):
+        timings = _refuse_ms(ctx)
+        series.add("refuse_ms_p50", percentile(timings, 50), "ms",
+                   f"enqueue refused, no live worker: p50 of {REFUSE_TRIES}")
+        series.add("refuse_ms_p95", percentile(timings, 95), "ms",
+                   f"enqueue refused, no live worker: p95 of {REFUSE_TRIES}")
+    profiles = [(SHORT, ctx.config.repeats)]
+    if ctx.config.never_stuck_defaults:
+        profiles.append((DEFAULT, 1))
+    for profile, repeats in profiles:
+        for _ in range(repeats):
+            first, last = _rescue_s(ctx, profile)
+            series.add(f"rescue_{profile.name}_s", last, "s",
+                       f"SIGKILL -> all {RESCUE_JOBS} jobs running again on another worker ({profile.describe})")
+            series.add(f"rescue_{profile.name}_first_s", first, "s",
+                       f"SIGKILL -> first job running again ({profile.describe})")
+            series.add(f"stranded_{profile.name}_s", _stranded_s(ctx, profile), "s",
+                       f"SIGKILL of the last worker -> queue reported stranded ({profile.describe})")
+    series.flush(results, SECTION)
+
+
+def describe(ctx: RunContext) -> dict[str, Any]:
+    return {
+        "refuse_tries": REFUSE_TRIES,
+        "rescue_jobs": RESCUE_JOBS,
+        "profiles": {p.name: p.describe for p in (SHORT, DEFAULT)},
+        "default_profile_runs": 1 if ctx.config.never_stuck_defaults else 0,
+        "short_profile_runs": ctx.config.repeats,
+    }
+

@@ -1,0 +1,183 @@
+"""`conveyor up`: one command that runs everything on one machine.
+
+It applies migrations, starts a supervised pool of worker processes (restarted if they crash,
+started and stopped from the dashboard), serves the API and dashboard, and seeds demo jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conveyor.app import Conveyor
+
+log = logging.getLogger("conveyor.supervisor")
+
+
+@dataclass
+class _Child:
+    worker_id: str
+    process: subprocess.Popen[bytes]
+    started_at: float = field(default_factory=time.time)
+    stopping: bool = False
+    restarts: int = 0
+
+
+class Supervisor:
+    """A pool of `conveyor worker` processes for one app and database."""
+
+    def __init__(self, app_path: str, database_url: str, *, queues: str = "high,default,low",
+                 concurrency: int = 10) -> None:
+        self.app_path = app_path
+        self.database_url = database_url
+        self.queues = queues
+        self.concurrency = concurrency
+        self._children: dict[str, _Child] = {}
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._monitor = threading.Thread(target=self._watch, name="conveyor-supervisor", daemon=True)
+        self._monitor.start()
+
+    def _spawn(self, worker_id: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, "CONVEYOR_DATABASE_URL": self.database_url}
+        env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        return subprocess.Popen(
+            [sys.executable, "-m", "conveyor", "worker", "--app", self.app_path, "--queues", self.queues,
+             "--concurrency", str(self.concurrency), "--worker-id", worker_id],
+            env=env,
+        )
+
+    @staticmethod
+    def _new_id() -> str:
+        return f"{socket.gethostname()}-pool-{uuid.uuid4().hex[:6]}"
+
+    def start_worker(self) -> str:
+        worker_id = self._new_id()
+        with self._lock:
+            self._children[worker_id] = _Child(worker_id, self._spawn(worker_id))
+        log.info("started worker %s", worker_id)
+        return worker_id
+
+    def stop_worker(self, worker_id: str) -> bool:
+        """Graceful stop (SIGTERM): the worker finishes or hands back its jobs."""
+        with self._lock:
+            child = self._children.get(worker_id)
+            if child is None or child.process.poll() is not None:
+                return False
+            child.stopping = True
+        child.process.send_signal(signal.SIGTERM)
+        return True
+
+    def workers(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {"id": c.worker_id, "pid": c.process.pid, "running": c.process.poll() is None,
+                 "restarts": c.restarts, "started_at": c.started_at}
+                for c in self._children.values()
+            ]
+
+    def _watch(self) -> None:
+        """Restart workers that died without being asked to stop (crash, OOM kill)."""
+        while not self._closing.wait(1.0):
+            with self._lock:
+                for child in list(self._children.values()):
+                    code = child.process.poll()
+                    if code is None:
+                        continue
+                    if child.stopping:
+                        del self._children[child.worker_id]
+                        continue
+                    if time.time() - child.started_at < min(30.0, 2.0**child.restarts):
+                        continue  # crash loop: back off before the next restart
+                    # A fresh id: the dead process's running jobs must look orphaned, so that
+                    # maintenance rescues them instead of waiting for a worker that never returns.
+                    new_id = self._new_id()
+                    log.warning("worker %s exited with %s; restarting as %s", child.worker_id, code, new_id)
+                    del self._children[child.worker_id]
+                    self._children[new_id] = _Child(new_id, self._spawn(new_id), restarts=child.restarts + 1)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        self._closing.set()
+        with self._lock:
+            children = list(self._children.values())
+        for child in children:
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for child in children:
+            try:
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+
+
+def dashboard_key(app: Conveyor, folder: Path) -> str:
+    """The admin key `conveyor up` prints; kept in .conveyor/admin.key so it survives restarts."""
+    from conveyor.api.auth import create_api_key, hash_key
+
+    path = folder / "admin.key"
+    if path.exists():
+        secret = path.read_text().strip()
+        if app.store.find_api_key(hash_key(secret)) is not None:
+            return secret
+    _, secret = create_api_key(app.store, tenant="default", role="admin", name="conveyor up")
+    folder.mkdir(exist_ok=True)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret
+
+
+def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: int, auth: bool,
+           seed_demo: bool) -> int:
+    from conveyor.api.server import serve
+
+    if workers < 0:
+        raise ValueError("--workers must be 0 or more")
+    supervisor = Supervisor(app.app_path or "conveyor.demo:app", app.settings.database_url,
+                            concurrency=concurrency)
+    for _ in range(workers):
+        supervisor.start_worker()
+    key = dashboard_key(app, Path(".conveyor")) if auth else None
+    url = f"http://{host}:{port}/" + (f"?key={key}" if key else "")
+    if seed_demo and app.app_path == "conveyor.demo:app" and workers > 0:
+        threading.Thread(target=_seed_when_live, args=(app,), daemon=True).start()
+    banner = [
+        "",
+        "Conveyor is up.",
+        f"  database   {app.store.redacted_url()}",
+        f"  workers    {workers} process(es) x concurrency {concurrency}, queues high,default,low",
+        f"  dashboard  {url}",
+        f"  API docs   http://{host}:{port}/docs",
+    ]
+    if key:
+        banner.append(f"  API key    {key}   (admin; also in .conveyor/admin.key)")
+    banner.append("  stop with Ctrl+C")
+    print("\n".join(banner), flush=True)
+    try:
+        serve(app, host=host, port=port, auth=auth, supervisor=supervisor)
+    finally:
+        supervisor.shutdown()
+    return 0
+
+
+def _seed_when_live(app: Conveyor) -> None:
+    from conveyor.demo import seed_demo_jobs
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if app.store.live_worker_count("default", app.settings.liveness_timeout)[0] > 0:
+            ids = seed_demo_jobs(app)
+            log.info("seeded %d demo jobs", len(ids))
+            return
+        time.sleep(0.2)
+    log.warning("no worker came up within 60 s; demo jobs not seeded")

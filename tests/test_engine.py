@@ -1,0 +1,277 @@
+"""Engine behaviour on both engines: enqueue, claim order, delays, progress, failures, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conveyor import JobState, NoLiveWorkerError
+from conveyor.errors import (
+    ConfigurationError,
+    DatabaseUnavailableError,
+    InvalidJobError,
+    SchemaOutdatedError,
+    UnknownTaskError,
+)
+from conveyor.store import JobFilter, open_store
+from conveyor.worker import Worker
+from tests import tasks
+from tests.conftest import ROOT, wait_for
+
+
+def count_jobs(app) -> int:
+    return len(app.store.list_jobs(JobFilter(), limit=100_000))
+
+
+def test_job_record_has_every_field(app, start_worker):
+    start_worker()
+    handle = tasks.add.configure(priority=5, meta={"source": "test"}).enqueue(2, 3)
+    job = handle.wait(10)
+    d = job.to_dict()
+    assert d["state"] == "completed" and d["result"] == 5
+    assert d["task"] == "t.add" and d["queue"] == "default" and d["priority"] == 5 and d["tenant"] == "default"
+    assert d["args"] == [2, 3] and d["kwargs"] == {}
+    assert d["attempts"] == 1 and d["max_attempts"] == 3
+    assert d["created_at"] and d["enqueued_at"] and d["started_at"] and d["ended_at"] and d["updated_at"]
+    assert d["created_at"] <= d["enqueued_at"] <= d["started_at"] <= d["ended_at"]
+    assert d["worker_id"] and len(d["token"]) == 32 and d["meta"] == {"source": "test"}
+    assert [a["outcome"] for a in d["attempt_history"]] == ["completed"]
+
+
+def test_exactly_once_with_four_worker_processes(app, spawn_worker, tmp_path):
+    log_file = tmp_path / "executions.log"
+    total = 5000
+    jobs = [tasks.mark.new_job(str(log_file), f"job-{i}") for i in range(total)]
+    handles = app.enqueue_many(jobs, policy="accept")
+    assert len(handles) == total
+    workers = [spawn_worker(concurrency=8) for _ in range(4)]
+
+    def all_done() -> bool:
+        stats = {s.name: s for s in app.store.queue_stats(app.settings.liveness_timeout)}
+        default = stats["default"].counts
+        return default["queued"] == 0 and default["running"] == 0 and default["scheduled"] == 0
+
+    wait_for(all_done, timeout=180, interval=0.2, message="5,000 jobs to finish")
+    lines = log_file.read_text().splitlines()
+    counts = Counter(lines)
+    assert len(counts) == total, "some job never ran"
+    assert max(counts.values()) == 1, f"ran twice: {[k for k, v in counts.items() if v > 1][:5]}"
+    finished = app.store.list_jobs(JobFilter(states=["completed"]), limit=100_000)
+    assert len(finished) == total
+    assert {j.attempts for j in finished} == {1}
+    assert len({j.worker_id for j in finished}) >= 2, "the work was not shared between processes"
+    for w in workers:
+        assert w.terminate() == 0
+
+
+def test_priority_then_fifo_and_queue_order(app, start_worker):
+    enqueue = [
+        ("low", 0, "low-1"),
+        ("default", 0, "default-p0-1"),
+        ("default", 9, "default-p9"),
+        ("default", 0, "default-p0-2"),
+        ("high", 0, "high-1"),
+        ("default", 5, "default-p5"),
+        ("high", 0, "high-2"),
+    ]
+    for queue, priority, value in enqueue:
+        tasks.record.configure(queue=queue, priority=priority, policy="accept").enqueue(value)
+    start_worker(["high", "default", "low"], concurrency=1)
+    wait_for(lambda: len(tasks.RAN) == len(enqueue), message="all jobs to run")
+    assert tasks.RAN == ["high-1", "high-2", "default-p9", "default-p5", "default-p0-1", "default-p0-2", "low-1"]
+
+
+def test_delayed_job_does_not_run_early(app, start_worker):
+    start_worker()
+    before = datetime.now(UTC)
+    handle = tasks.add.configure(delay=1.0).enqueue(1, 1)
+    assert handle.state == JobState.SCHEDULED
+    assert app.get_job(handle.id).state == JobState.SCHEDULED
+    job = handle.wait(10)
+    assert job.state == JobState.COMPLETED
+    assert job.started_at >= job.run_at >= before + timedelta(seconds=1)
+    at = datetime.now(UTC) + timedelta(seconds=0.5)
+    job = tasks.add.configure(run_at=at).enqueue(2, 2).wait(10)
+    assert job.started_at >= at
+
+
+def test_progress_and_meta_are_visible_while_running(app, start_worker, tmp_path):
+    start_worker()
+    marker = tmp_path / "release"
+    handle = tasks.progress.enqueue(steps=3, step_seconds=0.01, marker=str(marker))
+    job = wait_for(
+        lambda: (j := app.get_job(handle.id)) and j.progress.processed == 3 and j,
+        message="progress to reach 3",
+    )
+    assert job.state == JobState.RUNNING
+    assert job.progress.percent == 100.0 and job.progress.failed == 0
+    assert job.meta == {"step": 3}
+    # A reader with its own connection sees it too.
+    other = open_store(app.settings.database_url)
+    try:
+        assert other.get_job(handle.id).progress.processed == 3
+    finally:
+        other.close()
+    marker.touch()
+    assert handle.wait(10).state == JobState.COMPLETED
+
+
+def test_failing_job_records_error_and_traceback(app, start_worker):
+    start_worker()
+    job = tasks.fail.configure(max_attempts=1).enqueue("disk full").wait(10)
+    assert job.state == JobState.DEAD
+    assert job.error == "RuntimeError: disk full"
+    assert "Traceback" in job.traceback and "raise RuntimeError(message)" in job.traceback
+    [attempt] = job.attempts_history()
+    assert attempt.outcome == "failed" and attempt.error == "RuntimeError: disk full" and attempt.traceback
+
+
+def test_graceful_shutdown_hands_back_unfinished_jobs(app, settings, start_worker):
+    app.settings = settings.with_overrides(shutdown_grace=0.3)
+    worker = start_worker(concurrency=4)
+    quick = tasks.add.enqueue(1, 2)
+    assert quick.wait(10).state == JobState.COMPLETED
+    slow = [tasks.async_forever.enqueue() for _ in range(2)] + [tasks.wait_cancel.enqueue(limit=30)]
+    wait_for(lambda: all(app.get_job(h.id).state == JobState.RUNNING for h in slow), message="jobs running")
+    worker.stop()
+    for h in slow:
+        job = app.get_job(h.id)
+        assert job.state == JobState.QUEUED, job
+        assert job.attempts == 0, "a handed-back attempt is not counted against the job"
+        assert job.lease_token is None
+    # Another worker takes them over: nothing was lost.
+    start_worker(concurrency=4)
+    wait_for(lambda: all(app.get_job(h.id).state == JobState.RUNNING for h in slow), message="re-run")
+
+
+def test_bulk_enqueue_and_async_enqueue(app, start_worker):
+    start_worker(concurrency=20)
+    handles = app.enqueue_many((tasks.add.new_job(i, i) for i in range(2500)), batch_size=1000)
+    assert len(handles) == 2500 and len({h.id for h in handles}) == 2500
+
+    async def enqueue_async():
+        return await tasks.add.enqueue_async(20, 22)
+
+    handle = asyncio.run(enqueue_async())
+    assert handle.wait(10).result == 42
+    wait_for(lambda: handles[-1].get().state == JobState.COMPLETED, timeout=60)
+    assert handles[0].wait(30).result == 0
+
+
+def test_jobs_enqueued_by_a_task_inherit_its_token(app, start_worker):
+    start_worker()
+    parent = tasks.spawn_child.configure(token="run-42").enqueue().wait(10)
+    child = app.get_job(parent.result)
+    assert child.token == "run-42" and child.parent_id == parent.id
+    assert child.tenant == parent.tenant
+    assert {j.id for j in app.list_jobs(token="run-42")} == {parent.id, child.id}
+
+
+def test_idempotency_key_returns_the_first_job(app, start_worker):
+    start_worker()
+    first = tasks.add.configure(idempotency_key="order-7").enqueue(1, 1)
+    second = tasks.add.configure(idempotency_key="order-7").enqueue(1, 1)
+    assert first.created and not second.created and first.id == second.id
+    assert len(app.list_jobs(task="t.add")) == 1
+
+
+def test_bad_input_writes_nothing(app, start_worker):
+    start_worker()
+    with pytest.raises(UnknownTaskError, match="Unknown task 't.nope'"):
+        app.enqueue("t.nope")
+    with pytest.raises(InvalidJobError, match="not JSON-serialisable"):
+        tasks.add.enqueue(object(), 1)
+    with pytest.raises(InvalidJobError, match="delay must not be negative"):
+        tasks.add.configure(delay=-1).enqueue(1, 1)
+    with pytest.raises(InvalidJobError, match="Invalid queue name"):
+        tasks.add.configure(queue="bad queue!").enqueue(1, 1)
+    with pytest.raises(InvalidJobError, match="timezone-aware"):
+        tasks.add.configure(run_at=datetime.now()).enqueue(1, 1)
+    with pytest.raises(InvalidJobError, match="max_attempts"):
+        tasks.add.configure(max_attempts=0).enqueue(1, 1)
+    assert count_jobs(app) == 0
+
+
+def test_non_json_result_fails_the_attempt_not_the_worker(app, start_worker):
+    start_worker()
+    job = app.enqueue("t.bad_result").wait(10)
+    assert job.state == JobState.DEAD and "not JSON-serialisable" in job.error
+    assert tasks.add.enqueue(1, 1).wait(10).result == 2
+
+
+def test_malformed_and_unreachable_databases(tmp_path):
+    with pytest.raises(ConfigurationError, match="Unsupported database URL"):
+        open_store("mysql://localhost/x")
+    with pytest.raises(ConfigurationError, match="Malformed SQLite URL"):
+        open_store("sqlite://")
+    with pytest.raises(DatabaseUnavailableError, match="does not exist"):
+        open_store(f"sqlite:///{tmp_path}/missing/folder/x.db")
+    with pytest.raises(DatabaseUnavailableError, match="Cannot connect to PostgreSQL"):
+        open_store("postgresql://postgres@127.0.0.1:1/none", connect_timeout=2)
+
+
+def test_worker_refuses_an_outdated_schema(tmp_path):
+    app = tasks.app.with_database(f"sqlite:///{tmp_path / 'fresh.db'}")
+    with pytest.raises(SchemaOutdatedError, match="conveyor db upgrade"):
+        Worker(app, ["default"], 1).run()
+
+
+def test_wait_times_out_for_a_job_nobody_runs(app):
+    handle = tasks.add.configure(policy="accept").enqueue(1, 1)
+    with pytest.raises(TimeoutError, match="still queued"):
+        handle.wait(0.2)
+
+
+def cli(settings, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CONVEYOR_DATABASE_URL": settings.database_url, "PYTHONPATH": str(ROOT),
+           "CONVEYOR_APP": "tests.tasks:app", "CONVEYOR_LIVENESS_TIMEOUT": "3",
+           "CONVEYOR_HEARTBEAT_INTERVAL": "0.5"}
+    return subprocess.run([sys.executable, "-m", "conveyor", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def test_cli_round_trip(app, settings, spawn_worker):
+    refused = cli(settings, "enqueue", "t.add", "--args", "[20, 22]")
+    assert refused.returncode == 4
+    assert "No live worker serves queue 'default'" in refused.stderr
+    assert "conveyor worker --app tests.tasks:app --queues default" in refused.stderr
+    assert count_jobs(app) == 0
+
+    spawn_worker(concurrency=2)
+    wait_for(lambda: app.store.live_worker_count("default", 3)[0] == 1, message="worker process up")
+    done = cli(settings, "enqueue", "t.add", "--args", "[20, 22]", "--wait", "20")
+    assert done.returncode == 0, done.stderr
+    job_id = done.stdout.splitlines()[0]
+    status = cli(settings, "status", job_id, "--json")
+    assert status.returncode == 0
+    import json
+
+    record = json.loads(status.stdout)
+    assert record["state"] == "completed" and record["result"] == 42 and record["attempts"] == 1
+    human = cli(settings, "status", job_id)
+    assert "state     completed" in human.stdout
+    assert cli(settings, "status", "00000000-0000-0000-0000-000000000000").returncode == 5
+    assert job_id in cli(settings, "jobs", "--state", "completed").stdout
+    queues = cli(settings, "queues")
+    assert queues.returncode == 0 and "default" in queues.stdout
+    workers = cli(settings, "workers")
+    assert workers.returncode == 0 and "running" in workers.stdout
+
+    for bad, message in [
+        (["enqueue", "t.nope"], "Unknown task 't.nope'"),
+        (["enqueue", "t.add", "--args", "[1,"], "--args is not valid JSON"),
+        (["enqueue", "t.add", "--queue", "nosuch"], "Unknown queue 'nosuch'"),
+        (["enqueue", "t.add", "--delay", "-5"], "--delay must not be negative"),
+        (["jobs", "--state", "weird"], "Unknown state"),
+        (["jobs", "--database-url", "mysql://x/y"], "Unsupported database URL"),
+    ]:
+        result = cli(settings, *bad)
+        assert result.returncode == 2, (bad, result.stderr)
+        assert message in result.stderr, (bad, result.stderr)
+    assert count_jobs(app) == 1

@@ -1,0 +1,41 @@
+"""The pure model: states, transitions, backoff. No database."""
+
+import random
+
+import pytest
+
+from conveyor.model import FINISHED_STATES, TRANSITIONS, JobState, RetryPolicy, can_transition
+
+
+def test_every_state_has_transitions_and_finished_states_can_only_be_requeued():
+    assert set(TRANSITIONS) == set(JobState)
+    for state in FINISHED_STATES:
+        assert TRANSITIONS[state] == {JobState.QUEUED}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "ok"),
+    [
+        (JobState.QUEUED, JobState.RUNNING, True),
+        (JobState.RUNNING, JobState.COMPLETED, True),
+        (JobState.RUNNING, JobState.SCHEDULED, True),  # retry with backoff
+        (JobState.RUNNING, JobState.QUEUED, True),  # handed back or rescued
+        (JobState.SCHEDULED, JobState.QUEUED, True),
+        (JobState.COMPLETED, JobState.RUNNING, False),
+        (JobState.DEAD, JobState.RUNNING, False),
+        (JobState.QUEUED, JobState.COMPLETED, False),
+        (JobState.CANCELLED, JobState.COMPLETED, False),
+    ],
+)
+def test_transitions(old, new, ok):
+    assert can_transition(old, new) is ok
+
+
+def test_backoff_is_exponential_capped_and_jittered():
+    policy = RetryPolicy(base=2.0, factor=2.0, cap=30.0, jitter=False)
+    assert [policy.delay(n) for n in (1, 2, 3, 4, 5, 6)] == [2, 4, 8, 16, 30, 30]
+    jittered = RetryPolicy(base=2.0, factor=2.0, cap=30.0)
+    rng = random.Random(1)
+    delays = [jittered.delay(3, rng) for _ in range(200)]
+    assert all(4.0 <= d <= 8.0 for d in delays)
+    assert len({round(d, 3) for d in delays}) > 50  # really random, so retries do not stampede

@@ -8,22 +8,22 @@
 
 The timings follow liveness_timeout and maintenance_interval, so each is measured with the
 default settings (15 s / 5 s) and with short ones (2 s / 0.5 s). The default-settings runs take
-~20 s each, so they run once (not per repeat) and are skipped in --quick mode.
+~20 s each; --quick (and --no-default-settings-runs) skips them.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.errors import NoLiveWorkerError
-from conveyor.settings import Settings
-
 from bench.stats import Results, Series, percentile
 from bench.workers import WorkerProcess
 from bench.workload import NOOP, QUEUE, SLEEP, RunContext, payload, wait_until
+from conveyor.errors import NoLiveWorkerError
+from conveyor.settings import Settings
 
 SECTION = "never_stuck"
 REFUSE_TRIES = 100
@@ -99,7 +99,9 @@ def _rescue_s(ctx: RunContext, profile: Profile) -> tuple[float, float]:
         ids = [sleep.enqueue(SLEEP_S).id for _ in range(RESCUE_JOBS)]
         wait_until(lambda: _running_on(ctx, ids, a.worker_id), timeout=30, what="jobs running on worker A")
         b = _worker(ctx, "rescuer", 10, profile)
-        time.sleep(profile.heartbeat_interval)  # B has heartbeaten at least once and idles
+        # B has heartbeaten at least once and idles; the random part spreads the kill over A's
+        # heartbeat cycle, so repeats sample the whole range rather than one phase.
+        time.sleep(profile.heartbeat_interval * (1 + random.random()))
         killed_at = time.time()
         a.kill()
         limit = profile.liveness_timeout + profile.maintenance_interval + 30
@@ -145,11 +147,9 @@ def run(ctx: RunContext, results: Results) -> None:
                    f"enqueue refused, no live worker: p50 of {REFUSE_TRIES}")
         series.add("refuse_ms_p95", percentile(timings, 95), "ms",
                    f"enqueue refused, no live worker: p95 of {REFUSE_TRIES}")
-    profiles = [(SHORT, ctx.config.repeats)]
-    if ctx.config.never_stuck_defaults:
-        profiles.append((DEFAULT, 1))
-    for profile, repeats in profiles:
-        for _ in range(repeats):
+    profiles = [SHORT, DEFAULT] if ctx.config.never_stuck_defaults else [SHORT]
+    for profile in profiles:
+        for _ in range(ctx.config.repeats):
             first, last = _rescue_s(ctx, profile)
             series.add(f"rescue_{profile.name}_s", last, "s",
                        f"SIGKILL -> all {RESCUE_JOBS} jobs running again on another worker ({profile.describe})")
@@ -165,7 +165,7 @@ def describe(ctx: RunContext) -> dict[str, Any]:
         "refuse_tries": REFUSE_TRIES,
         "rescue_jobs": RESCUE_JOBS,
         "profiles": {p.name: p.describe for p in (SHORT, DEFAULT)},
-        "default_profile_runs": 1 if ctx.config.never_stuck_defaults else 0,
+        "default_profile_runs": ctx.config.repeats if ctx.config.never_stuck_defaults else 0,
         "short_profile_runs": ctx.config.repeats,
     }
 

@@ -12,11 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conveyor.store import JobFilter
-
 from bench.processing import SCALE_VARIANT, process_queued
 from bench.stats import Results, Series, percentile
 from bench.workload import RunContext
+from conveyor.store import JobFilter
 
 SECTION = "scale"
 QUERY_TRIES = 100
@@ -36,12 +35,12 @@ def _timings_ms(fn: Callable[[], Any], tries: int = QUERY_TRIES) -> list[float]:
 
 
 def _measure(ctx: RunContext, series: Series, tag: str, what: str) -> None:
+    store = ctx.store
     for repeat in range(ctx.config.repeats):
         ctx.db.delete_recent()
         outcome = process_queued(ctx, SCALE_VARIANT, ctx.config.jobs, f"scale-{tag}-r{repeat}-{int(time.time())}")
         series.add(f"scale_{tag}_processing_jobs_per_s", outcome.jobs_per_s, "jobs/s",
                    f"{what}: processing, {SCALE_VARIANT.label}")
-        store = ctx.store
         list_ms = _timings_ms(lambda: store.list_jobs(JobFilter(), limit=50))
         stats_ms = _timings_ms(lambda: store.queue_stats(LIVENESS))
         for name, values in (("list_jobs", list_ms), ("queue_stats", stats_ms)):

@@ -41,6 +41,7 @@ class WorkerProcess:
         self.log_path = log_dir / f"{worker_id}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._terminated = False
 
     @property
     def pid(self) -> int:
@@ -81,19 +82,24 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def terminate(self) -> None:
+        """Ask for a graceful stop (SIGTERM) without waiting; only the first call signals."""
+        if self.proc is not None and self.proc.poll() is None and not self._terminated:
+            self.proc.send_signal(signal.SIGTERM)
+            self._terminated = True
+
     def stop(self, grace: float = 15.0) -> None:
-        """SIGTERM (graceful), SIGTERM again (hand back at once), then SIGKILL."""
+        """SIGTERM (graceful), a second SIGTERM past `grace` (hand back at once), then SIGKILL."""
         if self.proc is None:
             return
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGTERM, 10.0)):
-            if self.proc.poll() is not None:
-                break
-            self.proc.send_signal(sig)
+        self.terminate()
+        for wait, escalate in ((grace, signal.SIGTERM), (10.0, None)):
             try:
                 self.proc.wait(wait)
                 break
             except subprocess.TimeoutExpired:
-                continue
+                if escalate is not None:
+                    self.proc.send_signal(escalate)
         self.kill()
 
     def kill(self) -> None:
@@ -135,8 +141,7 @@ def running_workers(
             w.wait_ready()
         yield workers
     finally:
-        for w in workers:
-            if w.alive():
-                w.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr] - all at once, then wait
+        for w in workers:  # all at once, then wait for each
+            w.terminate()
         for w in workers:
             w.stop()

@@ -10,15 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
+from bench.db import ScratchDatabase
 from conveyor import __version__
 from conveyor.app import Conveyor, Task
 from conveyor.demo import app as demo_app
 from conveyor.model import NewJob, WorkerInfo
 from conveyor.store import Store
-
-from bench.db import ScratchDatabase
 
 QUEUE = "default"
 NOOP = "demo.noop"
@@ -101,7 +100,7 @@ class PhantomWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="bench-phantom", daemon=True)
 
-    def __enter__(self) -> PhantomWorker:
+    def __enter__(self) -> Self:
         now = datetime.now(UTC)
         self.store.register_worker(WorkerInfo(
             id=self.id, hostname=socket.gethostname(), pid=os.getpid(), queues=self.queues, concurrency=1,

@@ -111,7 +111,7 @@ class NewJob:
     max_attempts: int = 3
     timeout: float | None = None
     run_at: datetime | None = None  # None: now
-    token: str | None = None
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # correlation token
     parent_id: str | None = None
     idempotency_key: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)

@@ -400,6 +400,7 @@ class Worker:
                 self._heartbeat_once()
                 if time.monotonic() >= next_maintenance:
                     next_maintenance = time.monotonic() + self.settings.maintenance_interval
+                    self._release_unknown_jobs()
                     self.run_maintenance()
             except Exception as exc:  # noqa: BLE001 - the database may be down: keep trying
                 log.warning("lifeline: %s: %s", type(exc).__name__, exc)
@@ -419,6 +420,19 @@ class Worker:
         if self._running:
             for job_id in self.store.cancel_requested_jobs(self.id):
                 loop.call_soon_threadsafe(self._cancel_job, job_id)
+
+    def _release_unknown_jobs(self) -> None:
+        """Hand back jobs leased to this worker that it does not run: their claim's answer was
+        lost with a dropped connection. Only leases older than a few seconds are considered, so a
+        claim whose answer is still on its way is never touched."""
+        known = set(self._running) | {o.job_id for o in list(self._outcomes)}
+        grace = max(5.0, 2 * self.settings.heartbeat_interval)
+        unknown = [(i, lease) for i, lease in self.store.running_jobs(self.id, grace) if i not in known]
+        if unknown:
+            log.warning("handing back %d job(s) whose claim was lost with a connection", len(unknown))
+            self.store.finish_jobs([
+                Outcome(job_id=i, lease_token=lease, state=JobState.QUEUED, worker_id=self.id) for i, lease in unknown
+            ])
 
     def _apply_desired(self, desired: str) -> None:
         if desired == "stopping":

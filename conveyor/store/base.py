@@ -300,6 +300,12 @@ class Store(ABC):
     def cancel_requested_jobs(self, worker_id: str) -> list[str]: ...
 
     @abstractmethod
+    def running_jobs(self, worker_id: str, started_before_seconds: float) -> list[tuple[str, str]]:
+        """(job id, lease token) of jobs leased to the worker for longer than the given seconds.
+        A worker compares them with what it really runs: a claim whose answer was lost with its
+        connection leaves a job leased to a live worker that does not know it."""
+
+    @abstractmethod
     def stage_scheduled(self, limit: int = 1000) -> int:
         """Scheduled jobs whose run_at has come become queued; returns how many."""
 

@@ -421,6 +421,7 @@ class PostgresStore(Store):
         liveness_timeout: float,
         app_path: str | None = None,
     ) -> list[EnqueueResult]:
+        policy = EnqueuePolicy(policy)
         if len(jobs) == 1:
             return [self._enqueue_one(jobs[0], policy, liveness_timeout, app_path)]
         return self._enqueue_many(jobs, policy, liveness_timeout, app_path)
@@ -433,13 +434,12 @@ class PostgresStore(Store):
         params.update(policy=policy.value, liveness=liveness, refusal=str(refusal))
         try:
             row = self._fetchone(ENQUEUE_ONE, params)
-        except psycopg.errors.Error as exc:
-            if isinstance(exc, psycopg.OperationalError):
-                raise LivenessCheckError(
-                    f"Could not enqueue: the database did not answer ({exc}).",
-                    action="Nothing was queued. Check the database connection and try again.",
-                ) from None
-            raise
+        except psycopg.Error as exc:
+            # Covers a failed live-worker check too: never assume a worker is there.
+            raise LivenessCheckError(
+                f"Could not enqueue: the live-worker check and insert failed ({type(exc).__name__}: {exc}).",
+                action="Nothing was queued. Check the database connection and schema, then try again.",
+            ) from None
         assert row is not None
         if row["id"] is None:
             if policy is EnqueuePolicy.REFUSE and row["running"] == 0:
@@ -473,7 +473,13 @@ class PostgresStore(Store):
                 p["state"] = "failed"
             for key in columns:
                 columns[key].append(p[key])
-        rows = self._fetchall(INSERT_MANY, columns)
+        try:
+            rows = self._fetchall(INSERT_MANY, columns)
+        except psycopg.Error as exc:
+            raise LivenessCheckError(
+                f"Could not enqueue {len(jobs)} jobs: the insert failed ({type(exc).__name__}: {exc}).",
+                action="Nothing was queued. Check the database connection and schema, then try again.",
+            ) from None
         created = {str(r["id"]): JobState(r["state"]) for r in rows}
         results = []
         for job in jobs:
@@ -698,6 +704,14 @@ class PostgresStore(Store):
             {"w": worker_id},
         )
         return [str(r["id"]) for r in rows]
+
+    def running_jobs(self, worker_id: str, started_before_seconds: float) -> list[tuple[str, str]]:
+        rows = self._fetchall(
+            "SELECT id, lease_token FROM conveyor_jobs WHERE state = 'running' AND worker_id = %(w)s "
+            "AND started_at < now() - make_interval(secs => %(s)s)",
+            {"w": worker_id, "s": started_before_seconds},
+        )
+        return [(str(r["id"]), str(r["lease_token"])) for r in rows]
 
     def stage_scheduled(self, limit: int = 1000) -> int:
         row = self._fetchone(STAGE, {"limit": limit})

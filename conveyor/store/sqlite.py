@@ -222,6 +222,7 @@ class SQLiteStore(Store):
         liveness_timeout: float,
         app_path: str | None = None,
     ) -> list[EnqueueResult]:
+        policy = EnqueuePolicy(policy)
         for job in jobs:
             validate_new_job(job)
         encoded = [(j, dumps(j.args), dumps(j.kwargs), dumps(j.meta)) for j in jobs]
@@ -269,10 +270,11 @@ class SQLiteStore(Store):
                             (job.tenant, job.idempotency_key),
                         ).fetchone()
                         results.append(EnqueueResult(existing["id"], JobState(existing["state"]), False))
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
+            # Covers a failed live-worker check too: never assume a worker is there.
             raise LivenessCheckError(
-                f"Could not enqueue: the database did not answer ({exc}).",
-                action="Nothing was queued. Check the database file and try again.",
+                f"Could not enqueue: the live-worker check and insert failed ({type(exc).__name__}: {exc}).",
+                action="Nothing was queued. Check the database file and schema, then try again.",
             ) from None
         self._wake(woken)
         return results
@@ -509,6 +511,13 @@ class SQLiteStore(Store):
             (worker_id,),
         )
         return [r["id"] for r in rows]
+
+    def running_jobs(self, worker_id: str, started_before_seconds: float) -> list[tuple[str, str]]:
+        rows = self._all(
+            "SELECT id, lease_token FROM conveyor_jobs WHERE state = 'running' AND worker_id = ? AND started_at < ?",
+            (worker_id, time.time() - started_before_seconds),
+        )
+        return [(r["id"], r["lease_token"]) for r in rows]
 
     def stage_scheduled(self, limit: int = 1000) -> int:
         now = time.time()

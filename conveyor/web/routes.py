@@ -1,0 +1,105 @@
+"""Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /login and the
+static files at /static.
+
+The pages are thin server-rendered shells; their data comes from the JSON API (/api/...) and the
+WebSocket event stream, fetched in the browser with the API key the user logged in with. So the
+pages never count the jobs table themselves and stay fast however many jobs it holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import Scope
+
+from conveyor import __version__
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+TEMPLATES_DIR = HERE / "templates"
+
+# page id -> (template, title, nav entry)
+PAGES: dict[str, tuple[str, str]] = {
+    "overview": ("overview.html", "Overview"),
+    "jobs": ("jobs.html", "Jobs"),
+    "job": ("job.html", "Job"),
+    "workers": ("workers.html", "Workers"),
+    "dead": ("dead.html", "Dead letters"),
+    "run": ("run.html", "Run now"),
+    "login": ("login.html", "Log in"),
+}
+NO_STORE = {"Cache-Control": "no-cache"}
+
+
+class DashboardStatic(StaticFiles):
+    """StaticFiles that makes browsers revalidate (ETag / Last-Modified) on every load, so an
+    upgraded package never runs a stale mix of old and new JavaScript modules."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+
+def _app_path(conveyor_app: Any) -> str:
+    return str(getattr(conveyor_app, "app_path", None) or "your.module:app")
+
+
+def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    app_path = _app_path(conveyor_app)
+
+    def render(request: Request, page: str, **extra: Any) -> HTMLResponse:
+        template, title = PAGES[page]
+        context = {"page": page, "title": title, "app_path": app_path, "version": __version__, **extra}
+        response = templates.TemplateResponse(request, template, context, headers=NO_STORE)
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"  # ?key= must not leak through links
+        return response
+
+    @router.get("/", response_class=HTMLResponse)
+    def overview(request: Request) -> HTMLResponse:
+        return render(request, "overview")
+
+    @router.get("/jobs", response_class=HTMLResponse)
+    def jobs(request: Request) -> HTMLResponse:
+        return render(request, "jobs")
+
+    @router.get("/jobs/{job_id}", response_class=HTMLResponse)
+    def job(request: Request, job_id: str) -> HTMLResponse:
+        return render(request, "job", job_id=job_id)
+
+    @router.get("/workers", response_class=HTMLResponse)
+    def workers(request: Request) -> HTMLResponse:
+        return render(request, "workers")
+
+    @router.get("/dead", response_class=HTMLResponse)
+    def dead(request: Request) -> HTMLResponse:
+        return render(request, "dead")
+
+    @router.get("/run", response_class=HTMLResponse)
+    def run(request: Request) -> HTMLResponse:
+        return render(request, "run")
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login(request: Request) -> HTMLResponse:
+        return render(request, "login")
+
+    @router.get("/favicon.ico")
+    def favicon() -> RedirectResponse:
+        return RedirectResponse("/static/favicon.svg", status_code=308)
+
+    return router
+
+
+def mount_dashboard(fastapi_app: FastAPI, conveyor_app: Any) -> None:
+    """Serve the dashboard pages and their static files from the API server's app."""
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    fastapi_app.mount("/static", DashboardStatic(directory=str(STATIC_DIR)), name="static")
+    fastapi_app.include_router(build_router(conveyor_app, templates))

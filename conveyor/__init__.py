@@ -2,16 +2,16 @@
 
 __version__ = "0.1.0"
 
-from conveyor.app import Conveyor, JobHandle, Task  # noqa: E402
-from conveyor.context import JobContext, current_job  # noqa: E402
-from conveyor.errors import (  # noqa: E402
+from conveyor.app import Conveyor, JobHandle, Task
+from conveyor.context import JobContext, current_job
+from conveyor.errors import (
     ConveyorError,
     JobCancelledError,
     NoLiveWorkerError,
     PermanentError,
     UnknownTaskError,
 )
-from conveyor.model import EnqueuePolicy, Job, JobState, RetryPolicy  # noqa: E402
+from conveyor.model import EnqueuePolicy, Job, JobState, RetryPolicy
 
 __all__ = [
     "Conveyor",

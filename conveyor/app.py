@@ -156,8 +156,11 @@ class Conveyor:
         settings: Settings | None = None,
         app_path: str | None = None,
         enqueue_policy: EnqueuePolicy | str | None = None,
+        queue_policies: dict[str, EnqueuePolicy | str] | None = None,
     ) -> None:
         base = settings or Settings.from_env()
+        # Per-queue enqueue policy (e.g. {"nightly": "accept"}); per call > per task > per queue > app.
+        self.queue_policies = {q: EnqueuePolicy(p) for q, p in (queue_policies or {}).items()}
         self.settings = base.with_overrides(database_url=database_url, enqueue_policy=(
             EnqueuePolicy(enqueue_policy).value if enqueue_policy else None))
         self.tasks: dict[str, Task[Any, Any]] = {}
@@ -261,18 +264,20 @@ class Conveyor:
         """Write built jobs; the policy says what happens when no live worker serves a queue."""
         if not jobs:
             return []
-        chosen = self._policy(jobs[0].task, policy)
+        chosen = self._policy(jobs[0].task, jobs[0].queue, policy)
         results = self.store.enqueue(
             jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
         )
         return [JobHandle(self, r.id, r.state, r.created) for r in results]
 
-    def _policy(self, task_name: str, policy: EnqueuePolicy | str | None) -> EnqueuePolicy:
+    def _policy(self, task_name: str, queue: str, policy: EnqueuePolicy | str | None) -> EnqueuePolicy:
         if policy:
             return EnqueuePolicy(policy)
         task = self.tasks.get(task_name)
         if task and task.options.policy:
             return task.options.policy
+        if queue in self.queue_policies:
+            return self.queue_policies[queue]
         return EnqueuePolicy(self.settings.enqueue_policy)
 
     def enqueue(
@@ -315,6 +320,7 @@ class Conveyor:
 
     def with_database(self, database_url: str) -> Conveyor:
         """A copy of this app (same tasks) bound to another database."""
-        clone = Conveyor(settings=replace(self.settings, database_url=database_url), app_path=self.app_path)
+        clone = Conveyor(settings=replace(self.settings, database_url=database_url), app_path=self.app_path,
+                         queue_policies=dict(self.queue_policies))
         clone.tasks = {name: Task(clone, t.fn, name, t.options) for name, t in self.tasks.items()}
         return clone

@@ -27,7 +27,7 @@ def _child(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], ctx:
         if args and args[0] is not None and isinstance(args[0], JobContext):
             args = [ctx, *args[1:]]
         conn.send(("ok", fn(*args, **kwargs)))
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc))))
     finally:
         conn.close()

@@ -125,7 +125,7 @@ class Worker:
             lifeline.join(timeout=self.settings.heartbeat_interval + 5)
             try:
                 await self._db(self.store.stop_worker, self.id)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.warning("could not mark worker stopped (%s); maintenance will notice it is gone", exc)
             self.state = "stopped"
             lifecycle(
@@ -153,7 +153,7 @@ class Worker:
             try:
                 jobs = await self._db(self.store.claim_jobs, self.id, self.queues, want)
                 backoff = 0.05
-            except Exception as exc:  # noqa: BLE001 - the database went away: back off, retry
+            except Exception as exc:
                 log.warning("claim failed (%s: %s); retrying in %.2fs", type(exc).__name__, exc, backoff)
                 await self._wait_any(timeout=backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -186,7 +186,7 @@ class Worker:
             try:
                 if await self._db(self.store.stage_scheduled):
                     self._wake.set()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.debug("staging failed: %s", exc)
 
     # -- execution ------------------------------------------------------------------------
@@ -205,7 +205,7 @@ class Worker:
     async def _execute(self, running: _Running) -> None:
         claimed, ctx = running.claimed, running.ctx
         started = time.monotonic()
-        fields = {"job_id": claimed.id, "task": claimed.task, "queue": claimed.queue,
+        fields: dict[str, Any] = {"job_id": claimed.id, "task": claimed.task, "queue": claimed.queue,
                   "attempt": claimed.attempts, "token": claimed.token}
         lifecycle("JOB_START", **fields)
         outcome: Outcome
@@ -230,7 +230,7 @@ class Worker:
                 outcome = self._outcome(claimed, JobState.CANCELLED)
         except JobCancelledError:
             outcome = self._outcome(claimed, JobState.CANCELLED)
-        except BaseException as exc:  # noqa: BLE001 - every failure is recorded, none escapes
+        except BaseException as exc:
             outcome = self._failure(claimed, exc)
         duration = round(time.monotonic() - started, 6)
         self._record(outcome, fields, duration)
@@ -295,9 +295,7 @@ class Worker:
         permanent = isinstance(exc, (PermanentError, InvalidJobError, *MISSING_DEPENDENCY_ERRORS))
         if task is not None and not timed_out:
             opts = task.options
-            if opts.dont_retry_on and isinstance(exc, opts.dont_retry_on):
-                permanent = True
-            elif not isinstance(exc, opts.retry_on):
+            if opts.dont_retry_on and isinstance(exc, opts.dont_retry_on) or not isinstance(exc, opts.retry_on):
                 permanent = True
         if permanent or claimed.attempts >= claimed.max_attempts or not isinstance(exc, Exception):
             state, delay = JobState.DEAD, 0.0
@@ -345,7 +343,7 @@ class Worker:
                 try:
                     await self._db(self.store.finish_jobs, batch)
                     backoff = 0.05
-                except Exception as exc:  # noqa: BLE001 - keep the batch, retry: no result is lost
+                except Exception as exc:
                     log.warning("recording %d outcomes failed (%s); retrying in %.2fs", len(batch), exc, backoff)
                     self._outcomes = batch + self._outcomes
                     self._flush_needed.set()
@@ -402,7 +400,7 @@ class Worker:
                     next_maintenance = time.monotonic() + self.settings.maintenance_interval
                     self._release_unknown_jobs()
                     self.run_maintenance()
-            except Exception as exc:  # noqa: BLE001 - the database may be down: keep trying
+            except Exception as exc:
                 log.warning("lifeline: %s: %s", type(exc).__name__, exc)
 
     def _heartbeat_once(self) -> None:
@@ -448,10 +446,10 @@ class Worker:
         running = self._running.get(job_id)
         if running is None:
             return
-        running.ctx._cancel.set()
-        if running.task is not None and self.app.tasks.get(running.claimed.task, None) is not None:
-            if self.app.tasks[running.claimed.task].is_async:
-                running.task.cancel()
+        running.ctx._cancel.set()  # sync tasks see ctx.cancelled; async tasks are cancelled
+        task = self.app.tasks.get(running.claimed.task)
+        if running.task is not None and task is not None and task.is_async:
+            running.task.cancel()
 
     def run_maintenance(self) -> None:
         report = self.store.run_maintenance(

@@ -8,8 +8,8 @@ fail with what to install. Each test run then creates its own database on that s
 
 from __future__ import annotations
 
-import glob
 import getpass
+import glob
 import os
 import shutil
 import socket
@@ -17,8 +17,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 

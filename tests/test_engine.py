@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conveyor import JobState, NoLiveWorkerError
+from conveyor import JobState
 from conveyor.errors import (
     ConfigurationError,
     DatabaseUnavailableError,

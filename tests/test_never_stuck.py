@@ -9,7 +9,7 @@ import time
 import psycopg
 import pytest
 
-from conveyor import JobState, NoLiveWorkerError
+from conveyor import EnqueuePolicy, JobState, NoLiveWorkerError
 from conveyor.errors import LivenessCheckError
 from conveyor.model import NewJob, Outcome, WorkerInfo
 from conveyor.store import JobFilter
@@ -72,6 +72,20 @@ def test_accept_queues_and_the_queue_is_reported_stranded(app, start_worker):
     assert handle.wait(10).result == 3
     report = maintain(app)
     assert report.stranded_queues == []
+
+
+def test_policy_precedence_call_over_task_over_queue_over_app(app):
+    app.queue_policies = {"reports": EnqueuePolicy.ACCEPT}
+    try:
+        assert tasks.reports.enqueue().state == JobState.QUEUED  # the queue's policy
+        with pytest.raises(NoLiveWorkerError):
+            tasks.reports.configure(policy="refuse").enqueue()  # the call wins
+        with pytest.raises(NoLiveWorkerError):
+            app.enqueue("conveyor.probe", ["x"], queue="reports")  # the task's own policy wins
+        app.settings = app.settings.with_overrides(enqueue_policy="record_failed")
+        assert tasks.add.enqueue(1, 1).state == JobState.FAILED  # the app default
+    finally:
+        app.queue_policies = {}
 
 
 def test_paused_workers_are_named_in_the_refusal(app, start_worker):

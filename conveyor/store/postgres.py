@@ -323,7 +323,7 @@ class PostgresStore(Store):
                 reconnect_timeout=60,
             )
             self.pool.open(wait=True, timeout=connect_timeout)
-        except Exception as exc:  # noqa: BLE001 - any failure here means "cannot connect"
+        except Exception as exc:
             raise DatabaseUnavailableError(
                 f"Cannot connect to PostgreSQL at {self.redacted_url()}: {str(exc).strip() or type(exc).__name__}.",
                 action="Check that the server is running and the URL (host, port, user, database) is right; "
@@ -335,7 +335,7 @@ class PostgresStore(Store):
         if self._wake_conn is not None:
             try:
                 self._wake_conn.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
         self.pool.close()
 
@@ -951,7 +951,7 @@ class PostgresStore(Store):
         for listener in listeners:
             try:
                 listener(data.get("state", ""), [str(i) for i in data.get("ids", [])])
-            except Exception:  # noqa: BLE001 - one bad listener must not stop the others
+            except Exception:
                 log.exception("event listener failed")
 
     def _listen_loop(self, channels: list[str], on_notify: Callable[[str, str], None]) -> None:
@@ -967,7 +967,7 @@ class PostgresStore(Store):
                     while not self._closed.is_set():
                         for n in conn.notifies(timeout=1.0):
                             on_notify(n.channel, n.payload)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if self._closed.is_set():
                     return
                 log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, backoff)

@@ -8,6 +8,7 @@ import importlib
 import json
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -149,6 +150,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise CliError("--concurrency must be at least 1")
     worker = Worker(app, queues, args.concurrency, worker_id=args.worker_id, install_signal_handlers=True)
     worker.run()
+    if any(t.name.startswith("conveyor-task") and t.is_alive() for t in threading.enumerate()):
+        # A sync task that ignores ctx.cancelled is still running in a thread. Its job was handed
+        # back and its lease is void, so exit now instead of waiting for it forever.
+        print("exiting with task threads still running; their jobs were handed back", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_OK)
     return EXIT_OK
 
 

@@ -145,8 +145,9 @@ def start_worker(app: Conveyor) -> Iterator[Callable[..., WorkerThread]]:
 class WorkerProcess:
     """`conveyor worker` as a real OS process (for SIGKILL and multi-process tests)."""
 
-    def __init__(self, settings: Settings, queues: str, concurrency: int, log_path: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    def __init__(self, settings: Settings, queues: str, concurrency: int, log_path: Path,
+                 extra_env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **(extra_env or {})}
         env.update({f"CONVEYOR_{k.upper()}": str(v) for k, v in FAST.items()})
         env["CONVEYOR_DATABASE_URL"] = settings.database_url
         self.log_path = log_path
@@ -180,8 +181,8 @@ class WorkerProcess:
 def spawn_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     procs: list[WorkerProcess] = []
 
-    def spawn(queues: str = "high,default,low", concurrency: int = 4) -> WorkerProcess:
-        p = WorkerProcess(settings, queues, concurrency, tmp_path / f"worker-{len(procs)}.log")
+    def spawn(queues: str = "high,default,low", concurrency: int = 4, **env: str) -> WorkerProcess:
+        p = WorkerProcess(settings, queues, concurrency, tmp_path / f"worker-{len(procs)}.log", env)
         procs.append(p)
         return p
 

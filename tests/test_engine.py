@@ -275,3 +275,24 @@ def test_cli_round_trip(app, settings, spawn_worker):
         assert result.returncode == 2, (bad, result.stderr)
         assert message in result.stderr, (bad, result.stderr)
     assert count_jobs(app) == 1
+
+
+def test_lifecycle_logs_as_json_lines(app, spawn_worker):
+    worker = spawn_worker(concurrency=2, CONVEYOR_LOG_FORMAT="json")
+    wait_for(lambda: app.store.live_worker_count("default", 3)[0] == 1, message="worker up")
+    ok = tasks.add.configure(token="tok-1").enqueue(1, 2)
+    bad = tasks.fail.configure(max_attempts=1).enqueue("nope")
+    ok.wait(10), bad.wait(10)
+    assert worker.terminate() == 0
+    import json
+
+    events = [json.loads(line) for line in worker.output().splitlines() if line.startswith("{")]
+    by_event = {}
+    for e in events:
+        by_event.setdefault(e.get("event"), []).append(e)
+    assert {"WORKER_START", "JOB_START", "JOB_DONE", "JOB_FAIL", "JOB_DEAD", "WORKER_STOP"} <= set(by_event)
+    [done] = [e for e in by_event["JOB_DONE"] if e["job_id"] == ok.id]
+    assert done["task"] == "t.add" and done["queue"] == "default" and done["attempt"] == 1
+    assert done["token"] == "tok-1" and done["duration"] >= 0
+    [fail] = [e for e in by_event["JOB_FAIL"] if e["job_id"] == bad.id]
+    assert fail["error"] == "RuntimeError: nope"

@@ -302,7 +302,7 @@ ORDER BY names.queue
 class PostgresStore(Store):
     engine = "postgres"
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, connect_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16, connect_timeout: float = 10.0) -> None:
         self.url = url
         self._listeners: list[EventListener] = []
         self._listeners_lock = threading.Lock()

@@ -31,7 +31,7 @@ from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError,
 from conveyor.logs import lifecycle
 from conveyor.model import DEFAULT_RETRY, JobState, Outcome, WorkerInfo
 from conveyor.process_isolation import run_in_process
-from conveyor.store.base import ClaimedJob, dumps
+from conveyor.store.base import ClaimedJob, MaintenanceReport, dumps
 
 log = logging.getLogger("conveyor.worker")
 
@@ -125,7 +125,7 @@ class Worker:
             lifeline.join(timeout=self.settings.heartbeat_interval + 5)
             try:
                 await self._db(self.store.stop_worker, self.id)
-            except Exception as exc:
+            except Exception as exc:  # the database went away: back off, retry
                 log.warning("could not mark worker stopped (%s); maintenance will notice it is gone", exc)
             self.state = "stopped"
             lifecycle(
@@ -230,7 +230,7 @@ class Worker:
                 outcome = self._outcome(claimed, JobState.CANCELLED)
         except JobCancelledError:
             outcome = self._outcome(claimed, JobState.CANCELLED)
-        except BaseException as exc:
+        except BaseException as exc:  # every failure is recorded, none escapes
             outcome = self._failure(claimed, exc)
         duration = round(time.monotonic() - started, 6)
         self._record(outcome, fields, duration)
@@ -343,7 +343,7 @@ class Worker:
                 try:
                     await self._db(self.store.finish_jobs, batch)
                     backoff = 0.05
-                except Exception as exc:
+                except Exception as exc:  # keep the batch and retry: no result is lost
                     log.warning("recording %d outcomes failed (%s); retrying in %.2fs", len(batch), exc, backoff)
                     self._outcomes = batch + self._outcomes
                     self._flush_needed.set()
@@ -392,16 +392,27 @@ class Worker:
 
     # -- lifeline -------------------------------------------------------------------------
     def _lifeline(self) -> None:
-        next_maintenance = time.monotonic() + self.settings.maintenance_interval * 0.5
-        while not self._lifeline_stop.wait(self.settings.heartbeat_interval):
+        now = time.monotonic()
+        next_heartbeat = now + self.settings.heartbeat_interval
+        next_maintenance = now + self.settings.maintenance_interval * 0.5
+        while not self._lifeline_stop.wait(max(0.0, min(next_heartbeat, next_maintenance) - time.monotonic())):
             try:
-                self._heartbeat_once()
+                if time.monotonic() >= next_heartbeat:
+                    next_heartbeat = time.monotonic() + self.settings.heartbeat_interval
+                    self._heartbeat_once()
                 if time.monotonic() >= next_maintenance:
-                    next_maintenance = time.monotonic() + self.settings.maintenance_interval
                     self._release_unknown_jobs()
-                    self.run_maintenance()
-            except Exception as exc:
+                    report = self.run_maintenance()
+                    next_maintenance = time.monotonic() + self.settings.maintenance_interval
+                    if report is not None and report.next_expiry is not None:
+                        # Run again as soon as the stalest worker can be declared dead, so a
+                        # killed worker's jobs come back after the liveness timeout, not later.
+                        soon = time.monotonic() + max(0.0, report.next_expiry) + 0.05
+                        next_maintenance = min(next_maintenance, soon)
+            except Exception as exc:  # the database may be down: keep trying
                 log.warning("lifeline: %s: %s", type(exc).__name__, exc)
+                next_heartbeat = min(next_heartbeat, time.monotonic() + 1.0)
+                next_maintenance = max(next_maintenance, time.monotonic() + 1.0)
 
     def _heartbeat_once(self) -> None:
         desired = self.store.heartbeat(
@@ -451,13 +462,14 @@ class Worker:
         if running.task is not None and task is not None and task.is_async:
             running.task.cancel()
 
-    def run_maintenance(self) -> None:
+    def run_maintenance(self) -> MaintenanceReport | None:
         report = self.store.run_maintenance(
             liveness_timeout=self.settings.liveness_timeout, timeout_grace=self.settings.timeout_grace,
             stranded_deadline=self.settings.stranded_deadline, result_ttl=self.settings.result_ttl,
             failure_ttl=self.settings.failure_ttl, prune_batch=self.settings.prune_batch,
         )
         log_maintenance(report)
+        return report
 
     # -- helpers --------------------------------------------------------------------------
     async def _db(self, fn: Any, *args: Any) -> Any:

@@ -83,6 +83,9 @@ class MaintenanceReport:
     expired: list[str] = field(default_factory=list)  # stranded past the schedule-to-start deadline
     pruned: int = 0
     dead_workers: list[str] = field(default_factory=list)
+    # Seconds until the stalest live worker's heartbeat expires (None: no live worker), so the
+    # next pass can run right then instead of a full interval later.
+    next_expiry: float | None = None
 
 
 @dataclass

@@ -323,7 +323,7 @@ class PostgresStore(Store):
                 reconnect_timeout=60,
             )
             self.pool.open(wait=True, timeout=connect_timeout)
-        except Exception as exc:
+        except Exception as exc:  # any failure here means "cannot connect"
             raise DatabaseUnavailableError(
                 f"Cannot connect to PostgreSQL at {self.redacted_url()}: {str(exc).strip() or type(exc).__name__}.",
                 action="Check that the server is running and the URL (host, port, user, database) is right; "
@@ -839,6 +839,12 @@ class PostgresStore(Store):
                 "SELECT id FROM conveyor_workers WHERE state = 'dead' AND stopped_at >= now()"
             ).fetchall()
             report.dead_workers = [r["id"] for r in lost]
+            expiry = cur.execute(
+                """SELECT extract(epoch FROM min(last_heartbeat) + make_interval(secs => %(liveness)s) - now())
+                   AS seconds FROM conveyor_workers WHERE state NOT IN ('stopped', 'dead')""",
+                {"liveness": liveness_timeout},
+            ).fetchone()
+            report.next_expiry = float(expiry["seconds"]) if expiry and expiry["seconds"] is not None else None
             timed_out = cur.execute(FAIL_OVERDUE, {"grace": timeout_grace}).fetchall()
             report.timed_out = [(str(r["id"]), r["state"]) for r in timed_out]
             for queue in {r["queue"] for r in rescued if r["state"] == "queued"}:
@@ -951,7 +957,7 @@ class PostgresStore(Store):
         for listener in listeners:
             try:
                 listener(data.get("state", ""), [str(i) for i in data.get("ids", [])])
-            except Exception:
+            except Exception:  # one bad listener must not stop the others
                 log.exception("event listener failed")
 
     def _listen_loop(self, channels: list[str], on_notify: Callable[[str, str], None]) -> None:
@@ -967,7 +973,7 @@ class PostgresStore(Store):
                     while not self._closed.is_set():
                         for n in conn.notifies(timeout=1.0):
                             on_notify(n.channel, n.payload)
-            except Exception as exc:
+            except Exception as exc:  # reconnect below
                 if self._closed.is_set():
                     return
                 log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, backoff)

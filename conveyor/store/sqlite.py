@@ -156,6 +156,11 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         self._closed.set()
+        # The event poller must be out of its query before its connection is closed under it
+        # (closing a connection another thread is using can crash the interpreter).
+        poller = self._poller
+        if poller is not None and poller is not threading.current_thread():
+            poller.join(timeout=5)
         with _wake_lock:
             _wake_callbacks.pop(self.path, None)
         with self._conns_lock:
@@ -315,8 +320,12 @@ class SQLiteStore(Store):
     ) -> list[Job]:
         where, params = self._filter_sql(filters)
         if before is not None:
-            where.append("(created_at, id) < (:b_at, :b_id)")
-            params.update(b_at=before[0].timestamp(), b_id=before[1])
+            # created_at keeps time.time()'s sub-microsecond digits but a cursor went through a
+            # datetime (microseconds): rows within a microsecond of the cursor count as the same
+            # instant, ordered by id, so a page boundary row is neither repeated nor skipped.
+            at = before[0].timestamp()
+            where.append("created_at < :b_hi AND (created_at < :b_lo OR id < :b_id)")
+            params.update(b_lo=at - 1e-6, b_hi=at + 1e-6, b_id=before[1])
         params["limit"] = limit
         rows = self._all(
             f"SELECT {JOB_COLUMNS} FROM conveyor_jobs WHERE {' AND '.join(where) or '1'} "
@@ -693,6 +702,10 @@ class SQLiteStore(Store):
                 {"now": now, "cutoff": cutoff},
             ).fetchall()
             report.dead_workers = [r["id"] for r in lost]
+            oldest = conn.execute(
+                "SELECT min(last_heartbeat) FROM conveyor_workers WHERE state NOT IN ('stopped', 'dead')"
+            ).fetchone()[0]
+            report.next_expiry = oldest + liveness_timeout - now if oldest is not None else None
             rescued = conn.execute(
                 """UPDATE conveyor_jobs
                    SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,

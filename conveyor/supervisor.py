@@ -130,7 +130,7 @@ def dashboard_key(app: Conveyor, folder: Path) -> str:
         secret = path.read_text().strip()
         if app.store.find_api_key(hash_key(secret)) is not None:
             return secret
-    _, secret = create_api_key(app.store, tenant="default", role="admin", name="conveyor up")
+    _, secret = create_api_key(app.store, tenant="*", role="admin", name="conveyor up")  # all tenants
     folder.mkdir(exist_ok=True)
     path.write_text(secret + "\n")
     path.chmod(0o600)

@@ -48,6 +48,8 @@ STATUS_BY_ERROR: list[tuple[type[ConveyorError], int]] = [
 HTTP_ACTIONS = {
     404: "Check the URL; the API lives under /api (see /api/docs).",
     405: "Check the HTTP method in the API reference at /api/docs.",
+    400: "Send a JSON body with Content-Type: application/json (reference: /api/docs).",
+    413: "Send smaller payloads: store large data elsewhere (a file, a bucket) and pass a reference.",
 }
 
 
@@ -110,20 +112,25 @@ async def _conveyor_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ConveyorError)
     status = status_for(exc)
     if status >= 500:
-        log.warning("%s: %s", type(exc).__name__, exc.message)
+        level = logging.INFO if isinstance(exc, NoLiveWorkerError) else logging.WARNING
+        log.log(level, "%s: %s", type(exc).__name__, exc.message)
     return error_response(status, exc.to_dict())
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
+    content_type = request.headers.get("content-type", "")
     fields = []
     for err in errors:
         loc = tuple(err.get("loc", ()))
-        message = str(err.get("msg", "invalid"))
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         if err.get("type") == "json_invalid":
             message = f"The body is not valid JSON: {err.get('ctx', {}).get('error', message)}"
             loc = ("body",)
+        elif loc == ("body",) and "json" not in content_type.lower():
+            message = (f"The body must be JSON sent with Content-Type: application/json "
+                       f"(got {content_type or 'no Content-Type'})")
         fields.append({"field": _field_name(loc), "location": str(loc[0]) if loc else "body", "message": message})
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
     body = {

@@ -16,7 +16,7 @@ app = Conveyor(app_path="conveyor.demo:app")
 
 
 @app.task(name="demo.generate_routes", queue="default", timeout=300)
-def generate_routes(ctx: JobContext, stops: int = 40, routes: int = 20) -> dict[str, Any]:
+def generate_routes(ctx: JobContext, stops: int = 500, routes: int = 40) -> dict[str, Any]:
     """CPU work with progress: plan `routes` delivery routes over `stops` random points."""
     rng = random.Random(stops * 7919 + routes)
     best_lengths = []
@@ -100,11 +100,22 @@ async def sleep(seconds: float = 1.0) -> float:
 def seed_demo_jobs(target: Conveyor) -> list[str]:
     """A handful of jobs that show every state: progress, retries, a dead letter."""
     handles = [
-        target.enqueue("demo.generate_routes", kwargs={"stops": 60, "routes": 30}),
+        target.enqueue("demo.generate_routes", kwargs={"stops": 800, "routes": 80}),
         target.enqueue("demo.slow_steps", kwargs={"steps": 20, "seconds_per_step": 0.5}),
         target.enqueue("demo.fetch_pages", kwargs={"pages": 12}),
         target.enqueue("demo.flaky", kwargs={"fail_times": 2}),
         target.enqueue("demo.poison", kwargs={"reason": "malformed invoice 1042"}),
-        target.enqueue("demo.generate_routes", kwargs={"stops": 30, "routes": 10}, delay=20),
+        target.enqueue("demo.generate_routes", kwargs={"stops": 200, "routes": 30}, delay=20),
     ]
     return [h.id for h in handles]
+
+
+def trickle_job(target: Conveyor) -> str:
+    """One random demo job, so `conveyor up` keeps something moving on the dashboard."""
+    choice = random.choice([
+        ("demo.generate_routes", {"stops": 500, "routes": 40}),
+        ("demo.fetch_pages", {"pages": 20}),
+        ("demo.slow_steps", {"steps": 8, "seconds_per_step": 0.5}),
+        ("demo.flaky", {"fail_times": 1}),
+    ])
+    return target.enqueue(choice[0], kwargs=choice[1]).id

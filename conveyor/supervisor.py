@@ -171,13 +171,21 @@ def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: in
 
 
 def _seed_when_live(app: Conveyor) -> None:
-    from conveyor.demo import seed_demo_jobs
+    """Seed the demo jobs once a worker is live, then keep a trickle going so the dashboard
+    always has something moving (one job every few seconds)."""
+    from conveyor.demo import seed_demo_jobs, trickle_job
+    from conveyor.errors import ConveyorError
 
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if app.store.live_worker_count("default", app.settings.liveness_timeout)[0] > 0:
-            ids = seed_demo_jobs(app)
-            log.info("seeded %d demo jobs", len(ids))
+    while app.store.live_worker_count("default", app.settings.liveness_timeout)[0] == 0:
+        if time.monotonic() > deadline:
+            log.warning("no worker came up within 60 s; demo jobs not seeded")
             return
         time.sleep(0.2)
-    log.warning("no worker came up within 60 s; demo jobs not seeded")
+    log.info("seeded %d demo jobs", len(seed_demo_jobs(app)))
+    while True:
+        time.sleep(8)
+        try:
+            trickle_job(app)
+        except ConveyorError as exc:  # e.g. every worker stopped from the dashboard: that is fine
+            log.debug("demo trickle: %s", exc.message)

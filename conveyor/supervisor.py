@@ -157,7 +157,7 @@ def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: in
         f"  database   {app.store.redacted_url()}",
         f"  workers    {workers} process(es) x concurrency {concurrency}, queues high,default,low",
         f"  dashboard  {url}",
-        f"  API docs   http://{host}:{port}/docs",
+        f"  API docs   http://{host}:{port}/api/docs",
     ]
     if key:
         banner.append(f"  API key    {key}   (admin; also in .conveyor/admin.key)")

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 TEMPLATES_DIR = HERE / "templates"
 
-# page id -> (template, title, nav entry)
+# page id -> (template, title)
 PAGES: dict[str, tuple[str, str]] = {
     "overview": ("overview.html", "Overview"),
     "jobs": ("jobs.html", "Jobs"),

@@ -87,33 +87,68 @@ export function throttle(fn, ms) {
 /** Run `fn` now and every `ms` while the tab is visible; never two runs at once. */
 export function every(ms, fn) {
   let running = false;
+  let pending = false;
   let timer = null;
   let stopped = false;
   const tick = async () => {
     if (stopped) return;
-    if (!document.hidden && !running) {
-      running = true;
-      try {
-        await fn();
-      } catch (err) {
-        reportError(err);
-      } finally {
-        running = false;
-      }
+    clearTimeout(timer);
+    if (running) {
+      pending = true; // run again as soon as the current run ends
+      return;
     }
-    if (!stopped) timer = setTimeout(tick, ms);
+    if (document.hidden) {
+      timer = setTimeout(tick, ms);
+      return;
+    }
+    running = true;
+    try {
+      await fn();
+    } catch (err) {
+      reportError(err);
+    } finally {
+      running = false;
+    }
+    if (stopped) return;
+    clearTimeout(timer);
+    timer = setTimeout(tick, pending ? 0 : ms);
+    pending = false;
   };
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && !stopped) {
-      clearTimeout(timer);
-      tick();
-    }
+    if (!document.hidden && !stopped) tick();
   });
   tick();
   return {
-    now() { clearTimeout(timer); return tick(); },
+    now() { return tick(); },
     stop() { stopped = true; clearTimeout(timer); },
   };
+}
+
+/**
+ * Make `parent`'s element children look like `nodes` while keeping every unchanged element (so a
+ * button under the pointer survives a refresh). With depth > 0, an element whose own children
+ * are all elements is patched child by child instead of replaced.
+ */
+export function patch(parent, nodes, depth = 1) {
+  const old = Array.from(parent.children);
+  nodes.forEach((node, i) => {
+    const cur = old[i];
+    if (!cur) {
+      parent.append(node);
+    } else if (cur.isEqualNode(node)) {
+      // unchanged
+    } else if (depth > 0 && cur.tagName === node.tagName && cur.childNodes.length === cur.children.length
+      && node.childNodes.length === node.children.length && cur.dataset.key === node.dataset.key) {
+      for (const attr of Array.from(cur.attributes)) if (!node.hasAttribute(attr.name)) cur.removeAttribute(attr.name);
+      for (const attr of Array.from(node.attributes)) {
+        if (cur.getAttribute(attr.name) !== attr.value) cur.setAttribute(attr.name, attr.value);
+      }
+      patch(cur, Array.from(node.children), depth - 1);
+    } else {
+      cur.replaceWith(node);
+    }
+  });
+  for (let i = nodes.length; i < old.length; i += 1) old[i].remove();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -126,6 +161,7 @@ export class ApiError extends Error {
     this.error = info.error;
     this.action = info.action;
     this.technical = info.technical_details;
+    this.fields = body && typeof body === "object" && Array.isArray(body.fields) ? body.fields : null;
   }
 }
 
@@ -265,7 +301,7 @@ function started(me) {
   if (who) {
     clear(who);
     if (session.me.auth) {
-      who.append(h("span", { class: "tenant", title: "Tenant" }, session.me.tenant), " ",
+      who.append(h("span", { class: "tenant", title: "Tenant" }, session.me.tenant ?? "all tenants"), " ",
         h("span", { class: `role role-${session.me.role}`, title: "Role" }, session.me.role));
     } else {
       who.append(h("span", { class: "muted small", title: "The server runs without API keys (--no-auth)" }, "auth off"));
@@ -282,6 +318,12 @@ function started(me) {
   const main = $("#main");
   if (main) main.dataset.loading = "false";
   return session.me;
+}
+
+/** The page has rendered its first data (tests and screenshots wait for this). */
+export function markReady() {
+  const main = $("#main");
+  if (main && main.dataset.ready !== "true") main.dataset.ready = "true";
 }
 
 export function canOperate() {
@@ -366,10 +408,11 @@ export function live(path, params, onMessage, { onOpen, onClose } = {}) {
       if (wasOpen && onClose) onClose();
       if (!wasOpen && failures === 0 && onClose) onClose();
       if (closed) return;
-      if (event.code === 4401 || event.code === 4403) {
+      if (event.code === 4401) {
         goLogin("Your API key was not accepted for live updates. Log in again.");
         return;
       }
+      if (event.code === 4403 || event.code === 4404) return; // not allowed / no such job: retrying cannot help
       scheduleReconnect();
     });
   };
@@ -555,6 +598,8 @@ export function fillErrorBox(box, err, { title } = {}) {
   const technical = err && (err.technical || err.technical_details);
   clear(box,
     h("p", { class: "alert-title" }, title ? `${title}: ` : "", h("span", { class: "error-message" }, error)),
+    err && err.fields && err.fields.length ? h("ul", { class: "field-errors" },
+      err.fields.map((f) => h("li", {}, h("code", {}, f.field), ": ", f.message))) : null,
     action ? h("p", { class: "alert-action" }, h("strong", {}, "What to do: "), commandText(action)) : null,
     technical ? h("details", { class: "technical" }, h("summary", {}, "Technical details"),
       h("pre", {}, typeof technical === "string" ? technical : JSON.stringify(technical, null, 2))) : null);
@@ -667,7 +712,7 @@ export function renderStranded(container, queues) {
     const body = [
       h("div", { class: "banner-text" },
         h("strong", {}, `Queue “${q.name}” is stranded: `),
-        `${plural(waiting, "job")} waiting and no live worker serves it. Nothing will run them until one starts.`,
+        `${plural(waiting, "job")} waiting and no live worker serves it: nothing runs there until a worker starts.`,
         h("div", { class: "banner-fix" }, "Fix: ", h("code", { class: "cmd" }, cmd), copyButton(cmd))),
     ];
     if (!banner) {

@@ -25,6 +25,14 @@ from tests import tasks
 from tests.conftest import ROOT, wait_for
 
 
+def run_in_new_loop(coro):
+    """asyncio.run in a fresh thread: the test thread may already host another library's loop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def count_jobs(app) -> int:
     return len(app.store.list_jobs(JobFilter(), limit=100_000))
 
@@ -158,7 +166,7 @@ def test_bulk_enqueue_and_async_enqueue(app, start_worker):
     async def enqueue_async():
         return await tasks.add.enqueue_async(20, 22)
 
-    handle = asyncio.run(enqueue_async())
+    handle = run_in_new_loop(enqueue_async())
     assert handle.wait(10).result == 42
     wait_for(lambda: handles[-1].get().state == JobState.COMPLETED, timeout=60)
     assert handles[0].wait(30).result == 0
@@ -219,7 +227,7 @@ def test_malformed_and_unreachable_databases(tmp_path):
 def test_worker_refuses_an_outdated_schema(tmp_path):
     app = tasks.app.with_database(f"sqlite:///{tmp_path / 'fresh.db'}")
     with pytest.raises(SchemaOutdatedError, match="conveyor db upgrade"):
-        Worker(app, ["default"], 1).run()
+        run_in_new_loop(Worker(app, ["default"], 1).run_async())
 
 
 def test_wait_times_out_for_a_job_nobody_runs(app):

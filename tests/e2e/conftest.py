@@ -136,7 +136,7 @@ def ensure_chromium() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # not session: sync Playwright keeps an event loop running in this thread
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright

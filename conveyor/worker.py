@@ -36,6 +36,7 @@ from conveyor.store.base import ClaimedJob, MaintenanceReport, dumps
 log = logging.getLogger("conveyor.worker")
 
 DEFAULT_QUEUES = ["high", "default", "low"]
+FLUSH_BATCH = 500  # most outcomes recorded in one statement
 
 
 class _Running:
@@ -84,6 +85,8 @@ class Worker:
         self._db_pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="conveyor-db")
         self._task_pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="conveyor-task")
         self.started = threading.Event()  # set once registered and claiming (tests, supervisors)
+        self._claim_threshold = max(1, min(self.settings.claim_batch, concurrency) // 2)
+        self._waited_for_slots = False
 
     # -- public ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -148,6 +151,14 @@ class Worker:
                 self._slot_free.clear()
                 await self._wait_any(self._slot_free)
                 continue
+            if self._running and free < self._claim_threshold and not self._waited_for_slots:
+                # A few slots are free but many jobs are still finishing: give them a moment, so
+                # one round trip claims a batch instead of one job per freed slot.
+                self._waited_for_slots = True
+                self._slot_free.clear()
+                await self._wait_any(self._slot_free, timeout=0.002)
+                continue
+            self._waited_for_slots = False
             want = min(free, self.settings.claim_batch)
             self._wake.clear()
             try:
@@ -339,7 +350,10 @@ class Worker:
             await self._flush_needed.wait()
             self._flush_needed.clear()
             if self._outcomes:
-                batch, self._outcomes = self._outcomes, []
+                # Bounded batches: after an outage the backlog drains in statements of sane size.
+                batch, self._outcomes = self._outcomes[:FLUSH_BATCH], self._outcomes[FLUSH_BATCH:]
+                if self._outcomes:
+                    self._flush_needed.set()
                 try:
                     await self._db(self.store.finish_jobs, batch)
                     backoff = 0.05

@@ -52,7 +52,18 @@ log = logging.getLogger("conveyor.store")
 
 MAINTENANCE_LOCK = 0x436F6E76  # "Conv": advisory lock so one maintenance pass runs at a time
 MIGRATION_LOCK = 0x436F6E77
-NOTIFY_IDS_PER_EVENT = 150  # keeps one NOTIFY payload under PostgreSQL's 8000-byte limit
+NOTIFY_IDS_PER_EVENT = 100  # 100 ids of 36 characters keep one payload far under PostgreSQL's 8000 bytes
+
+
+
+def chunked_event(state_sql: str, source: str) -> str:
+    """SQL announcing the ids in `source` as events, NOTIFY_IDS_PER_EVENT ids per payload
+    (PostgreSQL refuses a payload over 8000 bytes)."""
+    return f"""
+    SELECT pg_notify('{CHANNEL_EVENTS}', json_build_object('state', {state_sql}, 'ids', json_agg(id))::text)
+    FROM (SELECT id, (row_number() OVER ()) / {NOTIFY_IDS_PER_EVENT} AS chunk FROM {source}) numbered
+    GROUP BY chunk"""
+
 
 JOB_COLUMNS = (
     "id, task, queue, priority, tenant, args, kwargs, state, attempts, max_attempts, timeout, run_at, "
@@ -138,14 +149,11 @@ claimed AS (
         deadline = clock_timestamp() + make_interval(secs => c.timeout), cancel_requested = false,
         finished_at = NULL
     FROM picked WHERE c.id = picked.id
-    RETURNING c.id, c.task, c.queue, c.tenant, c.args, c.kwargs, c.attempts, c.max_attempts, c.timeout,
-        c.lease_token, c.token, c.started_at
+    RETURNING c.id::text, c.task, c.queue, c.tenant, c.args, c.kwargs, c.attempts, c.max_attempts, c.timeout,
+        c.lease_token::text, c.token, c.started_at
 ),
-event AS (
-    SELECT pg_notify('{CHANNEL_EVENTS}', json_build_object('state', 'running', 'ids', json_agg(id))::text)
-    FROM claimed HAVING count(*) > 0
-)
-SELECT claimed.*, (SELECT count(*) FROM event) AS notified FROM claimed
+event AS ({chunked_event("'running'", "claimed")})
+SELECT claimed.*, (SELECT count(*) FROM event) FROM claimed
 """
 
 FINISH = f"""
@@ -173,10 +181,7 @@ done AS (
     RETURNING j.id, j.state, j.queue
 ),
 wake AS (SELECT pg_notify('{CHANNEL_WAKE}', q.queue) FROM (SELECT DISTINCT queue FROM done WHERE state = 'queued') q),
-event AS (
-    SELECT pg_notify('{CHANNEL_EVENTS}', json_build_object('state', 'finished', 'ids', json_agg(id))::text)
-    FROM done HAVING count(*) > 0
-)
+event AS ({chunked_event("'finished'", "done")})
 SELECT done.id, (SELECT count(*) FROM wake) + (SELECT count(*) FROM event) AS notified FROM done
 """
 
@@ -248,10 +253,7 @@ staged AS (
     FROM due WHERE j.id = due.id RETURNING j.id, j.queue
 ),
 wake AS (SELECT pg_notify('{CHANNEL_WAKE}', q.queue) FROM (SELECT DISTINCT queue FROM staged) q),
-event AS (
-    SELECT pg_notify('{CHANNEL_EVENTS}', json_build_object('state', 'queued', 'ids', json_agg(id))::text)
-    FROM staged HAVING count(*) > 0
-)
+event AS ({chunked_event("'queued'", "staged")})
 SELECT count(*) AS n, (SELECT count(*) FROM wake) + (SELECT count(*) FROM event) AS notified FROM staged
 """
 
@@ -549,16 +551,10 @@ class PostgresStore(Store):
         return where, params
 
     def claim_jobs(self, worker_id: str, queues: list[str], limit: int) -> list[ClaimedJob]:
-        rows = self._fetchall(CLAIM, {"queues": queues, "limit": limit, "worker_id": worker_id})
-        return [
-            ClaimedJob(
-                id=str(r["id"]), task=r["task"], queue=r["queue"], tenant=r["tenant"], args=r["args"],
-                kwargs=r["kwargs"], attempts=r["attempts"], max_attempts=r["max_attempts"],
-                timeout=r["timeout"], lease_token=str(r["lease_token"]), token=r["token"],
-                started_at=r["started_at"],
-            )
-            for r in rows
-        ]
+        # Plain tuples and text ids: this runs for every job, so no per-row dict or UUID object.
+        with self.pool.connection() as conn:
+            rows = conn.execute(CLAIM, {"queues": queues, "limit": limit, "worker_id": worker_id}).fetchall()
+        return [ClaimedJob(*r[:12]) for r in rows]
 
     def finish_jobs(self, outcomes: list[Outcome]) -> list[str]:
         if not outcomes:

@@ -1,0 +1,38 @@
+"""Large batches through the store: event payloads stay within PostgreSQL's NOTIFY limit."""
+
+from datetime import UTC, datetime, timedelta
+
+from conveyor.model import EnqueuePolicy, JobState, NewJob, Outcome, WorkerInfo
+from conveyor.store import JobFilter
+from tests.conftest import wait_for
+
+
+def test_big_claim_finish_and_stage_batches(app):
+    store = app.store
+    store.register_worker(WorkerInfo(
+        id="w", hostname="h", pid=1, queues=["default"], concurrency=1, version="t",
+        started_at=None, last_heartbeat=None, state="running", desired_state=None,  # type: ignore[arg-type]
+        jobs_in_flight=0, processed=0, failed=0))
+    soon = datetime.now(UTC) + timedelta(milliseconds=300)
+    jobs = [NewJob(task="t.add", args=[i, i]) for i in range(600)]
+    jobs += [NewJob(task="t.add", args=[i, 0], run_at=soon) for i in range(1000)]
+    store.enqueue(jobs, policy=EnqueuePolicy.ACCEPT, liveness_timeout=3)
+    events: list[tuple[str, list[str]]] = []
+    unsubscribe = store.subscribe_events(lambda state, ids: events.append((state, ids)))
+    try:
+        claimed = store.claim_jobs("w", ["default"], 600)
+        assert len(claimed) == 600
+        done = store.finish_jobs([
+            Outcome(job_id=c.id, lease_token=c.lease_token, state=JobState.COMPLETED, result=c.args[0] * 2)
+            for c in claimed
+        ])
+        assert len(done) == 600
+        staged: list[int] = []
+        wait_for(lambda: staged.append(store.stage_scheduled(limit=1000)) or sum(staged) == 1000,
+                 message="the delayed jobs to come due")
+        assert len(store.list_jobs(JobFilter(states=["queued"]), limit=2000)) == 1000
+        if store.engine == "postgres":
+            wait_for(lambda: sum(len(ids) for state, ids in events if state == "finished") >= 600)
+            wait_for(lambda: sum(len(ids) for state, ids in events if state == "queued") >= 1000)
+    finally:
+        unsubscribe()

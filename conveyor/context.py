@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import JobCancelledError
@@ -35,16 +35,32 @@ class JobContext:
     store: Store
     timeout: float | None = None
     deadline: float | None = None  # monotonic time the local timeout fires at
-    _cancel: threading.Event = field(default_factory=threading.Event)
+    _cancelled: bool = False
+    _cancel_event: threading.Event | None = None  # made on first use: most jobs never need it
     _lease_lost: bool = False
 
     @property
     def cancelled(self) -> bool:
-        """True once someone cancelled the job: sync tasks should check it and return early."""
-        return self._cancel.is_set()
+        """True once someone cancelled the job (or its attempt timed out, or the worker is
+        shutting down): sync tasks should check it and return early."""
+        return self._cancelled
+
+    def cancel(self) -> None:
+        """Called by the worker; the task sees ctx.cancelled and sleep() returns at once."""
+        self._cancelled = True
+        if self._cancel_event is not None:
+            self._cancel_event.set()
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep that ends early when the job is cancelled; True when it was cancelled."""
+        if self._cancel_event is None:
+            self._cancel_event = threading.Event()
+            if self._cancelled:
+                self._cancel_event.set()
+        return self._cancel_event.wait(seconds)
 
     def raise_if_cancelled(self) -> None:
-        if self._cancel.is_set():
+        if self._cancelled:
             raise JobCancelledError(f"job {self.job_id} was cancelled")
 
     @property

@@ -41,7 +41,7 @@ def slow_steps(ctx: JobContext, steps: int = 10, seconds_per_step: float = 0.5) 
     for step in range(steps):
         if ctx.cancelled:
             return {"stopped_at": step}
-        ctx._cancel.wait(seconds_per_step)
+        ctx.sleep(seconds_per_step)
         ctx.progress(percent=100.0 * (step + 1) / steps, processed=step + 1)
     return {"steps": steps}
 

@@ -28,7 +28,7 @@ from conveyor import __version__
 from conveyor.app import MISSING_DEPENDENCY_ERRORS, Conveyor, Task
 from conveyor.context import JobContext, _current
 from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, PermanentError
-from conveyor.logs import lifecycle
+from conveyor.logs import lifecycle, lifecycle_log
 from conveyor.model import DEFAULT_RETRY, JobState, Outcome, WorkerInfo
 from conveyor.process_isolation import run_in_process
 from conveyor.store.base import ClaimedJob, MaintenanceReport, dumps
@@ -216,9 +216,8 @@ class Worker:
     async def _execute(self, running: _Running) -> None:
         claimed, ctx = running.claimed, running.ctx
         started = time.monotonic()
-        fields: dict[str, Any] = {"job_id": claimed.id, "task": claimed.task, "queue": claimed.queue,
-                  "attempt": claimed.attempts, "token": claimed.token}
-        lifecycle("JOB_START", **fields)
+        if lifecycle_log.isEnabledFor(logging.INFO):
+            lifecycle("JOB_START", **_job_fields(claimed))
         outcome: Outcome
         try:
             task = self.app.tasks.get(claimed.task)
@@ -243,8 +242,7 @@ class Worker:
             outcome = self._outcome(claimed, JobState.CANCELLED)
         except BaseException as exc:  # every failure is recorded, none escapes
             outcome = self._failure(claimed, exc)
-        duration = round(time.monotonic() - started, 6)
-        self._record(outcome, fields, duration)
+        self._record(outcome, claimed, time.monotonic() - started)
 
     async def _invoke(self, task: Task[Any, Any], claimed: ClaimedJob, ctx: JobContext) -> Any:
         args = ([ctx] if task.takes_context else []) + list(claimed.args)
@@ -282,7 +280,7 @@ class Worker:
                 assert ctx.deadline is not None
                 remaining = ctx.deadline - time.monotonic()
                 if remaining <= 0:
-                    ctx._cancel.set()
+                    ctx.cancel()
                     future.cancel()
                     raise JobTimeoutError(f"timed out after {ctx.timeout:g} s")
                 done, _ = await asyncio.wait({future}, timeout=remaining)
@@ -319,26 +317,29 @@ class Worker:
             attempt_outcome="timed_out" if timed_out else ("permanent_error" if permanent else "failed"),
         )
 
-    def _record(self, outcome: Outcome, fields: dict[str, Any], duration: float) -> None:
+    def _record(self, outcome: Outcome, claimed: ClaimedJob, seconds: float) -> None:
         self._running.pop(outcome.job_id, None)
         self._slot_free.set()
         self._outcomes.append(outcome)
         self._flush_needed.set()
-        if outcome.state == JobState.COMPLETED:
+        state = outcome.state
+        if state == JobState.COMPLETED:
             self.processed += 1
-            lifecycle("JOB_DONE", duration=duration, **fields)
-        elif outcome.state == JobState.SCHEDULED:
+            if lifecycle_log.isEnabledFor(logging.INFO):  # checked first: this runs for every job
+                lifecycle("JOB_DONE", duration=round(seconds, 6), **_job_fields(claimed))
+            return
+        fields = {"duration": round(seconds, 6), **_job_fields(claimed)}
+        if state in (JobState.SCHEDULED, JobState.DEAD):
             self.failed += 1
-            lifecycle("JOB_FAIL", logging.WARNING, duration=duration, error=outcome.error, **fields)
-            lifecycle("JOB_RETRY", logging.WARNING, delay=round(outcome.retry_delay, 3), **fields)
-        elif outcome.state == JobState.DEAD:
-            self.failed += 1
-            lifecycle("JOB_FAIL", logging.WARNING, duration=duration, error=outcome.error, **fields)
-            lifecycle("JOB_DEAD", logging.ERROR, error=outcome.error, **fields)
-        elif outcome.state == JobState.CANCELLED:
-            lifecycle("JOB_CANCELLED", duration=duration, **fields)
+            lifecycle("JOB_FAIL", logging.WARNING, error=outcome.error, **fields)
+            if state == JobState.SCHEDULED:
+                lifecycle("JOB_RETRY", logging.WARNING, delay=round(outcome.retry_delay, 3), **fields)
+            else:
+                lifecycle("JOB_DEAD", logging.ERROR, error=outcome.error, **fields)
+        elif state == JobState.CANCELLED:
+            lifecycle("JOB_CANCELLED", **fields)
         else:
-            lifecycle("JOB_HANDED_BACK", duration=duration, **fields)
+            lifecycle("JOB_HANDED_BACK", **fields)
 
     # -- completions ----------------------------------------------------------------------
     _stop_flusher = False
@@ -391,7 +392,7 @@ class Worker:
         leftover = list(self._running.values())
         for running in leftover:
             running.handed_back = True
-            running.ctx._cancel.set()
+            running.ctx.cancel()
             if running.task is not None:
                 running.task.cancel()
         if leftover:
@@ -471,7 +472,7 @@ class Worker:
         running = self._running.get(job_id)
         if running is None:
             return
-        running.ctx._cancel.set()  # sync tasks see ctx.cancelled; async tasks are cancelled
+        running.ctx.cancel()  # sync tasks see ctx.cancelled; async tasks are cancelled
         task = self.app.tasks.get(running.claimed.task)
         if running.task is not None and task is not None and task.is_async:
             running.task.cancel()
@@ -498,6 +499,11 @@ class Worker:
             concurrency=self.concurrency, version=__version__, started_at=now, last_heartbeat=now,
             state=self.state, desired_state=None, jobs_in_flight=0, processed=0, failed=0,
         )
+
+
+def _job_fields(claimed: ClaimedJob) -> dict[str, Any]:
+    return {"job_id": claimed.id, "task": claimed.task, "queue": claimed.queue, "attempt": claimed.attempts,
+            "token": claimed.token}
 
 
 def log_maintenance(report: Any) -> None:

@@ -112,10 +112,11 @@ def seed_demo_jobs(target: Conveyor) -> list[str]:
 
 def trickle_job(target: Conveyor) -> str:
     """One random demo job, so `conveyor up` keeps something moving on the dashboard."""
-    choice = random.choice([
+    choices: list[tuple[str, dict[str, Any]]] = [
         ("demo.generate_routes", {"stops": 500, "routes": 40}),
         ("demo.fetch_pages", {"pages": 20}),
         ("demo.slow_steps", {"steps": 8, "seconds_per_step": 0.5}),
         ("demo.flaky", {"fail_times": 1}),
-    ])
-    return target.enqueue(choice[0], kwargs=choice[1]).id
+    ]
+    task, kwargs = random.choice(choices)
+    return target.enqueue(task, kwargs=kwargs).id

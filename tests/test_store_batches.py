@@ -27,6 +27,9 @@ def test_big_claim_finish_and_stage_batches(app):
             for c in claimed
         ])
         assert len(done) == 600
+        fetched = store.get_jobs([c.id for c in claimed] + ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
+        assert {j.id for j in fetched} == {c.id for c in claimed}
+        assert all(j.state == JobState.COMPLETED and j.result == j.args[0] * 2 for j in fetched)
         staged: list[int] = []
         wait_for(lambda: staged.append(store.stage_scheduled(limit=1000)) or sum(staged) == 1000,
                  message="the delayed jobs to come due")

@@ -213,12 +213,7 @@ class EventHub:
                 self._fan_out(job)
 
     def _fetch(self, ids: list[str]) -> list[Job]:
-        jobs = []
-        for job_id in ids:
-            job = self.store.get_job(job_id)
-            if job is not None:
-                jobs.append(job)
-        return jobs
+        return self.store.get_jobs(ids)
 
     def _fan_out(self, job: Job) -> None:
         message: dict[str, Any] | None = None

@@ -253,6 +253,10 @@ class Store(ABC):
     def get_job(self, job_id: str, tenant: str | None = None) -> Job | None: ...
 
     @abstractmethod
+    def get_jobs(self, job_ids: list[str]) -> list[Job]:
+        """Many jobs in one round trip (the API's event hub); unknown ids are left out."""
+
+    @abstractmethod
     def list_jobs(
         self, filters: JobFilter, *, limit: int = 50, before: tuple[datetime, str] | None = None
     ) -> list[Job]:

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -301,6 +302,14 @@ ORDER BY names.queue
 """
 
 
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+        return True
+    except ValueError:
+        return False
+
+
 class PostgresStore(Store):
     engine = "postgres"
 
@@ -509,6 +518,15 @@ class PostgresStore(Store):
         except psycopg.errors.InvalidTextRepresentation:
             return None
         return self._job(row) if row else None
+
+    def get_jobs(self, job_ids: list[str]) -> list[Job]:
+        valid = [i for i in job_ids if _is_uuid(i)]
+        if not valid:
+            return []
+        rows = self._fetchall(
+            f"SELECT {JOB_COLUMNS} FROM conveyor_jobs WHERE id = ANY(%(ids)s::uuid[])", {"ids": valid}
+        )
+        return [self._job(r) for r in rows]
 
     def list_jobs(
         self, filters: JobFilter, *, limit: int = 50, before: tuple[datetime, str] | None = None

@@ -291,6 +291,15 @@ class SQLiteStore(Store):
         )
         return self._job(rows[0]) if rows else None
 
+    def get_jobs(self, job_ids: list[str]) -> list[Job]:
+        jobs: list[Job] = []
+        for i in range(0, len(job_ids), 500):  # SQLite caps the number of bound parameters
+            chunk = job_ids[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._all(f"SELECT {JOB_COLUMNS} FROM conveyor_jobs WHERE id IN ({marks})", tuple(chunk))
+            jobs += [self._job(r) for r in rows]
+        return jobs
+
     @staticmethod
     def _filter_sql(f: JobFilter) -> tuple[list[str], dict[str, Any]]:
         where: list[str] = []

@@ -70,7 +70,7 @@ def test_api_keys_are_redacted_from_logs():
 
 
 class CountingStore:
-    """Just enough of a store for the hub: counts get_job calls."""
+    """Just enough of a store for the hub: records which jobs it loads."""
 
     def __init__(self, jobs):
         self.jobs = {j.id: j for j in jobs}
@@ -81,9 +81,9 @@ class CountingStore:
         self.listener = listener
         return lambda: None
 
-    def get_job(self, job_id, tenant=None):
-        self.fetched.append(job_id)
-        return self.jobs.get(job_id)
+    def get_jobs(self, job_ids):
+        self.fetched.extend(job_ids)
+        return [self.jobs[i] for i in job_ids if i in self.jobs]
 
 
 def test_hub_fetches_only_what_someone_watches(app):

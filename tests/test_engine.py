@@ -304,3 +304,33 @@ def test_lifecycle_logs_as_json_lines(app, spawn_worker):
     assert done["token"] == "tok-1" and done["duration"] >= 0
     [fail] = [e for e in by_event["JOB_FAIL"] if e["job_id"] == bad.id]
     assert fail["error"] == "RuntimeError: nope"
+
+
+def test_upgrade_from_an_older_schema(postgres_server, tmp_path):
+    """A database at version 1 is refused by workers and CLI, then `conveyor db upgrade` fixes it."""
+    import psycopg
+
+    from conveyor.store.base import latest_schema_version, load_migrations
+
+    url = postgres_server.create_database("conveyor_upgrade")
+    version, name, sql = load_migrations("postgres")[0]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql)
+        conn.execute("CREATE TABLE conveyor_schema_version (version integer PRIMARY KEY, name text NOT NULL, "
+                     "applied_at timestamptz NOT NULL DEFAULT now())")
+        conn.execute("INSERT INTO conveyor_schema_version (version, name) VALUES (%s, %s)", (version, name))
+    store = open_store(url)
+    try:
+        assert store.schema_version() == 1 < latest_schema_version("postgres")
+        with pytest.raises(SchemaOutdatedError, match="conveyor db upgrade"):
+            store.check_schema()
+    finally:
+        store.close()
+    from conveyor.settings import Settings
+
+    settings = Settings(database_url=url)
+    refused = cli(settings, "jobs")
+    assert refused.returncode == 2 and "conveyor db upgrade" in refused.stderr
+    upgraded = cli(settings, "db", "upgrade")
+    assert upgraded.returncode == 0 and f"-> {latest_schema_version('postgres')}" in upgraded.stdout
+    assert cli(settings, "jobs").returncode == 0

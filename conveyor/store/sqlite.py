@@ -345,6 +345,12 @@ class SQLiteStore(Store):
 
     def claim_jobs(self, worker_id: str, queues: list[str], limit: int) -> list[ClaimedJob]:
         claimed: list[ClaimedJob] = []
+        marks = ", ".join("?" * len(queues))
+        # A read first: an idle worker polls often, and a poll that finds nothing must not take
+        # the write lock that enqueuers need.
+        if not self._all(f"SELECT 1 FROM conveyor_jobs WHERE state = 'queued' AND queue IN ({marks}) LIMIT 1",
+                         tuple(queues)):
+            return claimed
         with self._write() as conn:
             now = time.time()
             paused = {r[0] for r in conn.execute("SELECT name FROM conveyor_queues WHERE paused")}

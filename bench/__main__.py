@@ -78,6 +78,10 @@ def run_engine(engine: str, args: argparse.Namespace, config: BenchConfig, log_d
     db.create()
     app = None
     started = datetime.now(UTC)
+    load_at_start = report.load_average()
+    if load_at_start and load_at_start[0] > 0.5:
+        print(f"[{engine}] note: load average {load_at_start} at start; other work on this machine "
+              "makes the figures noisy (see the runs column)", file=sys.stderr, flush=True)
     try:
         app = bind_app(db.url)
         ctx = RunContext(engine=engine, db=db, app=app, config=config, log_dir=log_dir)
@@ -87,7 +91,7 @@ def run_engine(engine: str, args: argparse.Namespace, config: BenchConfig, log_d
             print(f"[{engine}] {section} ...", file=sys.stderr, flush=True)
             try:
                 SECTIONS[section](ctx, results)
-            except Exception as exc:  # noqa: BLE001 - record, go on with the other sections
+            except Exception as exc:
                 traceback.print_exc()
                 results.errors[section] = f"{type(exc).__name__}: {exc}"
             print(f"[{engine}] {section} done in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
@@ -112,12 +116,13 @@ def run_engine(engine: str, args: argparse.Namespace, config: BenchConfig, log_d
             "command": "python -m bench " + " ".join(sys.argv[1:]),
             "machine": report.machine_info(server_version if engine == "postgres" else _pg_version(args.dsn),
                                            sqlite3.sqlite_version),
+            "load_average": {"start": load_at_start, "end": report.load_average()},
             "settings": settings,
             "figures": {name: f.to_dict() for name, f in results.figures.items()},
             "targets": targets,
             "errors": results.errors,
         }
-        path = report.write_json(engine, payload, started)
+        path = report.write_json(engine, payload, started, quick=config.quick)
         print(f"\nwrote {path}", flush=True)
     finally:
         if app is not None:
@@ -133,7 +138,7 @@ def _pg_version(dsn: str) -> str | None:
         with psycopg.connect(dsn, connect_timeout=5) as conn:
             row = conn.execute("SHOW server_version").fetchone()
             return str(row[0]) if row else None
-    except Exception:  # noqa: BLE001 - informational only
+    except Exception:
         return None
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.stats import Results, Series, percentile
 from bench.workers import running_workers
-from bench.workload import NOOP, RunContext, payload, wait_until
+from bench.workload import NOOP, RunContext, payload, wait_drained
 
 SECTION = "latency"
 WORKER_CONCURRENCY = 10
@@ -31,7 +31,7 @@ def _one_run(ctx: RunContext, run_id: str) -> list[float]:
             if delay > 0:
                 time.sleep(delay)
             task.enqueue(payload(i))
-        wait_until(lambda: ctx.db.unfinished() == 0, timeout=60, what="latency jobs to finish")
+        wait_drained(ctx.db.unfinished, timeout=60, what="latency jobs")
     latencies = ctx.db.pickup_latencies_ms()
     if len(latencies) != samples:
         raise RuntimeError(f"{len(latencies)} of {samples} latency jobs completed: {ctx.db.state_counts()}")

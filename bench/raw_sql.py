@@ -184,7 +184,7 @@ def _notify_latencies_ms(dsn: str, samples: int = LATENCY_SAMPLES) -> list[float
                 ready.set()
                 for note in conn.notifies(timeout=samples * LATENCY_INTERVAL_S + 30, stop_after=samples):
                     latencies.append((time.perf_counter() - float(note.payload)) * 1000)
-        except Exception as exc:  # noqa: BLE001 - re-raised in the caller thread
+        except Exception as exc:
             errors.append(exc)
             ready.set()
 

@@ -17,13 +17,13 @@ from bench.stats import Results
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SECTION_TITLES = {
-    "raw": "6. Raw-SQL limit (bench/raw_sql.py)",
+    "raw": "6a. Raw-SQL limit (bench/raw_sql.py, median of the repeats)",
     "enqueue": "1. Enqueue",
     "processing": "2. Processing (N jobs already queued)",
     "latency": "3. Pickup latency",
     "scale": "4. Scale",
     "never_stuck": "5. Never stuck",
-    "ratios": "6. Conveyor / raw SQL",
+    "ratios": "6b. Conveyor / raw SQL (ratios of medians)",
 }
 
 
@@ -64,6 +64,7 @@ class Target:
     op: str  # ">=" or "<="
     limit: float
     engines: tuple[str, ...] = ("postgres", "sqlite")
+    sections: tuple[str, ...] = ()  # whose errors explain a missing value
 
     def check(self, value: float) -> bool:
         return value >= self.limit if self.op == ">=" else value <= self.limit
@@ -75,22 +76,26 @@ class Target:
 
 TARGETS = (
     Target("processing, one worker, no-op >= 10,000 jobs/s", "processing_one_worker_best_jobs_per_s", ">=",
-           10_000, ("postgres",)),
+           10_000, ("postgres",), ("processing",)),
     Target("processing, one worker, no-op >= 5,000 jobs/s", "processing_one_worker_best_jobs_per_s", ">=",
-           5_000, ("sqlite",)),
-    Target("pickup latency p50 <= 3 ms", "pickup_latency_ms_p50", "<=", 3.0, ("postgres",)),
-    Target("pickup latency p99 <= 10 ms", "pickup_latency_ms_p99", "<=", 10.0, ("postgres",)),
-    Target("bulk enqueue >= 50% of raw executemany", "ratio_bulk_vs_executemany", ">=", 0.5, ("postgres",)),
-    Target("bulk enqueue >= 50% of raw COPY", "ratio_bulk_vs_copy", ">=", 0.5, ("postgres",)),
+           5_000, ("sqlite",), ("processing",)),
+    Target("pickup latency p50 <= 3 ms", "pickup_latency_ms_p50", "<=", 3.0, ("postgres",), ("latency",)),
+    Target("pickup latency p99 <= 10 ms", "pickup_latency_ms_p99", "<=", 10.0, ("postgres",), ("latency",)),
+    Target("bulk enqueue >= 50% of raw executemany", "ratio_bulk_vs_executemany", ">=", 0.5, ("postgres",),
+           ("enqueue", "raw")),
+    Target("bulk enqueue >= 50% of raw COPY", "ratio_bulk_vs_copy", ">=", 0.5, ("postgres",), ("enqueue", "raw")),
     Target("one-by-one enqueue (sync) >= 80% of raw INSERT+NOTIFY", "ratio_sync_vs_single_insert_notify", ">=",
-           0.8, ("postgres",)),
+           0.8, ("postgres",), ("enqueue", "raw")),
     Target("one-by-one enqueue (async) >= 80% of raw INSERT+NOTIFY", "ratio_async_vs_single_insert_notify", ">=",
-           0.8, ("postgres",)),
-    Target("scale: processing with history / empty >= 0.9", "scale_ratio_processing_jobs_per_s", ">=", 0.9),
-    Target("scale: list_jobs p95 <= 100 ms (with history)", "scale_history_list_jobs_ms_p95", "<=", 100.0),
-    Target("scale: queue_stats p95 <= 100 ms (with history)", "scale_history_queue_stats_ms_p95", "<=", 100.0),
-    Target("refuse with no live worker p50 <= 50 ms", "refuse_ms_p50", "<=", 50.0),
-    Target("re-run after SIGKILL <= 20 s (default settings)", "rescue_default_s", "<=", 20.0),
+           0.8, ("postgres",), ("enqueue", "raw")),
+    Target("scale: processing with history / empty >= 0.9", "scale_ratio_processing_jobs_per_s", ">=", 0.9,
+           sections=("scale",)),
+    Target("scale: list_jobs p95 <= 100 ms (with history)", "scale_history_list_jobs_ms_p95", "<=", 100.0,
+           sections=("scale",)),
+    Target("scale: queue_stats p95 <= 100 ms (with history)", "scale_history_queue_stats_ms_p95", "<=", 100.0,
+           sections=("scale",)),
+    Target("refuse with no live worker p50 <= 50 ms", "refuse_ms_p50", "<=", 50.0, sections=("never_stuck",)),
+    Target("re-run after SIGKILL <= 20 s (default settings)", "rescue_default_s", "<=", 20.0, sections=("never_stuck",)),
 )
 
 
@@ -110,7 +115,8 @@ def evaluate_targets(engine: str, results: Results) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"target": target.label, "metric": target.metric, "op": target.op,
                                "limit": target.limit, "value": value}
         if value is None:
-            row.update(status="NOT RUN", margin=None)
+            failed = any(key.split("/")[0] in target.sections for key in results.errors)
+            row.update(status="ERROR" if failed else "NOT RUN", margin=None)
         else:
             row.update(status="PASS" if target.check(value) else "MISS", margin=target.margin(value))
         out.append(row)
@@ -138,6 +144,13 @@ def git_commit() -> str:
         return head + ("+dirty(conveyor/)" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "?"
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def machine_info(postgres_version: str | None, sqlite_version: str) -> dict[str, Any]:
@@ -169,6 +182,8 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:.3f}"
     if unit == "s":
         return f"{value:.2f}"
+    if unit == "us":
+        return f"{value:,.0f}"
     return f"{value:.2f}"
 
 
@@ -215,11 +230,12 @@ def render(engine: str, results: Results, targets: list[dict[str, Any]], setting
     return "\n".join(out)
 
 
-def write_json(engine: str, payload: dict[str, Any], when: datetime | None = None) -> Path:
-    """bench/results/<YYYY-MM-DD>-<engine>.json, written atomically (a .tmp file, then rename)."""
+def write_json(engine: str, payload: dict[str, Any], when: datetime | None = None, *, quick: bool = False) -> Path:
+    """bench/results/<YYYY-MM-DD>-<engine>.json (-quick.json for --quick, so a smoke run never
+    overwrites a full run's figures), written atomically: a .tmp file, then rename."""
     day = (when or datetime.now(UTC)).astimezone().strftime("%Y-%m-%d")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{day}-{engine}.json"
+    path = RESULTS_DIR / f"{day}-{engine}{'-quick' if quick else ''}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
     tmp.replace(path)

@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.processing import SCALE_VARIANT, process_queued
 from bench.stats import Results, Series, percentile
-from bench.workload import RunContext
+from bench.workload import BenchTimeout, RunContext
 from conveyor.store import JobFilter
 
 SECTION = "scale"
@@ -34,13 +34,17 @@ def _timings_ms(fn: Callable[[], Any], tries: int = QUERY_TRIES) -> list[float]:
     return out
 
 
-def _measure(ctx: RunContext, series: Series, tag: str, what: str) -> None:
+def _measure(ctx: RunContext, results: Results, series: Series, tag: str, what: str) -> None:
     store = ctx.store
     for repeat in range(ctx.config.repeats):
         ctx.db.delete_recent()
-        outcome = process_queued(ctx, SCALE_VARIANT, ctx.config.jobs, f"scale-{tag}-r{repeat}-{int(time.time())}")
-        series.add(f"scale_{tag}_processing_jobs_per_s", outcome.jobs_per_s, "jobs/s",
-                   f"{what}: processing, {SCALE_VARIANT.label}")
+        try:
+            outcome = process_queued(ctx, SCALE_VARIANT, ctx.config.jobs, f"scale-{tag}-r{repeat}-{int(time.time())}")
+        except (BenchTimeout, RuntimeError) as exc:  # the queries are still timed over what is there
+            results.errors[f"{SECTION}/{tag}-r{repeat}"] = f"{what}: processing: {exc}"
+        else:
+            series.add(f"scale_{tag}_processing_jobs_per_s", outcome.jobs_per_s, "jobs/s",
+                       f"{what}: processing, {SCALE_VARIANT.label}")
         list_ms = _timings_ms(lambda: store.list_jobs(JobFilter(), limit=50))
         stats_ms = _timings_ms(lambda: store.queue_stats(LIVENESS))
         for name, values in (("list_jobs", list_ms), ("queue_stats", stats_ms)):
@@ -53,7 +57,7 @@ def run(ctx: RunContext, results: Results) -> None:
     rows = ctx.config.scale_rows
     series = Series()
     ctx.db.reset()
-    _measure(ctx, series, "empty", "empty table")
+    _measure(ctx, results, series, "empty", "empty table")
     ctx.db.reset()
     start = time.perf_counter()
     ctx.db.insert_history(rows)
@@ -61,7 +65,7 @@ def run(ctx: RunContext, results: Results) -> None:
     history = ctx.db.job_count()
     if history != rows:
         raise RuntimeError(f"inserted {history} history rows, expected {rows}")
-    _measure(ctx, series, "history", f"{rows:,} finished rows")
+    _measure(ctx, results, series, "history", f"{rows:,} finished rows")
     series.add("scale_history_insert_rows_per_s", rows / insert_s, "rows/s",
                f"inserting {rows:,} finished rows (set-up, not a target)")
     series.flush(results, SECTION)
@@ -71,13 +75,13 @@ def run(ctx: RunContext, results: Results) -> None:
         vacuum()
 
     def ratio(name: str, invert: bool = False) -> None:
-        empty, full = results.figures[f"scale_empty_{name}"], results.figures[f"scale_history_{name}"]
-        if invert:  # latencies: empty / full, so that "near 1, higher is better" reads the same way
-            values = [e / f for e, f in zip(empty.values, full.values, strict=True)]
-        else:
-            values = [f / e for e, f in zip(empty.values, full.values, strict=True)]
-        results.add(SECTION, f"scale_ratio_{name}", "x", values,
-                    label=f"{name}: with {rows:,} rows / empty" if not invert else f"{name}: empty / with {rows:,} rows")
+        empty, full = results.median(f"scale_empty_{name}"), results.median(f"scale_history_{name}")
+        if empty is None or full is None:
+            return
+        # Latencies are inverted (empty / full) so that every ratio reads "near 1, higher is better".
+        value = empty / full if invert else full / empty
+        label = f"{name}: empty / with {rows:,} rows" if invert else f"{name}: with {rows:,} rows / empty"
+        results.add(SECTION, f"scale_ratio_{name}", "x", [value], label=label, note="ratio of the medians")
 
     ratio("processing_jobs_per_s")
     ratio("list_jobs_ms_p95", invert=True)

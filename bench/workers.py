@@ -79,6 +79,14 @@ class WorkerProcess:
         except OSError:
             return ""
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time of the process so far (Linux /proc), None where unavailable."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

@@ -86,6 +86,25 @@ def wait_until(check: Callable[[], bool], *, timeout: float, interval: float = 0
         time.sleep(interval)
 
 
+def wait_drained(count: Callable[[], int], *, timeout: float, stall: float = 30.0, what: str = "jobs") -> None:
+    """Poll `count` (jobs not finished yet) until 0. BenchTimeout past `timeout`, or when the count
+    has not moved for `stall` seconds (a stuck run fails fast instead of using the whole timeout)."""
+    deadline = time.monotonic() + timeout
+    last, moved = -1, time.monotonic()
+    while True:
+        left = count()
+        now = time.monotonic()
+        if left == 0:
+            return
+        if left != last:
+            last, moved = left, now
+        if now - moved >= stall:
+            raise BenchTimeout(f"no progress for {stall:.0f}s: {left} {what} still unfinished")
+        if now >= deadline:
+            raise BenchTimeout(f"timed out after {timeout:.0f}s: {left} {what} still unfinished")
+        time.sleep(0.25)  # the figures come from the job records; polling only says when to read them
+
+
 class PhantomWorker:
     """A registered, heartbeating worker row that claims nothing.
 

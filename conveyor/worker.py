@@ -74,7 +74,8 @@ class Worker:
         self.processed = 0
         self.failed = 0
         self._running: dict[str, _Running] = {}
-        self._outcomes: list[Outcome] = []
+        self._outcomes: list[Outcome] = []  # finished attempts waiting to be recorded
+        self._flushing: list[Outcome] = []  # the batch being recorded right now
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._slot_free = asyncio.Event()
@@ -87,6 +88,7 @@ class Worker:
         self.started = threading.Event()  # set once registered and claiming (tests, supervisors)
         self._claim_threshold = max(1, min(self.settings.claim_batch, concurrency) // 2)
         self._waited_for_slots = False
+        self._stage_warned = 0.0
 
     # -- public ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -147,7 +149,8 @@ class Worker:
                 self._wake.clear()
                 continue
             free = self.concurrency - len(self._running)
-            if free <= 0:
+            if len(self._outcomes) + len(self._flushing) >= 2 * FLUSH_BATCH:
+                free = 0  # outcomes are not being recorded (database trouble): claim no more
                 self._slot_free.clear()
                 await self._wait_any(self._slot_free)
                 continue
@@ -197,8 +200,11 @@ class Worker:
             try:
                 if await self._db(self.store.stage_scheduled):
                     self._wake.set()
-            except Exception as exc:
-                log.debug("staging failed: %s", exc)
+            except Exception as exc:  # the database may be down; the claim loop says so too
+                now = time.monotonic()
+                if now - self._stage_warned > 30:
+                    self._stage_warned = now
+                    log.warning("staging scheduled jobs failed: %s", exc)
 
     # -- execution ------------------------------------------------------------------------
     def _start(self, claimed: ClaimedJob) -> None:
@@ -352,15 +358,22 @@ class Worker:
             self._flush_needed.clear()
             if self._outcomes:
                 # Bounded batches: after an outage the backlog drains in statements of sane size.
-                batch, self._outcomes = self._outcomes[:FLUSH_BATCH], self._outcomes[FLUSH_BATCH:]
+                # _flushing is set before the batch leaves _outcomes: the lifeline thread must
+                # always see an outcome in one of them, or it would hand that job back.
+                batch = self._outcomes[:FLUSH_BATCH]
+                self._flushing = batch
+                self._outcomes = self._outcomes[FLUSH_BATCH:]
                 if self._outcomes:
                     self._flush_needed.set()
                 try:
                     await self._db(self.store.finish_jobs, batch)
                     backoff = 0.05
+                    self._flushing = []
+                    self._slot_free.set()  # the claim loop may be waiting for the backlog to shrink
                 except Exception as exc:  # keep the batch and retry: no result is lost
                     log.warning("recording %d outcomes failed (%s); retrying in %.2fs", len(batch), exc, backoff)
                     self._outcomes = batch + self._outcomes
+                    self._flushing = []
                     self._flush_needed.set()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
@@ -449,7 +462,7 @@ class Worker:
         """Hand back jobs leased to this worker that it does not run: their claim's answer was
         lost with a dropped connection. Only leases older than a few seconds are considered, so a
         claim whose answer is still on its way is never touched."""
-        known = set(self._running) | {o.job_id for o in list(self._outcomes)}
+        known = set(self._running) | {o.job_id for o in list(self._outcomes) + list(self._flushing)}
         grace = max(5.0, 2 * self.settings.heartbeat_interval)
         unknown = [(i, lease) for i, lease in self.store.running_jobs(self.id, grace) if i not in known]
         if unknown:

@@ -645,7 +645,8 @@ class SQLiteStore(Store):
         )
         recent = self._all(
             """SELECT queue, sum(finished_at > :minute) AS last_minute, count(*) AS last_hour
-               FROM conveyor_jobs WHERE finished_at > :hour AND state = 'completed'
+               FROM conveyor_jobs INDEXED BY conveyor_jobs_finished
+               WHERE finished_at > :hour AND state = 'completed'
                  AND (:tenant IS NULL OR tenant = :tenant)
                GROUP BY queue""",
             {"minute": now - 60, "hour": now - 3600, "tenant": tenant},

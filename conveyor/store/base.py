@@ -16,7 +16,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from conveyor.errors import InvalidJobError, SchemaOutdatedError
+from conveyor.errors import InvalidJobError, JobNotFoundError, SchemaOutdatedError
 from conveyor.model import (
     Attempt,
     EnqueuePolicy,
@@ -29,6 +29,13 @@ from conveyor.model import (
     WorkerInfo,
 )
 
+# Every column a Job is built from, in one place for both engines.
+JOB_COLUMNS = (
+    "id, task, queue, priority, tenant, args, kwargs, state, attempts, max_attempts, timeout, run_at, "
+    "created_at, queued_at, started_at, finished_at, updated_at, worker_id, lease_token, deadline, "
+    "progress_percent, progress_processed, progress_failed, meta, result, error, traceback, token, "
+    "parent_id, idempotency_key, cancel_requested, attempt_log"
+)
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 CHANNEL_WAKE = "conveyor_wake"  # payload: queue name; workers LISTEN
 CHANNEL_EVENTS = "conveyor_events"  # payload: {"state": ..., "ids": [...]}; the API LISTENs
@@ -285,6 +292,12 @@ class Store(ABC):
 
     @abstractmethod
     def extend_deadline(self, job_id: str, lease_token: str, seconds: float) -> bool: ...
+
+    def _require_job(self, job_id: str, tenant: str | None) -> Job:
+        job = self.get_job(job_id, tenant)
+        if job is None:
+            raise JobNotFoundError(f"No job with id {job_id}.", action="Check the id: list jobs with 'conveyor jobs'.")
+        return job
 
     @abstractmethod
     def cancel_job(self, job_id: str, tenant: str | None = None) -> JobState:

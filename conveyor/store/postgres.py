@@ -19,7 +19,6 @@ from psycopg_pool import ConnectionPool
 from conveyor.errors import (
     DatabaseUnavailableError,
     InvalidTransitionError,
-    JobNotFoundError,
     LivenessCheckError,
     NoLiveWorkerError,
 )
@@ -35,6 +34,7 @@ from conveyor.model import (
 from conveyor.store.base import (
     CHANNEL_EVENTS,
     CHANNEL_WAKE,
+    JOB_COLUMNS,
     ApiKey,
     ClaimedJob,
     EnqueueResult,
@@ -66,12 +66,6 @@ def chunked_event(state_sql: str, source: str) -> str:
     GROUP BY chunk"""
 
 
-JOB_COLUMNS = (
-    "id, task, queue, priority, tenant, args, kwargs, state, attempts, max_attempts, timeout, run_at, "
-    "created_at, queued_at, started_at, finished_at, updated_at, worker_id, lease_token, deadline, "
-    "progress_percent, progress_processed, progress_failed, meta, result, error, traceback, token, "
-    "parent_id, idempotency_key, cancel_requested, attempt_log"
-)
 
 LIVE_WORKERS = """
     SELECT count(*) FILTER (WHERE state = 'running') AS running,
@@ -642,12 +636,6 @@ class PostgresStore(Store):
                 (seconds, seconds, job_id, lease_token),
             )
             return cur.rowcount == 1
-
-    def _require_job(self, job_id: str, tenant: str | None) -> Job:
-        job = self.get_job(job_id, tenant)
-        if job is None:
-            raise JobNotFoundError(f"No job with id {job_id}.", action="Check the id: list jobs with 'conveyor jobs'.")
-        return job
 
     def cancel_job(self, job_id: str, tenant: str | None = None) -> JobState:
         job = self._require_job(job_id, tenant)

@@ -23,7 +23,6 @@ from conveyor.errors import (
     ConfigurationError,
     DatabaseUnavailableError,
     InvalidTransitionError,
-    JobNotFoundError,
     LivenessCheckError,
     NoLiveWorkerError,
 )
@@ -37,6 +36,7 @@ from conveyor.model import (
     WorkerInfo,
 )
 from conveyor.store.base import (
+    JOB_COLUMNS,
     ApiKey,
     ClaimedJob,
     EnqueueResult,
@@ -57,12 +57,6 @@ log = logging.getLogger("conveyor.store")
 _wake_callbacks: dict[str, list[Callable[[str], None]]] = {}
 _wake_lock = threading.Lock()
 
-JOB_COLUMNS = (
-    "id, task, queue, priority, tenant, args, kwargs, state, attempts, max_attempts, timeout, run_at, "
-    "created_at, queued_at, started_at, finished_at, updated_at, worker_id, lease_token, deadline, "
-    "progress_percent, progress_processed, progress_failed, meta, result, error, traceback, token, "
-    "parent_id, idempotency_key, cancel_requested, attempt_log"
-)
 
 LIVE_WORKERS = """
     SELECT coalesce(sum(w.state = 'running'), 0) AS running, coalesce(sum(w.state = 'paused'), 0) AS paused
@@ -452,12 +446,6 @@ class SQLiteStore(Store):
                 {"now": now, "s": seconds, "id": job_id, "lease": lease_token},
             )
             return cur.rowcount == 1
-
-    def _require_job(self, job_id: str, tenant: str | None) -> Job:
-        job = self.get_job(job_id, tenant)
-        if job is None:
-            raise JobNotFoundError(f"No job with id {job_id}.", action="Check the id: list jobs with 'conveyor jobs'.")
-        return job
 
     def cancel_job(self, job_id: str, tenant: str | None = None) -> JobState:
         job = self._require_job(job_id, tenant)

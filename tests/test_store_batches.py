@@ -13,7 +13,7 @@ def test_big_claim_finish_and_stage_batches(app):
         id="w", hostname="h", pid=1, queues=["default"], concurrency=1, version="t",
         started_at=None, last_heartbeat=None, state="running", desired_state=None,  # type: ignore[arg-type]
         jobs_in_flight=0, processed=0, failed=0))
-    soon = datetime.now(UTC) + timedelta(milliseconds=300)
+    soon = datetime.now(UTC) + timedelta(seconds=1.5)  # still ahead when the enqueue lands, even on a busy machine
     jobs = [NewJob(task="t.add", args=[i, i]) for i in range(600)]
     jobs += [NewJob(task="t.add", args=[i, 0], run_at=soon) for i in range(1000)]
     store.enqueue(jobs, policy=EnqueuePolicy.ACCEPT, liveness_timeout=3)
@@ -30,10 +30,14 @@ def test_big_claim_finish_and_stage_batches(app):
         fetched = store.get_jobs([c.id for c in claimed] + ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
         assert {j.id for j in fetched} == {c.id for c in claimed}
         assert all(j.state == JobState.COMPLETED and j.result == j.args[0] * 2 for j in fetched)
-        staged: list[int] = []
-        wait_for(lambda: staged.append(store.stage_scheduled(limit=1000)) or sum(staged) == 1000,
-                 message="the delayed jobs to come due")
-        assert len(store.list_jobs(JobFilter(states=["queued"]), limit=2000)) == 1000
+        assert len(store.list_jobs(JobFilter(states=["scheduled"]), limit=2000)) == 1000
+
+        def all_staged() -> bool:
+            store.stage_scheduled(limit=1000)
+            return len(store.list_jobs(JobFilter(states=["queued"]), limit=2000)) == 1000
+
+        wait_for(all_staged, message="the delayed jobs to come due and be staged in one batch")
+        assert not store.list_jobs(JobFilter(states=["scheduled"]), limit=10)
         if store.engine == "postgres":
             wait_for(lambda: sum(len(ids) for state, ids in events if state == "finished") >= 600)
             wait_for(lambda: sum(len(ids) for state, ids in events if state == "queued") >= 1000)

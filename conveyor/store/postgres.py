@@ -321,7 +321,6 @@ class PostgresStore(Store):
         self._listeners_lock = threading.Lock()
         self._event_thread: threading.Thread | None = None
         self._closed = threading.Event()
-        self._wake_conn: psycopg.Connection[Any] | None = None
         try:
             # One direct connection first: a wrong URL or a down server fails fast, with the
             # server's own words, instead of after the pool's retry loop.
@@ -345,11 +344,6 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         self._closed.set()
-        if self._wake_conn is not None:
-            try:
-                self._wake_conn.close()
-            except Exception:
-                pass
         self.pool.close()
 
     # -- helpers --------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -101,20 +102,25 @@ def _selected(ctx: ApiContext, body: BulkIn, caller: Caller) -> list[Job]:
     return jobs
 
 
+def _apply_to_selected(ctx: ApiContext, body: BulkIn, caller: Caller, action: Callable[[Job], None]) -> int:
+    """Run `action` on each selected dead job; a job that changed in between is skipped."""
+    count = 0
+    for job in _selected(ctx, body, caller):
+        try:
+            action(job)
+            count += 1
+        except (InvalidTransitionError, JobNotFoundError):
+            continue
+    return count
+
+
 @router.post("/api/dead/requeue", response_model=CountOut)
 def requeue(request: Request, body: BulkIn, caller: Operator) -> dict[str, int]:
     """Dead and failed jobs go back to queued (one more attempt allowed)."""
     _check_body(body)
     ctx = get_ctx(request)
     if body.ids:
-        count = 0
-        for job in _selected(ctx, body, caller):
-            try:
-                ctx.store.retry_job(job.id, caller.tenant)
-                count += 1
-            except (InvalidTransitionError, JobNotFoundError):
-                pass  # changed in between
-        return {"count": count}
+        return {"count": _apply_to_selected(ctx, body, caller, lambda job: ctx.store.retry_job(job.id, caller.tenant))}
     return {"count": ctx.store.requeue_dead(dead_filter(caller, body.queue, body.task, body.error))}
 
 
@@ -124,13 +130,10 @@ def purge(request: Request, body: BulkIn, caller: Operator) -> dict[str, int]:
     _check_body(body)
     ctx = get_ctx(request)
     if body.ids:
-        count = 0
-        for job in _selected(ctx, body, caller):
-            try:
-                ctx.hub.remember(job)
-                ctx.store.delete_job(job.id, caller.tenant)
-                count += 1
-            except (InvalidTransitionError, JobNotFoundError):
-                pass
-        return {"count": count}
+
+        def delete(job: Job) -> None:
+            ctx.hub.remember(job)  # so the deletion event can still be routed to its tenant
+            ctx.store.delete_job(job.id, caller.tenant)
+
+        return {"count": _apply_to_selected(ctx, body, caller, delete)}
     return {"count": ctx.store.purge_dead(dead_filter(caller, body.queue, body.task, body.error))}

@@ -180,11 +180,17 @@ class PostgresScratch(ScratchDatabase):
             """INSERT INTO conveyor_jobs (id, task, queue, priority, tenant, args, kwargs, state, attempts,
                    max_attempts, run_at, created_at, queued_at, started_at, finished_at, updated_at,
                    worker_id, result, token, attempt_log)
-               SELECT gen_random_uuid(), 'demo.noop', 'default', 0, 'default', '[{"n": 1}]', '{}',
+               SELECT id::uuid, 'demo.noop', 'default', 0, 'default', '[{"n": 1}]', '{}',
                    'completed', 1, 3, t, t, t, t + interval '1 ms', t + interval '2 ms', t + interval '2 ms',
-                   'bench-history', 'null', md5(g::text), '[]'
+                   'bench-history', 'null', replace(id, '-', ''), '[]'
                FROM generate_series(1, %(rows)s) AS g,
-                    LATERAL (SELECT now() - make_interval(secs => %(age)s) - g * interval '10 ms' AS t) AS x""",
+                    LATERAL (SELECT now() - make_interval(secs => %(age)s) - g * interval '10 ms' AS t) AS x,
+                    -- A UUIDv7 of t, as Conveyor gives its jobs (the token of a root job is its id).
+                    LATERAL (SELECT lpad(to_hex(floor(extract(epoch FROM t) * 1000)::bigint), 12, '0')
+                                    || '7' || substr(md5(g::text), 1, 3) || '8' || substr(md5(g::text), 4, 15)
+                             AS hex) AS h,
+                    LATERAL (SELECT substr(hex, 1, 8) || '-' || substr(hex, 9, 4) || '-' || substr(hex, 13, 4)
+                                    || '-' || substr(hex, 17, 4) || '-' || substr(hex, 21, 12) AS id) AS i""",
             {"rows": rows, "age": HISTORY_AGE_S},
         )
         self.conn.execute("VACUUM ANALYZE conveyor_jobs")
@@ -287,10 +293,14 @@ class SQLiteScratch(ScratchDatabase):
                INSERT INTO conveyor_jobs (id, task, queue, priority, tenant, args, kwargs, state, attempts,
                    max_attempts, run_at, created_at, queued_at, started_at, finished_at, updated_at,
                    worker_id, result, token, attempt_log)
-               SELECT lower(hex(randomblob(16))), 'demo.noop', 'default', 0, 'default', '[{"n":1}]', '{}',
+               SELECT substr(ms, 1, 8) || '-' || substr(ms, 9, 4) || '-7' || substr(r, 1, 3) || '-8'
+                          || substr(r, 4, 3) || '-' || substr(r, 7, 12),
+                   'demo.noop', 'default', 0, 'default', '[{"n":1}]', '{}',
                    'completed', 1, 3, t, t, t, t + 0.001, t + 0.002, t + 0.002, 'bench-history', 'null',
-                   lower(hex(randomblob(16))), '[]'
-               FROM (SELECT n, :start - n * 0.01 AS t FROM g)""",
+                   ms || '7' || substr(r, 1, 3) || '8' || substr(r, 4, 15), '[]'
+               -- A UUIDv7 of t, as Conveyor gives its jobs (the token of a root job is its id).
+               FROM (SELECT t, printf('%012x', CAST(t * 1000 AS INTEGER)) AS ms, lower(hex(randomblob(9))) AS r
+                     FROM (SELECT n, :start - n * 0.01 AS t FROM g))""",
             {"rows": rows, "start": start},
         ))
 

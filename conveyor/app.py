@@ -6,7 +6,6 @@ import asyncio
 import inspect
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -254,7 +253,7 @@ class Conveyor:
             max_attempts=call.max_attempts if call.max_attempts is not None else opts.max_attempts,
             timeout=call.timeout if call.timeout is not None else opts.timeout,
             run_at=run_at,
-            token=call.token or (parent.token if parent else uuid.uuid4().hex),
+            token=call.token or (parent.token if parent else ""),
             parent_id=parent.job_id if parent else None,
             idempotency_key=call.idempotency_key,
             meta=dict(call.meta),

@@ -172,6 +172,41 @@ def test_bulk_enqueue_and_async_enqueue(app, start_worker):
     assert handles[0].wait(30).result == 0
 
 
+def test_bulk_enqueue_mixes_keys_delays_and_unserved_queues(app, start_worker):
+    start_worker(["default"])
+    earlier = tasks.add.configure(idempotency_key="k-old", delay=3600).enqueue(0, 0)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    jobs = [
+        tasks.add.new_job(1, 1),
+        tasks.add.configure(idempotency_key="k-old").new_job(2, 2),  # taken before this batch
+        tasks.add.configure(idempotency_key="k-new").new_job(3, 3),
+        tasks.add.configure(idempotency_key="k-new").new_job(4, 4),  # taken earlier in this batch
+        tasks.add.configure(run_at=later).new_job(5, 5),
+        tasks.reports.new_job(),  # no worker serves "reports"
+    ]
+    handles = app.enqueue_many(jobs, policy="record_failed")
+    assert [h.created for h in handles] == [True, False, True, False, True, True]
+    assert handles[1].id == earlier.id and handles[3].id == handles[2].id
+    assert [h.state for h in handles] == [JobState.QUEUED, JobState.SCHEDULED, JobState.QUEUED, JobState.QUEUED,
+                                          JobState.SCHEDULED, JobState.FAILED]
+    delayed, refused = app.get_job(handles[4].id), app.get_job(handles[5].id)
+    assert abs((delayed.run_at - later).total_seconds()) < 0.01
+    assert "No live worker serves queue 'reports'" in refused.error and refused.finished_at
+    assert handles[0].wait(10).result == 2 and handles[2].wait(10).result == 6
+    assert len(app.list_jobs(limit=100)) == 5
+
+
+def test_bulk_enqueue_with_one_bad_job_writes_nothing(app, start_worker):
+    start_worker()
+    jobs = [tasks.add.new_job(i, i) for i in range(10)]
+    jobs.insert(5, tasks.add.new_job(object(), 1))
+    with pytest.raises(InvalidJobError, match="not JSON-serialisable"):
+        app.enqueue_many(jobs)
+    with pytest.raises(InvalidJobError, match="Invalid queue name"):
+        app.enqueue_many([tasks.add.new_job(1, 1), tasks.add.configure(queue="no spaces").new_job(1, 1)])
+    assert count_jobs(app) == 0
+
+
 def test_jobs_enqueued_by_a_task_inherit_its_token(app, start_worker):
     start_worker()
     parent = tasks.spawn_child.configure(token="run-42").enqueue().wait(10)

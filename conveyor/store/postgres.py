@@ -101,24 +101,31 @@ SELECT live.running, live.paused, ins.id, ins.state,
 FROM live LEFT JOIN ins ON true
 """
 
-INSERT_MANY = f"""
-WITH ins AS (
-    INSERT INTO conveyor_jobs (id, task, queue, priority, tenant, args, kwargs, state, max_attempts,
-        timeout, run_at, queued_at, finished_at, token, parent_id, idempotency_key, meta, error)
-    SELECT v.id, v.task, v.queue, v.priority, v.tenant, v.args, v.kwargs, v.state, v.max_attempts,
-        v.timeout, COALESCE(v.run_at, now()), CASE WHEN v.state = 'queued' THEN now() END,
-        CASE WHEN v.state = 'failed' THEN now() END, v.token, v.parent_id, v.idempotency_key, v.meta, v.error
-    FROM unnest(%(id)s::uuid[], %(task)s::text[], %(queue)s::text[], %(priority)s::int[],
-        %(tenant)s::text[], %(args)s::jsonb[], %(kwargs)s::jsonb[], %(state)s::text[],
-        %(max_attempts)s::int[], %(timeout)s::float8[], %(run_at)s::timestamptz[], %(token)s::text[],
-        %(parent_id)s::uuid[], %(idempotency_key)s::text[], %(meta)s::jsonb[], %(error)s::text[])
-        AS v(id, task, queue, priority, tenant, args, kwargs, state, max_attempts, timeout, run_at,
-             token, parent_id, idempotency_key, meta, error)
-    ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING id, state, queue
-),
-wake AS (SELECT pg_notify('{CHANNEL_WAKE}', q.queue) FROM (SELECT DISTINCT queue FROM ins WHERE state = 'queued') q)
-SELECT ins.id, ins.state, (SELECT count(*) FROM wake) AS notified FROM ins
+# Bulk enqueue: the columns a job is written with, in the order of _copy_row.
+COPY_COLUMNS = ("id", "task", "queue", "priority", "tenant", "args", "kwargs", "state", "max_attempts",
+                "timeout", "run_at", "queued_at", "finished_at", "token", "parent_id", "idempotency_key",
+                "meta", "error")
+COPY_JOBS = f"COPY conveyor_jobs ({', '.join(COPY_COLUMNS)}) FROM STDIN"
+COLUMN_TYPES = ("uuid", "text", "text", "int", "text", "jsonb", "jsonb", "text", "int", "float8",
+                "timestamptz", "timestamptz", "timestamptz", "text", "uuid", "text", "jsonb", "text")
+INSERT_KEYED = f"""
+INSERT INTO conveyor_jobs ({', '.join(COPY_COLUMNS)})
+SELECT * FROM unnest({', '.join(f'%({c})s::{t}[]' for c, t in zip(COPY_COLUMNS, COLUMN_TYPES, strict=True))})
+ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING id, state, queue
+"""
+
+# Live workers per queue, and the transaction's clock (bulk enqueue writes times from it).
+LIVE_PER_QUEUE = """
+SELECT q.name,
+       count(*) FILTER (WHERE w.state = 'running') AS running,
+       count(*) FILTER (WHERE w.state = 'paused') AS paused,
+       now()
+FROM unnest(%(queues)s::text[]) AS q(name)
+LEFT JOIN conveyor_workers w
+       ON q.name = ANY(w.queues) AND w.state IN ('running', 'paused')
+      AND w.last_heartbeat > now() - make_interval(secs => %(liveness)s)
+GROUP BY q.name
 """
 
 # Ready rows of each served queue in the worker's queue order, priority then FIFO; the lateral
@@ -465,46 +472,103 @@ class PostgresStore(Store):
     def _enqueue_many(
         self, jobs: list[NewJob], policy: EnqueuePolicy, liveness: float, app_path: str | None
     ) -> list[EnqueueResult]:
-        params_list = [self._job_params(j) for j in jobs]
-        served: dict[str, bool] = {}
-        for queue in {j.queue for j in jobs}:
-            running, paused = self.live_worker_count(queue, liveness)
-            if running == 0 and policy is EnqueuePolicy.REFUSE:
-                raise NoLiveWorkerError(queue, app_path, paused_workers=paused)
-            served[queue] = running > 0 or policy is EnqueuePolicy.ACCEPT
-        columns: dict[str, list[Any]] = {k: [] for k in (
-            "id", "task", "queue", "priority", "tenant", "args", "kwargs", "state", "max_attempts",
-            "timeout", "run_at", "token", "parent_id", "idempotency_key", "meta", "error")}
-        for p in params_list:
-            ok = served[p["queue"]]
-            p["error"] = None if ok else str(NoLiveWorkerError(p["queue"], app_path))
-            if not ok:
-                p["state"] = "failed"
-            for key in columns:
-                columns[key].append(p[key])
+        """One transaction: the live-worker check for every queue, a COPY of the jobs without an
+        idempotency key, an INSERT ... ON CONFLICT for those with one, and the NOTIFYs."""
+        for job in jobs:
+            validate_new_job(job)
         try:
-            rows = self._fetchall(INSERT_MANY, columns, prepare=False)  # unnest: see finish_jobs
+            with self.pool.connection() as conn, conn.transaction():
+                live = conn.execute(LIVE_PER_QUEUE, {"queues": list({j.queue for j in jobs}),
+                                                     "liveness": liveness}).fetchall()
+                now = live[0][3]
+                served: dict[str, bool] = {}
+                for queue, running, paused, _ in live:
+                    if running == 0 and policy is EnqueuePolicy.REFUSE:
+                        raise NoLiveWorkerError(queue, app_path, paused_workers=paused)
+                    served[queue] = running > 0 or policy is EnqueuePolicy.ACCEPT
+                refusals = {q: str(NoLiveWorkerError(q, app_path)) for q, ok in served.items() if not ok}
+                rows = [self._copy_row(j, now, refusals.get(j.queue)) for j in jobs]
+                plain = [r for r, j in zip(rows, jobs, strict=True) if j.idempotency_key is None]
+                if plain:
+                    with conn.cursor().copy(COPY_JOBS) as copy:
+                        for row in plain:
+                            copy.write_row(row)
+                created = {r[0]: (r[7], r[2]) for r in plain}  # id -> (state, queue)
+                keyed = [r for r, j in zip(rows, jobs, strict=True) if j.idempotency_key is not None]
+                if keyed:
+                    created.update(self._insert_keyed(conn, keyed))
+                self._announce(conn, created)
         except psycopg.Error as exc:
             raise LivenessCheckError(
                 f"Could not enqueue {len(jobs)} jobs: the insert failed ({type(exc).__name__}: {exc}).",
                 action="Nothing was queued. Check the database connection and schema, then try again.",
             ) from None
-        created = {str(r["id"]): JobState(r["state"]) for r in rows}
+        existing = self._existing_by_key([j for j in jobs if j.id not in created])
         results = []
         for job in jobs:
             if job.id in created:
-                results.append(EnqueueResult(job.id, created[job.id], True))
-            else:
-                existing = self._fetchone(
-                    "SELECT id, state FROM conveyor_jobs WHERE tenant = %(t)s AND idempotency_key = %(k)s",
-                    {"t": job.tenant, "k": job.idempotency_key},
-                )
-                if existing:
-                    results.append(EnqueueResult(str(existing["id"]), JobState(existing["state"]), False))
-        if created:
-            with self.pool.connection() as conn:
-                self._notify_events(conn, "queued", list(created))
+                results.append(EnqueueResult(job.id, JobState(created[job.id][0]), True))
+            elif (job.tenant, job.idempotency_key) in existing:
+                job_id, state = existing[(job.tenant, job.idempotency_key)]
+                results.append(EnqueueResult(job_id, JobState(state), False))
         return results
+
+    @staticmethod
+    def _copy_row(job: NewJob, now: datetime, refusal: str | None) -> tuple[Any, ...]:
+        """A job as a row of COPY_JOBS. Times come from the transaction's now(), so "scheduled or
+        queued" is decided by the database clock, like every other statement."""
+        run_at = job.run_at if job.run_at is not None else now
+        if refusal is not None:
+            state = "failed"
+        else:
+            state = "scheduled" if run_at > now else "queued"
+        return (
+            job.id, job.task, job.queue, job.priority, job.tenant, dumps(job.args), dumps(job.kwargs),
+            state, job.max_attempts, job.timeout, run_at, now if state == "queued" else None,
+            now if state == "failed" else None, job.token, job.parent_id, job.idempotency_key,
+            dumps(job.meta), refusal,
+        )
+
+    @staticmethod
+    def _insert_keyed(conn: psycopg.Connection[Any], rows: list[tuple[Any, ...]]) -> dict[str, tuple[str, str]]:
+        """Insert jobs that carry an idempotency key; a key already taken inserts nothing."""
+        columns = list(zip(*rows, strict=True))
+        params = {name: list(values) for name, values in zip(COPY_COLUMNS, columns, strict=True)}
+        # Unprepared: a generic plan for unnest guesses 10 rows (see finish_jobs).
+        cur = conn.execute(INSERT_KEYED, params, prepare=False)
+        return {str(r[0]): (r[1], r[2]) for r in cur.fetchall()}
+
+    def _existing_by_key(self, jobs: list[NewJob]) -> dict[tuple[str, str | None], tuple[str, str]]:
+        """(tenant, key) -> (id, state) of the jobs that already hold these idempotency keys."""
+        if not jobs:
+            return {}
+        rows = self._fetchall(
+            "SELECT tenant, idempotency_key, id::text, state FROM conveyor_jobs "
+            "WHERE (tenant, idempotency_key) IN (SELECT * FROM unnest(%(t)s::text[], %(k)s::text[]))",
+            {"t": [j.tenant for j in jobs], "k": [j.idempotency_key for j in jobs]},
+        )
+        return {(r["tenant"], r["idempotency_key"]): (r["id"], r["state"]) for r in rows}
+
+    @staticmethod
+    def _announce(conn: psycopg.Connection[Any], created: dict[str, tuple[str, str]]) -> None:
+        """Wake the workers of every queue that got ready jobs and announce the new jobs, in one
+        statement inside the enqueue transaction (delivered at commit, never before)."""
+        by_state: dict[str, list[str]] = {}
+        woken: set[str] = set()
+        for job_id, (state, queue) in created.items():
+            by_state.setdefault(state, []).append(job_id)
+            if state == "queued":
+                woken.add(queue)
+        payloads = [
+            json.dumps({"state": state, "ids": ids[i : i + NOTIFY_IDS_PER_EVENT]})
+            for state, ids in by_state.items()
+            for i in range(0, len(ids), NOTIFY_IDS_PER_EVENT)
+        ]
+        conn.execute(
+            f"SELECT pg_notify('{CHANNEL_WAKE}', q) FROM unnest(%(queues)s::text[]) AS q "
+            f"UNION ALL SELECT pg_notify('{CHANNEL_EVENTS}', p) FROM unnest(%(payloads)s::text[]) AS p",
+            {"queues": list(woken), "payloads": payloads},
+        )
 
     def get_job(self, job_id: str, tenant: str | None = None) -> Job | None:
         try:

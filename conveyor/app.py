@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import threading
 import time
@@ -98,8 +97,7 @@ class BoundTask:
 
     async def enqueue_async(self, *args: Any, **kwargs: Any) -> JobHandle:
         job = self.task.app.build_job(self.task.name, list(args), kwargs, self.call)
-        handles = await asyncio.to_thread(self.task.app.submit, [job], self.call.policy)
-        return handles[0]
+        return (await self.task.app.submit_async([job], self.call.policy))[0]
 
     def new_job(self, *args: Any, **kwargs: Any) -> NewJob:
         return self.task.app.build_job(self.task.name, list(args), kwargs, self.call)
@@ -265,6 +263,16 @@ class Conveyor:
             return []
         chosen = self._policy(jobs[0].task, jobs[0].queue, policy)
         results = self.store.enqueue(
+            jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
+        )
+        return [JobHandle(self, r.id, r.state, r.created) for r in results]
+
+    async def submit_async(self, jobs: list[NewJob], policy: EnqueuePolicy | str | None = None) -> list[JobHandle]:
+        """submit() for async code: the event loop is never blocked on the database."""
+        if not jobs:
+            return []
+        chosen = self._policy(jobs[0].task, jobs[0].queue, policy)
+        results = await self.store.enqueue_async(
             jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
         )
         return [JobHandle(self, r.id, r.state, r.created) for r in results]

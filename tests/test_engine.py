@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import subprocess
 import sys
+import warnings
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +18,7 @@ from conveyor.errors import (
     ConfigurationError,
     DatabaseUnavailableError,
     InvalidJobError,
+    NoLiveWorkerError,
     SchemaOutdatedError,
     UnknownTaskError,
 )
@@ -205,6 +208,36 @@ def test_bulk_enqueue_with_one_bad_job_writes_nothing(app, start_worker):
     with pytest.raises(InvalidJobError, match="Invalid queue name"):
         app.enqueue_many([tasks.add.new_job(1, 1), tasks.add.configure(queue="no spaces").new_job(1, 1)])
     assert count_jobs(app) == 0
+
+
+def test_async_enqueue_refuses_dedups_and_closes_its_connections(app, start_worker):
+    start_worker(["default"])
+
+    def async_backends() -> int:
+        if app.store.engine != "postgres":
+            return 0
+        with app.store.pool.connection() as conn:
+            return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND application_name = 'conveyor-async'").fetchone()[0]
+
+    async def scenario():
+        with pytest.raises(NoLiveWorkerError, match="'reports'"):
+            await tasks.reports.enqueue_async()
+        first = await tasks.add.configure(idempotency_key="a-1").enqueue_async(1, 2)
+        again = await tasks.add.configure(idempotency_key="a-1").enqueue_async(1, 2)
+        many = await asyncio.gather(*(tasks.add.enqueue_async(i, 0) for i in range(20)))
+        return first, again, many
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first, again, many = run_in_new_loop(scenario())
+        gc.collect()
+    assert not [w for w in caught if "deleted while still open" in str(w.message)]
+    assert first.created and not again.created and again.id == first.id
+    assert [h.wait(10).result for h in many] == list(range(20))
+    assert count_jobs(app) == 21
+    # The loop's connections were closed when it shut down.
+    wait_for(lambda: async_backends() == 0, message="async connections closed")
 
 
 def test_jobs_enqueued_by_a_task_inherit_its_token(app, start_worker):

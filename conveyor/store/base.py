@@ -7,6 +7,7 @@ call is one short transaction, so a thread hop costs far less than the round tri
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from abc import ABC, abstractmethod
@@ -121,10 +122,17 @@ def latest_schema_version(engine: str) -> int:
     return max(v for v, _, _ in load_migrations(engine))
 
 
+# One encoder for every call: json.dumps with options builds a new encoder each time (~1.5 us,
+# three times per enqueued job).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def dumps(value: Any) -> str:
     """JSON for the database; a clear error for values that are not JSON-serialisable."""
+    if not value and type(value) in (dict, list):
+        return "{}" if type(value) is dict else "[]"  # kwargs and meta are usually empty
     try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise InvalidJobError(
             f"Value is not JSON-serialisable: {exc}.",
@@ -255,6 +263,19 @@ class Store(ABC):
 
         Raises NoLiveWorkerError under REFUSE (nothing written) and LivenessCheckError when the
         check itself cannot be made."""
+
+    async def enqueue_async(
+        self,
+        jobs: list[NewJob],
+        *,
+        policy: EnqueuePolicy,
+        liveness_timeout: float,
+        app_path: str | None = None,
+    ) -> list[EnqueueResult]:
+        """enqueue() for async callers; engines with an async driver override it."""
+        return await asyncio.to_thread(
+            self.enqueue, jobs, policy=policy, liveness_timeout=liveness_timeout, app_path=app_path
+        )
 
     @abstractmethod
     def get_job(self, job_id: str, tenant: str | None = None) -> Job | None: ...

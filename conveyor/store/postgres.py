@@ -48,12 +48,16 @@ from conveyor.store.base import (
     load_migrations,
     validate_new_job,
 )
+from conveyor.store.loop_connections import LoopConnections
 
 log = logging.getLogger("conveyor.store")
 
 MAINTENANCE_LOCK = 0x436F6E76  # "Conv": advisory lock so one maintenance pass runs at a time
 MIGRATION_LOCK = 0x436F6E77
 NOTIFY_IDS_PER_EVENT = 100  # 100 ids of 36 characters keep one payload far under PostgreSQL's 8000 bytes
+# A wake-up's payload is a queue name, or "queue id" when it also announces one new ready job
+# (queue names cannot hold a space). Event listeners LISTEN on the wake channel for those.
+WAKE_SEPARATOR = " "
 
 
 
@@ -93,13 +97,17 @@ ins AS (
     ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, state, queue
 ),
-wake AS (SELECT pg_notify('{CHANNEL_WAKE}', queue) FROM ins WHERE state = 'queued'),
+-- A ready job is announced by its wake-up alone ("queue id": see WAKE_SEPARATOR); one NOTIFY
+-- less per enqueue saves about a sixth of the statement's time.
+wake AS (SELECT pg_notify('{CHANNEL_WAKE}', queue || '{WAKE_SEPARATOR}' || id) FROM ins WHERE state = 'queued'),
 event AS (SELECT pg_notify('{CHANNEL_EVENTS}', json_build_object('state', state, 'ids', json_build_array(id))::text)
-          FROM ins)
+          FROM ins WHERE state <> 'queued')
 SELECT live.running, live.paused, ins.id, ins.state,
        (SELECT count(*) FROM wake) + (SELECT count(*) FROM event) AS notified
 FROM live LEFT JOIN ins ON true
 """
+
+KEY_HOLDER = "SELECT id, state FROM conveyor_jobs WHERE tenant = %(tenant)s AND idempotency_key = %(idempotency_key)s"
 
 # Bulk enqueue: the columns a job is written with, in the order of _copy_row.
 COPY_COLUMNS = ("id", "task", "queue", "priority", "tenant", "args", "kwargs", "state", "max_attempts",
@@ -342,6 +350,7 @@ class PostgresStore(Store):
                 reconnect_timeout=60,
             )
             self.pool.open(wait=True, timeout=connect_timeout)
+            self.loop_connections = LoopConnections(url)
         except Exception as exc:  # any failure here means "cannot connect"
             raise DatabaseUnavailableError(
                 f"Cannot connect to PostgreSQL at {self.redacted_url()}: {str(exc).strip() or type(exc).__name__}.",
@@ -442,32 +451,79 @@ class PostgresStore(Store):
             return [self._enqueue_one(jobs[0], policy, liveness_timeout, app_path)]
         return self._enqueue_many(jobs, policy, liveness_timeout, app_path)
 
+    async def enqueue_async(
+        self,
+        jobs: list[NewJob],
+        *,
+        policy: EnqueuePolicy,
+        liveness_timeout: float,
+        app_path: str | None = None,
+    ) -> list[EnqueueResult]:
+        policy = EnqueuePolicy(policy)
+        if len(jobs) != 1:  # bulk: COPY on the sync pool, in a thread
+            return await super().enqueue_async(
+                jobs, policy=policy, liveness_timeout=liveness_timeout, app_path=app_path)
+        job = jobs[0]
+        params = self._enqueue_one_params(job, policy, liveness_timeout, app_path)
+        try:
+            async with self.loop_connections.connection() as conn:
+                row = await (await conn.execute(ENQUEUE_ONE, params)).fetchone()
+                result = self._enqueue_one_result(job, row, policy, app_path)
+                if result is None:
+                    held = await (await conn.execute(KEY_HOLDER, params)).fetchone()
+                    result = self._key_holder_result(held)
+        except psycopg.Error as exc:
+            raise self._enqueue_failed(exc) from None
+        return [result]
+
     def _enqueue_one(
         self, job: NewJob, policy: EnqueuePolicy, liveness: float, app_path: str | None
     ) -> EnqueueResult:
-        params = self._job_params(job)
-        refusal = NoLiveWorkerError(job.queue, app_path)
-        params.update(policy=policy.value, liveness=liveness, refusal=str(refusal))
+        params = self._enqueue_one_params(job, policy, liveness, app_path)
         try:
-            row = self._fetchone(ENQUEUE_ONE, params)
+            with self.pool.connection() as conn:
+                row = conn.execute(ENQUEUE_ONE, params).fetchone()
+                result = self._enqueue_one_result(job, row, policy, app_path)
+                if result is None:
+                    result = self._key_holder_result(conn.execute(KEY_HOLDER, params).fetchone())
         except psycopg.Error as exc:
-            # Covers a failed live-worker check too: never assume a worker is there.
-            raise LivenessCheckError(
-                f"Could not enqueue: the live-worker check and insert failed ({type(exc).__name__}: {exc}).",
-                action="Nothing was queued. Check the database connection and schema, then try again.",
-            ) from None
+            raise self._enqueue_failed(exc) from None
+        return result
+
+    def _enqueue_one_params(
+        self, job: NewJob, policy: EnqueuePolicy, liveness: float, app_path: str | None
+    ) -> dict[str, Any]:
+        params = self._job_params(job)
+        # The refusal message is built only when it may be written.
+        refusal = str(NoLiveWorkerError(job.queue, app_path)) if policy is EnqueuePolicy.RECORD_FAILED else None
+        params.update(policy=policy.value, liveness=liveness, refusal=refusal)
+        return params
+
+    @staticmethod
+    def _enqueue_failed(exc: psycopg.Error) -> LivenessCheckError:
+        # Covers a failed live-worker check too: never assume a worker is there.
+        return LivenessCheckError(
+            f"Could not enqueue: the live-worker check and insert failed ({type(exc).__name__}: {exc}).",
+            action="Nothing was queued. Check the database connection and schema, then try again.",
+        )
+
+    @staticmethod
+    def _enqueue_one_result(
+        job: NewJob, row: tuple[Any, ...] | None, policy: EnqueuePolicy, app_path: str | None
+    ) -> EnqueueResult | None:
+        """The job as written, NoLiveWorkerError, or None: its idempotency key is taken (KEY_HOLDER)."""
         assert row is not None
-        if row["id"] is None:
-            if policy is EnqueuePolicy.REFUSE and row["running"] == 0:
-                raise NoLiveWorkerError(job.queue, app_path, paused_workers=row["paused"])
-            # An idempotency key matched: return the job that holds it.
-            existing = self._fetchone(
-                "SELECT id, state FROM conveyor_jobs WHERE tenant = %(tenant)s AND idempotency_key = %(key)s",
-                {"tenant": job.tenant, "key": job.idempotency_key},
-            )
-            assert existing is not None
-            return EnqueueResult(str(existing["id"]), JobState(existing["state"]), created=False)
-        return EnqueueResult(str(row["id"]), JobState(row["state"]), created=True)
+        running, paused, job_id, state = row[:4]
+        if job_id is None:
+            if policy is EnqueuePolicy.REFUSE and running == 0:
+                raise NoLiveWorkerError(job.queue, app_path, paused_workers=paused)
+            return None
+        return EnqueueResult(str(job_id), JobState(state), created=True)
+
+    @staticmethod
+    def _key_holder_result(row: tuple[Any, ...] | None) -> EnqueueResult:
+        assert row is not None, "an idempotency key conflicted, so a job holds it"
+        return EnqueueResult(str(row[0]), JobState(row[1]), created=False)
 
     def _enqueue_many(
         self, jobs: list[NewJob], policy: EnqueuePolicy, liveness: float, app_path: str | None
@@ -518,10 +574,7 @@ class PostgresStore(Store):
         """A job as a row of COPY_JOBS. Times come from the transaction's now(), so "scheduled or
         queued" is decided by the database clock, like every other statement."""
         run_at = job.run_at if job.run_at is not None else now
-        if refusal is not None:
-            state = "failed"
-        else:
-            state = "scheduled" if run_at > now else "queued"
+        state = "failed" if refusal is not None else "scheduled" if run_at > now else "queued"
         return (
             job.id, job.task, job.queue, job.priority, job.tenant, dumps(job.args), dumps(job.kwargs),
             state, job.max_attempts, job.timeout, run_at, now if state == "queued" else None,
@@ -1007,7 +1060,7 @@ class PostgresStore(Store):
             self._listeners.append(listener)
             if self._event_thread is None:
                 self._event_thread = threading.Thread(
-                    target=self._listen_loop, args=([CHANNEL_EVENTS], self._dispatch_event),
+                    target=self._listen_loop, args=([CHANNEL_EVENTS, CHANNEL_WAKE], self._dispatch_event),
                     name="conveyor-events", daemon=True,
                 )
                 self._event_thread.start()
@@ -1020,10 +1073,16 @@ class PostgresStore(Store):
         return unsubscribe
 
     def _dispatch_event(self, channel: str, payload: str) -> None:
-        try:
-            data = json.loads(payload)
-        except ValueError:
-            return
+        if channel == CHANNEL_WAKE:
+            _queue, _, job_id = payload.partition(WAKE_SEPARATOR)
+            if not job_id:
+                return  # a plain wake-up: its jobs were announced on the events channel
+            data: dict[str, Any] = {"state": "queued", "ids": [job_id]}
+        else:
+            try:
+                data = json.loads(payload)
+            except ValueError:
+                return
         with self._listeners_lock:
             listeners = list(self._listeners)
         for listener in listeners:
@@ -1056,7 +1115,8 @@ class PostgresStore(Store):
         """Call on_wake(queue) for each NOTIFY on the wake channel ('' after a reconnect)."""
         thread = threading.Thread(
             target=self._listen_loop,
-            args=([CHANNEL_WAKE], lambda _channel, payload: on_wake(payload if payload != "{}" else "")),
+            args=([CHANNEL_WAKE], lambda _channel, payload: on_wake(
+                payload.partition(WAKE_SEPARATOR)[0] if payload != "{}" else "")),
             name="conveyor-wake", daemon=True,
         )
         thread.start()

@@ -117,10 +117,10 @@ class PostgresScratch(ScratchDatabase):
         return row[0] if row else None
 
     def reset(self) -> None:
-        self.conn.execute("TRUNCATE conveyor_jobs, conveyor_workers, conveyor_queues")
+        self.conn.execute("TRUNCATE conveyor_jobs, conveyor_workers, conveyor_queues, conveyor_completions")
 
     def clear_jobs(self) -> None:
-        self.conn.execute("TRUNCATE conveyor_jobs")
+        self.conn.execute("TRUNCATE conveyor_jobs, conveyor_completions")
 
     def delete_recent(self) -> None:
         self.conn.execute("DELETE FROM conveyor_jobs WHERE created_at > now() - make_interval(secs => %s)",
@@ -240,10 +240,10 @@ class SQLiteScratch(ScratchDatabase):
 
     def reset(self) -> None:
         self._write(("DELETE FROM conveyor_jobs", ()), ("DELETE FROM conveyor_workers", ()),
-                    ("DELETE FROM conveyor_queues", ()))
+                    ("DELETE FROM conveyor_queues", ()), ("DELETE FROM conveyor_completions", ()))
 
     def clear_jobs(self) -> None:
-        self._write(("DELETE FROM conveyor_jobs", ()))
+        self._write(("DELETE FROM conveyor_jobs", ()), ("DELETE FROM conveyor_completions", ()))
 
     def delete_recent(self) -> None:
         self._write(("DELETE FROM conveyor_jobs WHERE created_at > ?", (time.time() - RECENT_S,)))

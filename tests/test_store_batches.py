@@ -43,3 +43,34 @@ def test_big_claim_finish_and_stage_batches(app):
             wait_for(lambda: sum(len(ids) for state, ids in events if state == "queued") >= 1000)
     finally:
         unsubscribe()
+
+
+def test_throughput_counts_completions_per_tenant_and_outlives_the_rows(app):
+    store = app.store
+    for worker in ("w1", "w2"):
+        store.register_worker(WorkerInfo(
+            id=worker, hostname="h", pid=1, queues=["default"], concurrency=1, version="t",
+            started_at=None, last_heartbeat=None, state="running", desired_state=None,  # type: ignore[arg-type]
+            jobs_in_flight=0, processed=0, failed=0))
+    jobs = [NewJob(task="t.add", args=[i, i], tenant="acme" if i < 30 else "umbrella") for i in range(50)]
+    store.enqueue(jobs, policy=EnqueuePolicy.REFUSE, liveness_timeout=30)
+    for worker, limit in (("w1", 20), ("w2", 30)):
+        claimed = store.claim_jobs(worker, ["default"], limit)
+        outcomes = [Outcome(job_id=c.id, lease_token=c.lease_token, state=JobState.COMPLETED, result=1)
+                    for c in claimed[:-5]]
+        # The last five fail for good: dead letters are not throughput.
+        outcomes += [Outcome(job_id=c.id, lease_token=c.lease_token, state=JobState.DEAD, error="boom")
+                     for c in claimed[-5:]]
+        assert len(store.finish_jobs(outcomes)) == limit
+
+    def figures(tenant: str | None) -> tuple[int, int]:
+        (stats,) = [s for s in store.queue_stats(30, tenant=tenant) if s.name == "default"]
+        return stats.completed_last_minute, stats.completed_last_hour
+
+    assert figures(None) == (40, 40)
+    acme = len([j for j in store.list_jobs(JobFilter(tenant="acme", states=["completed"]), limit=100)])
+    assert figures("acme") == (acme, acme) and figures("umbrella") == (40 - acme, 40 - acme)
+    # Deleting the finished rows (retention, purge) does not rewrite history.
+    for job in store.list_jobs(JobFilter(states=["completed"]), limit=100):
+        store.delete_job(job.id)
+    assert figures(None) == (40, 40)

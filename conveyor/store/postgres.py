@@ -166,6 +166,9 @@ event AS ({chunked_event("'running'", "claimed")})
 SELECT claimed.*, (SELECT count(*) FROM event) FROM claimed
 """
 
+# Completions are counted per 10-second bucket (conveyor_completions, migration 0003).
+COMPLETION_BUCKET = "to_timestamp(floor(extract(epoch FROM now()) / 10) * 10)"
+
 FINISH = f"""
 WITH v AS (
     SELECT * FROM unnest(%(id)s::uuid[], %(lease)s::uuid[], %(state)s::text[], %(result)s::jsonb[],
@@ -188,7 +191,13 @@ done AS (
         lease_token = NULL, deadline = NULL, cancel_requested = false, updated_at = clock_timestamp()
     FROM v
     WHERE j.id = v.id AND j.lease_token = v.lease AND j.state = 'running'
-    RETURNING j.id, j.state, j.queue
+    RETURNING j.id, j.state, j.queue, j.tenant, j.worker_id
+),
+counted AS (
+    INSERT INTO conveyor_completions AS c (bucket, tenant, queue, worker_id, n)
+    SELECT {COMPLETION_BUCKET}, tenant, queue, coalesce(worker_id, ''), count(*)
+    FROM done WHERE state = 'completed' GROUP BY tenant, queue, worker_id
+    ON CONFLICT (bucket, tenant, queue, worker_id) DO UPDATE SET n = c.n + excluded.n
 ),
 wake AS (SELECT pg_notify('{CHANNEL_WAKE}', q.queue) FROM (SELECT DISTINCT queue FROM done WHERE state = 'queued') q),
 event AS ({chunked_event("'finished'", "done")})
@@ -286,11 +295,11 @@ WITH active AS (
     GROUP BY queue, state
 ),
 recent AS (
-    SELECT queue, count(*) FILTER (WHERE finished_at > now() - interval '1 minute') AS last_minute,
-           count(*) AS last_hour
-    FROM conveyor_jobs
-    WHERE finished_at > now() - interval '1 hour' AND state = 'completed'
-      AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s)
+    -- Counter rows, not job rows: 10-second buckets that started in the last minute / hour.
+    SELECT queue, coalesce(sum(n) FILTER (WHERE bucket > now() - interval '1 minute'), 0) AS last_minute,
+           sum(n) AS last_hour
+    FROM conveyor_completions
+    WHERE bucket > now() - interval '1 hour' AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s)
     GROUP BY queue
 ),
 live AS (
@@ -1023,6 +1032,7 @@ class PostgresStore(Store):
                 "DELETE FROM conveyor_workers WHERE state IN ('stopped', 'dead') "
                 "AND coalesce(stopped_at, last_heartbeat) < now() - interval '7 days'"
             )
+            cur.execute("DELETE FROM conveyor_completions WHERE bucket < now() - interval '2 hours'")
             self._notify_events(conn, "finished", changed)
         return report
 

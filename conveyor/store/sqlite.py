@@ -378,6 +378,7 @@ class SQLiteStore(Store):
     def finish_jobs(self, outcomes: list[Outcome]) -> list[str]:
         done: list[str] = []
         woken: set[str] = set()
+        completed: dict[tuple[str, str, str], int] = {}
         with self._write() as conn:
             now = time.time()
             finished_iso = datetime.fromtimestamp(now, UTC).isoformat()
@@ -394,7 +395,7 @@ class SQLiteStore(Store):
                                               ELSE json_insert(attempt_log, '$[#]', json(:entry)) END,
                            lease_token = NULL, deadline = NULL, cancel_requested = 0, updated_at = :now
                        WHERE id = :id AND lease_token = :lease AND state = 'running'
-                       RETURNING queue""",
+                       RETURNING queue, tenant, worker_id""",
                     {
                         "state": o.state.value,
                         "result": dumps(o.result) if o.state == JobState.COMPLETED else None,
@@ -406,6 +407,15 @@ class SQLiteStore(Store):
                     done.append(o.job_id)
                     if o.state == JobState.QUEUED:
                         woken.add(row["queue"])
+                    elif o.state == JobState.COMPLETED:
+                        key = (row["tenant"], row["queue"], row["worker_id"] or "")
+                        completed[key] = completed.get(key, 0) + 1
+            # Throughput counters (migration 0002): one row per 10-second bucket, queue and worker.
+            conn.executemany(
+                "INSERT INTO conveyor_completions (bucket, tenant, queue, worker_id, n) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (bucket, tenant, queue, worker_id) DO UPDATE SET n = n + excluded.n",
+                [(now // 10 * 10, *key, n) for key, n in completed.items()],
+            )
         self._wake(woken)
         return done
 
@@ -631,11 +641,10 @@ class SQLiteStore(Store):
                GROUP BY queue, state""",
             {"tenant": tenant},
         )
-        recent = self._all(
-            """SELECT queue, sum(finished_at > :minute) AS last_minute, count(*) AS last_hour
-               FROM conveyor_jobs INDEXED BY conveyor_jobs_finished
-               WHERE finished_at > :hour AND state = 'completed'
-                 AND (:tenant IS NULL OR tenant = :tenant)
+        recent = self._all(  # counter rows (10-second buckets), not job rows
+            """SELECT queue, sum(CASE WHEN bucket > :minute THEN n ELSE 0 END) AS last_minute, sum(n) AS last_hour
+               FROM conveyor_completions
+               WHERE bucket > :hour AND (:tenant IS NULL OR tenant = :tenant)
                GROUP BY queue""",
             {"minute": now - 60, "hour": now - 3600, "tenant": tenant},
         )
@@ -790,6 +799,7 @@ class SQLiteStore(Store):
                 "AND coalesce(stopped_at, last_heartbeat) < ?",
                 (now - 7 * 86400,),
             )
+            conn.execute("DELETE FROM conveyor_completions WHERE bucket < ?", (now - 7200,))
         self._wake(woken)
         return report
 

@@ -51,6 +51,26 @@ def _bulk(ctx: RunContext, n: int) -> tuple[float, float]:
     return n / (done - built), n / (built - start)
 
 
+def _copy_into_jobs_table(ctx: RunContext, n: int) -> float:
+    """The schema's own limit: COPY of pre-built rows into conveyor_jobs over one plain connection,
+    no Conveyor code in the timed part (PostgreSQL only). Tells how much of the gap to the raw COPY
+    is the job table's width and indexes rather than Conveyor's code."""
+    import psycopg
+
+    from conveyor.store.postgres import COPY_JOBS, PostgresStore
+
+    jobs = noop_jobs(ctx, n)
+    with psycopg.connect(ctx.db.url, autocommit=True) as conn:
+        now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+        rows = [PostgresStore._copy_row(job, now, None) for job in jobs]
+        start = time.perf_counter()
+        for i in range(0, n, BULK_BATCH):
+            with conn.transaction(), conn.cursor().copy(COPY_JOBS) as copy:
+                for row in rows[i : i + BULK_BATCH]:
+                    copy.write_row(row)
+        return n / (time.perf_counter() - start)
+
+
 def run(ctx: RunContext, results: Results) -> None:
     n_single = one_by_one_count(ctx.config.jobs)
     n_bulk = ctx.config.jobs
@@ -73,6 +93,11 @@ def run(ctx: RunContext, results: Results) -> None:
                        f"bulk enqueue_many, batches of {BULK_BATCH} ({n_bulk} jobs)",
                        "pre-built NewJob objects, like the raw baseline's pre-built rows")
             series.add("enqueue_build_jobs_per_s", build_rate, "jobs/s", "task.new_job (building, no I/O)")
+            if ctx.engine == "postgres":
+                ctx.db.clear_jobs()
+                series.add("copy_into_jobs_table_jobs_per_s", _copy_into_jobs_table(ctx, n_bulk), "jobs/s",
+                           f"COPY of pre-built rows into conveyor_jobs, batches of {BULK_BATCH}",
+                           "no Conveyor code timed: the job table's own bulk-insert limit")
     ctx.db.reset()
     series.flush(results, SECTION)
 

@@ -44,6 +44,8 @@ RATIOS = (
           "raw_bulk_insert_executemany_jobs_per_s", "bulk enqueue / raw executemany insert"),
     Ratio("ratio_bulk_vs_copy", "enqueue_bulk_jobs_per_s", "raw_bulk_insert_copy_jobs_per_s",
           "bulk enqueue / raw COPY"),
+    Ratio("ratio_bulk_vs_copy_into_jobs_table", "enqueue_bulk_jobs_per_s", "copy_into_jobs_table_jobs_per_s",
+          "bulk enqueue / COPY into conveyor_jobs itself (not a target: Conveyor's own overhead)"),
     Ratio("ratio_sync_vs_single_insert_notify", "enqueue_sync_jobs_per_s", "raw_single_insert_notify_per_s",
           "one-by-one enqueue (sync) / raw INSERT+NOTIFY"),
     Ratio("ratio_async_vs_single_insert_notify", "enqueue_async_jobs_per_s", "raw_single_insert_notify_per_s",

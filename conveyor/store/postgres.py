@@ -80,7 +80,7 @@ LIVE_WORKERS = """
 """
 
 # One round trip: the live-worker check, the insert (or not, or as failed) and the wake-up.
-ENQUEUE_ONE = f"""
+ENQUEUE_ONE_KEYED = f"""
 WITH live AS ({LIVE_WORKERS}),
 ins AS (
     INSERT INTO conveyor_jobs (id, task, queue, priority, tenant, args, kwargs, state, max_attempts,
@@ -106,6 +106,10 @@ SELECT live.running, live.paused, ins.id, ins.state,
        (SELECT count(*) FROM wake) + (SELECT count(*) FROM event) AS notified
 FROM live LEFT JOIN ins ON true
 """
+# Without an idempotency key there is nothing to conflict on: a plain insert skips the
+# speculative insertion ON CONFLICT costs on every row.
+ENQUEUE_ONE = ENQUEUE_ONE_KEYED.replace(
+    "ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING", "")
 
 KEY_HOLDER = "SELECT id, state FROM conveyor_jobs WHERE tenant = %(tenant)s AND idempotency_key = %(idempotency_key)s"
 
@@ -476,7 +480,7 @@ class PostgresStore(Store):
         params = self._enqueue_one_params(job, policy, liveness_timeout, app_path)
         try:
             async with self.loop_connections.connection() as conn:
-                row = await (await conn.execute(ENQUEUE_ONE, params)).fetchone()
+                row = await (await conn.execute(self._enqueue_one_sql(job), params)).fetchone()
                 result = self._enqueue_one_result(job, row, policy, app_path)
                 if result is None:
                     held = await (await conn.execute(KEY_HOLDER, params)).fetchone()
@@ -491,7 +495,7 @@ class PostgresStore(Store):
         params = self._enqueue_one_params(job, policy, liveness, app_path)
         try:
             with self.pool.connection() as conn:
-                row = conn.execute(ENQUEUE_ONE, params).fetchone()
+                row = conn.execute(self._enqueue_one_sql(job), params).fetchone()
                 result = self._enqueue_one_result(job, row, policy, app_path)
                 if result is None:
                     result = self._key_holder_result(conn.execute(KEY_HOLDER, params).fetchone())
@@ -507,6 +511,10 @@ class PostgresStore(Store):
         refusal = str(NoLiveWorkerError(job.queue, app_path)) if policy is EnqueuePolicy.RECORD_FAILED else None
         params.update(policy=policy.value, liveness=liveness, refusal=refusal)
         return params
+
+    @staticmethod
+    def _enqueue_one_sql(job: NewJob) -> str:
+        return ENQUEUE_ONE if job.idempotency_key is None else ENQUEUE_ONE_KEYED
 
     @staticmethod
     def _enqueue_failed(exc: psycopg.Error) -> LivenessCheckError:

@@ -6,8 +6,10 @@ fetches the jobs once, and only those someone watches, then fans the JSON out to
 connections through bounded asyncio queues. Clients never poll the jobs table.
 
 Messages: {"type": "job", "job": <job JSON>} for each state change or progress update,
-{"type": "deleted", "id": ...} for deletions, {"type": "error", ...} before a refused connection
-is closed (4401 no/invalid key, 4403 not allowed, 4404 no such job, 1013 client too slow).
+{"type": "deleted", "id": ...} for deletions, {"type": "resync"} when changes may have been
+missed (the database feed reconnected: re-read what you show), {"type": "error", ...} before a
+refused connection is closed (4401 no/invalid key, 4403 not allowed, 4404 no such job, 1013
+client too slow).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from conveyor.api.schemas import QUEUE_PATTERN
 from conveyor.api.state import get_ctx
 from conveyor.model import Job
 from conveyor.store import Store
+from conveyor.store.base import RESYNC
 
 log = logging.getLogger("conveyor.api.events")
 router = APIRouter()
@@ -134,7 +137,7 @@ class EventHub:
     def _on_event(self, state: str, ids: list[str]) -> None:
         """Called from the store's listener thread: hand over to the event loop."""
         loop, inbox = self._loop, self._inbox
-        if not ids or loop is None or inbox is None or loop.is_closed():
+        if (not ids and state != RESYNC) or loop is None or inbox is None or loop.is_closed():
             return
         try:
             loop.call_soon_threadsafe(inbox.put_nowait, (state, list(ids)))
@@ -181,6 +184,8 @@ class EventHub:
         return granted
 
     async def _process(self, batch: dict[str, set[str]]) -> None:
+        if batch.pop(RESYNC, None) is not None:
+            await self._resync()
         deleted = batch.pop("deleted", set())
         for job_id in deleted:
             self._fan_out_deleted(job_id)
@@ -210,6 +215,17 @@ class EventHub:
                 except Exception:  # metrics must never break the live feed
                     log.exception("event hub: finished-job callback failed")
             if job.id in watched:
+                self._fan_out(job)
+
+    async def _resync(self) -> None:
+        """The store's feed lost events: single-job feeds get their job's current state, the
+        others a {"type": "resync"} message telling them to re-read over REST."""
+        for sub in list(self.subscribers):
+            if sub.job_id is None:
+                sub.put({"type": RESYNC})
+        watched = sorted({s.job_id for s in self.subscribers if s.job_id is not None})
+        if watched:
+            for job in await asyncio.to_thread(self._fetch, watched):
                 self._fan_out(job)
 
     def _fetch(self, ids: list[str]) -> list[Job]:

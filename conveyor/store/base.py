@@ -41,7 +41,9 @@ QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 CHANNEL_WAKE = "conveyor_wake"  # payload: queue name; workers LISTEN
 CHANNEL_EVENTS = "conveyor_events"  # payload: {"state": ..., "ids": [...]}; the API LISTENs
 
-# An event listener gets (state, job_ids). State "progress" means progress or meta changed.
+# An event listener gets (state, job_ids). State "progress" means progress or meta changed;
+# RESYNC (no ids) means events may have been lost (the feed's connection dropped): re-read.
+RESYNC = "resync"
 EventListener = Callable[[str, list[str]], None]
 
 

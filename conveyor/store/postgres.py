@@ -34,6 +34,7 @@ from conveyor.model import (
 from conveyor.store.base import (
     CHANNEL_EVENTS,
     CHANNEL_WAKE,
+    RESYNC,
     JOB_COLUMNS,
     ApiKey,
     ClaimedJob,
@@ -1078,7 +1079,8 @@ class PostgresStore(Store):
             self._listeners.append(listener)
             if self._event_thread is None:
                 self._event_thread = threading.Thread(
-                    target=self._listen_loop, args=([CHANNEL_EVENTS, CHANNEL_WAKE], self._dispatch_event),
+                    target=self._listen_loop,
+                    args=([CHANNEL_EVENTS, CHANNEL_WAKE], self._dispatch_event, self._events_connected),
                     name="conveyor-events", daemon=True,
                 )
                 self._event_thread.start()
@@ -1089,6 +1091,10 @@ class PostgresStore(Store):
                     self._listeners.remove(listener)
 
         return unsubscribe
+
+    def _events_connected(self, reconnected: bool) -> None:
+        if reconnected:  # events sent while the connection was down are lost: tell listeners
+            self._dispatch_event(CHANNEL_EVENTS, json.dumps({"state": RESYNC, "ids": []}))
 
     def _dispatch_event(self, channel: str, payload: str) -> None:
         if channel == CHANNEL_WAKE:
@@ -1109,15 +1115,23 @@ class PostgresStore(Store):
             except Exception:  # one bad listener must not stop the others
                 log.exception("event listener failed")
 
-    def _listen_loop(self, channels: list[str], on_notify: Callable[[str, str], None]) -> None:
-        """LISTEN on a dedicated connection; reconnect with backoff and re-LISTEN when it drops."""
+    def _listen_loop(
+        self,
+        channels: list[str],
+        on_notify: Callable[[str, str], None],
+        on_connect: Callable[[bool], None],
+    ) -> None:
+        """LISTEN on a dedicated connection; reconnect with backoff and re-LISTEN when it drops.
+        on_connect(reconnected) runs once LISTENing: notifications may have been missed."""
         backoff = 0.1
+        connected_before = False
         while not self._closed.is_set():
             try:
-                with psycopg.connect(self.url, autocommit=True) as conn:
+                with psycopg.connect(self.url, autocommit=True, application_name=channels[0].replace("_", "-")) as conn:
                     for channel in channels:
                         conn.execute(f"LISTEN {channel}")
-                    on_notify("", "{}")  # (re)connected: a wake may have been missed
+                    on_connect(connected_before)
+                    connected_before = True
                     backoff = 0.1
                     while not self._closed.is_set():
                         for n in conn.notifies(timeout=1.0):
@@ -1133,8 +1147,8 @@ class PostgresStore(Store):
         """Call on_wake(queue) for each NOTIFY on the wake channel ('' after a reconnect)."""
         thread = threading.Thread(
             target=self._listen_loop,
-            args=([CHANNEL_WAKE], lambda _channel, payload: on_wake(
-                payload.partition(WAKE_SEPARATOR)[0] if payload != "{}" else "")),
+            args=([CHANNEL_WAKE], lambda _channel, payload: on_wake(payload.partition(WAKE_SEPARATOR)[0]),
+                  lambda _reconnected: on_wake("")),  # a wake-up may have been missed: claim now
             name="conveyor-wake", daemon=True,
         )
         thread.start()

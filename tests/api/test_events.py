@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.api.conftest import recv_json, recv_until
 from tests.conftest import wait_for
 
@@ -82,3 +84,25 @@ def test_event_feed_filters_and_deletions(app, server, client, admin_key, start_
         # The closed job socket is dropped from the hub (the two feeds remain).
         wait_for(lambda: len(server.hub.subscribers) == 2, message="job socket removed")
     wait_for(lambda: not server.hub.subscribers, message="subscribers removed on disconnect")
+
+
+def test_feeds_resync_after_the_database_feed_reconnects(app, server, client, admin_key):
+    """Events sent while the hub's LISTEN connection is down are lost; clients are told so."""
+    if app.store.engine != "postgres":
+        pytest.skip("SQLite's feed reads the table by updated_at: it cannot miss a change")
+    job = client.post("/api/jobs", json={"task": "t.add", "args": [1, 2], "policy": "accept"}).json()
+    with server.ws("/ws/events", admin_key) as feed, server.ws(f"/ws/jobs/{job['id']}", admin_key) as one:
+        assert recv_json(one)["job"]["state"] == "queued"
+        # A change no event announces, like one made while the feed's connection is down.
+        with app.store.pool.connection() as conn:
+            conn.execute("UPDATE conveyor_jobs SET priority = 9, updated_at = now() WHERE id = %s", (job["id"],))
+
+        def kill_listener() -> int:
+            with app.store.pool.connection() as conn:
+                return conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                    "WHERE application_name = 'conveyor-events'").fetchone()[0]
+
+        wait_for(kill_listener, message="the hub's LISTEN connection")
+        recv_until(feed, lambda m: m["type"] == "resync", timeout=10)
+        message, _ = recv_until(one, lambda m: m["type"] == "job" and m["job"]["priority"] == 9, timeout=10)
+        assert message["job"]["id"] == job["id"]

@@ -399,6 +399,11 @@ export function live(path, params, onMessage, { onOpen, onClose } = {}) {
     ws.addEventListener("message", (event) => {
       let message;
       try { message = JSON.parse(event.data); } catch { return; }
+      // The server's database feed reconnected and changes may have been missed: re-read.
+      if (message && message.type === "resync") {
+        if (onOpen) onOpen();
+        return;
+      }
       try { onMessage(message); } catch (err) { console.error(err); }
     });
     ws.addEventListener("close", (event) => {

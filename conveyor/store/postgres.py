@@ -34,8 +34,8 @@ from conveyor.model import (
 from conveyor.store.base import (
     CHANNEL_EVENTS,
     CHANNEL_WAKE,
-    RESYNC,
     JOB_COLUMNS,
+    RESYNC,
     ApiKey,
     ClaimedJob,
     EnqueueResult,

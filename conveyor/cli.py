@@ -140,7 +140,7 @@ def print_job(job: Job) -> None:
 
 # -- commands -------------------------------------------------------------------------------
 def cmd_worker(args: argparse.Namespace) -> int:
-    from conveyor.worker import Worker
+    from conveyor.worker import SUPERVISOR_PID_ENV, Worker
 
     app = load_app(args.app, args.database_url)
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
@@ -148,7 +148,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise CliError("--queues needs at least one queue name, e.g. --queues default")
     if args.concurrency < 1:
         raise CliError("--concurrency must be at least 1")
-    worker = Worker(app, queues, args.concurrency, worker_id=args.worker_id, install_signal_handlers=True)
+    supervisor = os.environ.get(SUPERVISOR_PID_ENV)
+    worker = Worker(app, queues, args.concurrency, worker_id=args.worker_id, install_signal_handlers=True,
+                    supervisor_pid=int(supervisor) if supervisor and supervisor.isdigit() else None)
     worker.run()
     if any(t.name.startswith("conveyor-task") and t.is_alive() for t in threading.enumerate()):
         # A sync task that ignores ctx.cancelled is still running in a thread. Its job was handed

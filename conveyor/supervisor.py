@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.app import Conveyor
+from conveyor.worker import SUPERVISOR_PID_ENV
 
 log = logging.getLogger("conveyor.supervisor")
 
@@ -49,7 +50,9 @@ class Supervisor:
         self._monitor.start()
 
     def _spawn(self, worker_id: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "CONVEYOR_DATABASE_URL": self.database_url}
+        # The worker stops (gracefully) once this process is gone, however it ended, so no
+        # worker outlives the `conveyor up` that started it.
+        env = {**os.environ, "CONVEYOR_DATABASE_URL": self.database_url, SUPERVISOR_PID_ENV: str(os.getpid())}
         env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         return subprocess.Popen(
             [sys.executable, "-m", "conveyor", "worker", "--app", self.app_path, "--queues", self.queues,
@@ -107,6 +110,9 @@ class Supervisor:
                     self._children[new_id] = _Child(new_id, self._spawn(new_id), restarts=child.restarts + 1)
 
     def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop every worker gracefully (SIGTERM), killing those still running at the timeout."""
+        if self._closing.is_set():
+            return
         self._closing.set()
         with self._lock:
             children = list(self._children.values())

@@ -51,6 +51,9 @@ class _Running:
         self.handed_back = False
 
 
+SUPERVISOR_PID_ENV = "CONVEYOR_SUPERVISOR_PID"  # set by `conveyor up` for the workers it starts
+
+
 class Worker:
     def __init__(
         self,
@@ -60,6 +63,7 @@ class Worker:
         *,
         worker_id: str | None = None,
         install_signal_handlers: bool = False,
+        supervisor_pid: int | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -70,6 +74,7 @@ class Worker:
         self.concurrency = concurrency
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.install_signal_handlers = install_signal_handlers
+        self.supervisor_pid = supervisor_pid  # stop when this parent process is gone
         self.state = "running"  # running | paused | stopping | stopped
         self.processed = 0
         self.failed = 0
@@ -449,6 +454,11 @@ class Worker:
         )
         loop = self._loop
         if loop is None or loop.is_closed():
+            return
+        if self.supervisor_pid is not None and os.getppid() != self.supervisor_pid and self.state != "stopping":
+            log.warning("supervisor (pid %d) is gone: stopping gracefully", self.supervisor_pid)
+            self.supervisor_pid = None
+            loop.call_soon_threadsafe(self._begin_stop, False)
             return
         if desired == "unregistered":
             self.store.register_worker(self._info())

@@ -179,6 +179,10 @@ def create_app(
             if upkeep is not None:
                 await asyncio.to_thread(upkeep.stop)
             await hub.stop()
+            if supervisor is not None:
+                # Here and not after serve() returns: on SIGTERM uvicorn re-raises the signal once
+                # shut down, which ends the process before any code after it would run.
+                await asyncio.to_thread(supervisor.shutdown)  # type: ignore[attr-defined]
 
     fastapi_app = FastAPI(
         title="Conveyor API",

@@ -1,0 +1,69 @@
+"""`conveyor up` owns its worker processes: none outlives it, however it ends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conveyor.store import open_store
+from tests.conftest import ROOT, wait_for
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; only its parent has not reaped it yet
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_conveyor_up_workers_stop_with_it(tmp_path, sig):
+    url = f"sqlite:///{tmp_path / 'up.db'}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CONVEYOR_HEARTBEAT_INTERVAL": "0.5",
+           "CONVEYOR_SHUTDOWN_GRACE": "2"}
+    log = (tmp_path / "up.log").open("wb")
+    up = subprocess.Popen(
+        [sys.executable, "-m", "conveyor", "up", "--database-url", url, "--port", str(_free_port()),
+         "--no-demo-jobs", "--no-auth"],
+        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    store = None
+    try:
+        def worker_pid() -> int | None:
+            nonlocal store
+            if not (tmp_path / "up.db").exists():
+                return None
+            try:
+                store = store or open_store(url)
+                live = [w for w in store.list_workers(15) if w.state == "running"]
+            except Exception:  # the schema is still being created
+                return None
+            return live[0].pid if live else None
+
+        pid = wait_for(worker_pid, timeout=30, message="the supervised worker to register")
+        assert _alive(pid)
+        up.send_signal(sig)
+        up.wait(30)
+        wait_for(lambda: not _alive(pid), timeout=15, message=f"worker {pid} to stop after {sig.name} of `up`")
+        (worker,) = store.list_workers(15)
+        assert worker.state == "stopped", "the worker stopped gracefully (deregistered), not killed"
+    finally:
+        if up.poll() is None:
+            up.kill()
+        if store is not None:
+            store.close()
+        log.close()

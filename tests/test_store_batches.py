@@ -74,3 +74,26 @@ def test_throughput_counts_completions_per_tenant_and_outlives_the_rows(app):
     for job in store.list_jobs(JobFilter(states=["completed"]), limit=100):
         store.delete_job(job.id)
     assert figures(None) == (40, 40)
+
+
+def test_bulk_enqueue_announces_every_job(app):
+    store = app.store
+    events: list[tuple[str, list[str]]] = []
+    unsubscribe = store.subscribe_events(lambda state, ids: events.append((state, ids)))
+    try:
+        later = datetime.now(UTC) + timedelta(hours=1)
+        jobs = [NewJob(task="t.add", args=[i, i]) for i in range(250)]
+        jobs += [NewJob(task="t.add", args=[i, 0], run_at=later) for i in range(120)]
+        store.enqueue(jobs, policy=EnqueuePolicy.ACCEPT, liveness_timeout=3)
+
+        def announced(state: str) -> set[str]:
+            return {i for s, ids in list(events) for i in ids if s == state}
+
+        wait_for(lambda: len(announced("queued")) == 250 and len(announced("scheduled")) == 120,
+                 message="events for all 370 new jobs")
+        assert announced("queued") == {j.id for j in jobs[:250]}
+        assert announced("scheduled") == {j.id for j in jobs[250:]}
+        if store.engine == "postgres":  # NOTIFY payloads must stay under 8,000 bytes
+            assert max(len(ids) for _, ids in events) <= 100
+    finally:
+        unsubscribe()

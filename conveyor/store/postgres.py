@@ -128,6 +128,16 @@ ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHI
 RETURNING id, state, queue
 """
 
+# Bulk enqueue's wake-ups (one per queue) and events (NOTIFY_IDS_PER_EVENT ids per payload).
+ANNOUNCE = f"""
+SELECT pg_notify('{CHANNEL_WAKE}', q) FROM unnest(%(queues)s::text[]) AS q
+UNION ALL
+SELECT pg_notify('{CHANNEL_EVENTS}', json_build_object('state', state, 'ids', json_agg(id))::text)
+FROM (SELECT id, state, (row_number() OVER (PARTITION BY state)) / {NOTIFY_IDS_PER_EVENT} AS chunk
+      FROM unnest(string_to_array(%(ids)s, ','), string_to_array(%(states)s, ',')) AS v(id, state)) numbered
+GROUP BY state, chunk
+"""
+
 # Live workers per queue, and the transaction's clock (bulk enqueue writes times from it).
 LIVE_PER_QUEUE = """
 SELECT q.name,
@@ -579,9 +589,10 @@ class PostgresStore(Store):
             ) from None
         existing = self._existing_by_key([j for j in jobs if j.id not in created])
         results = []
+        states = {value: JobState(value) for value, _ in set(created.values())}  # one enum lookup each
         for job in jobs:
             if job.id in created:
-                results.append(EnqueueResult(job.id, JobState(created[job.id][0]), True))
+                results.append(EnqueueResult(job.id, states[created[job.id][0]], True))
             elif (job.tenant, job.idempotency_key) in existing:
                 job_id, state = existing[(job.tenant, job.idempotency_key)]
                 results.append(EnqueueResult(job_id, JobState(state), False))
@@ -623,23 +634,12 @@ class PostgresStore(Store):
     @staticmethod
     def _announce(conn: psycopg.Connection[Any], created: dict[str, tuple[str, str]]) -> None:
         """Wake the workers of every queue that got ready jobs and announce the new jobs, in one
-        statement inside the enqueue transaction (delivered at commit, never before)."""
-        by_state: dict[str, list[str]] = {}
-        woken: set[str] = set()
-        for job_id, (state, queue) in created.items():
-            by_state.setdefault(state, []).append(job_id)
-            if state == "queued":
-                woken.add(queue)
-        payloads = [
-            json.dumps({"state": state, "ids": ids[i : i + NOTIFY_IDS_PER_EVENT]})
-            for state, ids in by_state.items()
-            for i in range(0, len(ids), NOTIFY_IDS_PER_EVENT)
-        ]
-        conn.execute(
-            f"SELECT pg_notify('{CHANNEL_WAKE}', q) FROM unnest(%(queues)s::text[]) AS q "
-            f"UNION ALL SELECT pg_notify('{CHANNEL_EVENTS}', p) FROM unnest(%(payloads)s::text[]) AS p",
-            {"queues": list(woken), "payloads": payloads},
-        )
+        statement inside the enqueue transaction (delivered at commit, never before). The
+        payloads are built by the server from comma-joined ids (cheaper to send than arrays)."""
+        woken = list({queue for state, queue in created.values() if state == "queued"})
+        ids = ",".join(created)
+        states = ",".join(state for state, _ in created.values())
+        conn.execute(ANNOUNCE, {"queues": woken, "ids": ids, "states": states})
 
     def get_job(self, job_id: str, tenant: str | None = None) -> Job | None:
         try:

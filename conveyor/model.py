@@ -16,7 +16,8 @@ def new_job_id() -> str:
 
     Time-ordered ids keep every index keyed by id or token appending at its right edge: new and
     active jobs share a few hot index pages instead of touching random pages of a table holding
-    millions of finished jobs (measured: random uuid4 ids cost ~15 % of throughput at 1M rows).
+    millions of finished jobs (bench scale section: processing with 1M finished rows went from
+    0.86 of the empty-table figure with random uuid4 ids to 1.0 and above).
     """
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
     # Set the version (7) and the variant (0b10) bits.
@@ -130,7 +131,7 @@ class NewJob:
     parent_id: str | None = None
     idempotency_key: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-    id: str = field(default_factory=lambda: new_job_id())
+    id: str = field(default_factory=new_job_id)
 
     def __post_init__(self) -> None:
         if not self.token:

@@ -38,7 +38,7 @@ JOB_COLUMNS = (
     "parent_id, idempotency_key, cancel_requested, attempt_log"
 )
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-CHANNEL_WAKE = "conveyor_wake"  # payload: queue name; workers LISTEN
+CHANNEL_WAKE = "conveyor_wake"  # payload: queue name, or "queue id" for one new ready job; workers LISTEN
 CHANNEL_EVENTS = "conveyor_events"  # payload: {"state": ..., "ids": [...]}; the API LISTENs
 
 # An event listener gets (state, job_ids). State "progress" means progress or meta changed;

@@ -418,3 +418,73 @@ def test_doctor(app, settings, spawn_worker):
     out = cli(settings, "doctor", "--queues", "default")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "probe job picked up" in out.stdout and "all checks passed" in out.stdout
+
+
+@pytest.mark.parametrize("engine", ["postgres"])
+def test_calls_survive_a_database_restart_without_an_error(app, start_worker):
+    """Every pooled connection dies at once (a server restart, idle connections cut by a proxy):
+    the next enqueue (sync, async, bulk) and reads still succeed, and each job is written once."""
+    import asyncio
+
+    from tests.test_engine import run_in_new_loop
+
+    start_worker()
+
+    async def warm_async() -> None:  # keeps async connections of this loop idle in the cache
+        await asyncio.gather(*(tasks.add.enqueue_async(0, i) for i in range(4)))
+
+    def kill_every_connection() -> int:
+        with psycopg.connect(app.settings.database_url, autocommit=True) as conn:
+            return conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+
+    async def after_restart() -> list:
+        await warm_async()
+        assert kill_every_connection() >= 1
+        return [await tasks.add.enqueue_async(2, 2)]
+
+    # Open a few pooled connections, then kill them all.
+    with app.store.pool.connection(), app.store.pool.connection(), app.store.pool.connection():
+        pass
+    assert kill_every_connection() >= 3
+    handles = [tasks.add.enqueue(1, 1)]
+    assert kill_every_connection() >= 1
+    handles += app.enqueue_many([tasks.add.new_job(i, 10) for i in range(5)])
+    assert kill_every_connection() >= 1
+    assert app.get_job(handles[0].id) is not None and len(app.list_jobs(limit=100)) == 6
+    handles += run_in_new_loop(after_restart())
+    assert [h.wait(15).result for h in handles] == [2, 10, 11, 12, 13, 14, 4]
+    assert count_jobs(app) == 11  # the 4 warm-up jobs and the 7 above, each once
+
+
+@pytest.mark.parametrize("engine", ["postgres"])
+def test_enqueue_whose_reply_is_lost_after_commit_is_not_written_twice(app, start_worker, monkeypatch):
+    """The connection dies after the server committed the job but before the reply arrived: the
+    retry finds the job by its id instead of writing it again (or failing)."""
+    from conveyor.store.postgres import PostgresStore
+
+    start_worker()
+    original = PostgresStore._write_many
+    lost = {"one": False, "many": False}
+
+    def reply_lost_once(kind):
+        def decorate(fn):
+            def wrapper(*args, **kwargs):
+                result = fn(*args, **kwargs)  # committed by now
+                if not lost[kind]:
+                    lost[kind] = True
+                    raise psycopg.OperationalError("server closed the connection unexpectedly")
+                return result
+            return wrapper
+        return decorate
+
+    monkeypatch.setattr(PostgresStore, "_write_many", reply_lost_once("many")(original))
+    monkeypatch.setattr(PostgresStore, "_enqueue_one_result",
+                        staticmethod(reply_lost_once("one")(PostgresStore._enqueue_one_result)))
+    single = tasks.add.enqueue(20, 22)
+    batch = app.enqueue_many([tasks.add.new_job(i, 0) for i in range(3)])
+    assert lost == {"one": True, "many": True}
+    assert single.created and all(h.created for h in batch)
+    assert single.wait(10).result == 42 and [h.wait(10).result for h in batch] == [0, 1, 2]
+    assert count_jobs(app) == 4

@@ -50,6 +50,13 @@ class LoopConnections:
             await anext(cache.closer)  # started in this loop: finalised by its shutdown
         return cache
 
+    async def discard_idle(self) -> None:
+        """Close this loop's idle connections (after one was found dead: the rest likely are)."""
+        cache = await self._cache()
+        idle, cache.idle = cache.idle, []
+        for conn in idle:
+            await conn.close()
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         cache = await self._cache()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -343,6 +345,15 @@ ORDER BY names.queue
 """
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """The error says the connection died (server restart, terminated backend, network), not that
+    the statement was wrong: class 08 (connection exception), 57P01-03 (shutdown), or no SQLSTATE."""
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
 def _is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
@@ -387,15 +398,37 @@ class PostgresStore(Store):
         self.pool.close()
 
     # -- helpers --------------------------------------------------------------------------
-    def _fetchall(
-        self, sql: str, params: dict[str, Any] | None = None, *, prepare: bool | None = None
-    ) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(sql, params, prepare=prepare)
-            return cur.fetchall() if cur.description else []
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection. When one turns out dead (a server restart, idle connections cut by
+        a proxy), the pool's other idle connections are checked at once and replaced if dead too,
+        so the loss costs one failed call, not one per pooled connection."""
+        with self.pool.connection() as conn:
+            try:
+                yield conn
+            except psycopg.Error as exc:
+                if connection_lost(exc):
+                    log.warning("database connection lost (%s); checking the pooled connections", exc)
+                    self.pool.check()
+                raise
 
-    def _fetchone(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
-        rows = self._fetchall(sql, params)
+    def _fetchall(
+        self, sql: str, params: dict[str, Any] | None = None, *, prepare: bool | None = None, read: bool = False
+    ) -> list[dict[str, Any]]:
+        """Run one statement. read=True: it changes nothing, so a connection found dead is
+        replaced and the statement run again."""
+        for attempt in (1, 2):
+            try:
+                with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+                    cur.execute(sql, params, prepare=prepare)
+                    return cur.fetchall() if cur.description else []
+            except psycopg.OperationalError as exc:
+                if not (read and attempt == 1 and connection_lost(exc)):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _fetchone(self, sql: str, params: dict[str, Any] | None = None, *, read: bool = False) -> dict[str, Any] | None:
+        rows = self._fetchall(sql, params, read=read)
         return rows[0] if rows else None
 
     def _notify_events(self, conn: psycopg.Connection[Any], state: str, ids: list[str]) -> None:
@@ -414,7 +447,7 @@ class PostgresStore(Store):
 
     # -- schema ---------------------------------------------------------------------------
     def migrate(self) -> int:
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
                 conn.execute(
@@ -435,10 +468,10 @@ class PostgresStore(Store):
                 return current
 
     def schema_version(self) -> int:
-        row = self._fetchone("SELECT to_regclass('conveyor_schema_version') IS NOT NULL AS present")
+        row = self._fetchone("SELECT to_regclass('conveyor_schema_version') IS NOT NULL AS present", read=True)
         if not row or not row["present"]:
             return 0
-        row = self._fetchone("SELECT coalesce(max(version), 0) AS v FROM conveyor_schema_version")
+        row = self._fetchone("SELECT coalesce(max(version), 0) AS v FROM conveyor_schema_version", read=True)
         return int(row["v"]) if row else 0
 
     # -- jobs -----------------------------------------------------------------------------
@@ -489,30 +522,54 @@ class PostgresStore(Store):
                 jobs, policy=policy, liveness_timeout=liveness_timeout, app_path=app_path)
         job = jobs[0]
         params = self._enqueue_one_params(job, policy, liveness_timeout, app_path)
-        try:
-            async with self.loop_connections.connection() as conn:
-                row = await (await conn.execute(self._enqueue_one_sql(job), params)).fetchone()
-                result = self._enqueue_one_result(job, row, policy, app_path)
-                if result is None:
-                    held = await (await conn.execute(KEY_HOLDER, params)).fetchone()
-                    result = self._key_holder_result(held)
-        except psycopg.Error as exc:
-            raise self._enqueue_failed(exc) from None
-        return [result]
+        for attempt in (1, 2):
+            try:
+                async with self.loop_connections.connection() as conn:
+                    row = await (await conn.execute(self._enqueue_one_sql(job), params)).fetchone()
+                    result = self._enqueue_one_result(job, row, policy, app_path)
+                    if result is None:
+                        held = await (await conn.execute(KEY_HOLDER, params)).fetchone()
+                        result = self._key_holder_result(job, held)
+                return [result]
+            except psycopg.Error as exc:
+                if self._first_attempt_landed(exc, attempt):
+                    return [await asyncio.to_thread(self._landed_result, job.id)]
+                if not (attempt == 1 and connection_lost(exc)):
+                    raise self._enqueue_failed(exc) from None
+                await self.loop_connections.discard_idle()  # died with it, most likely
+        raise AssertionError("unreachable")
 
     def _enqueue_one(
         self, job: NewJob, policy: EnqueuePolicy, liveness: float, app_path: str | None
     ) -> EnqueueResult:
         params = self._enqueue_one_params(job, policy, liveness, app_path)
-        try:
-            with self.pool.connection() as conn:
-                row = conn.execute(self._enqueue_one_sql(job), params).fetchone()
-                result = self._enqueue_one_result(job, row, policy, app_path)
-                if result is None:
-                    result = self._key_holder_result(conn.execute(KEY_HOLDER, params).fetchone())
-        except psycopg.Error as exc:
-            raise self._enqueue_failed(exc) from None
-        return result
+        for attempt in (1, 2):
+            try:
+                with self._connection() as conn:
+                    row = conn.execute(self._enqueue_one_sql(job), params).fetchone()
+                    result = self._enqueue_one_result(job, row, policy, app_path)
+                    if result is None:
+                        result = self._key_holder_result(job, conn.execute(KEY_HOLDER, params).fetchone())
+                return result
+            except psycopg.Error as exc:
+                if self._first_attempt_landed(exc, attempt):
+                    return self._landed_result(job.id)
+                if not (attempt == 1 and connection_lost(exc)):
+                    raise self._enqueue_failed(exc) from None
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _first_attempt_landed(exc: psycopg.Error, attempt: int) -> bool:
+        """Enqueue runs once more on a fresh connection when its connection died, since the
+        first try may or may not have been committed. Job ids are made here, not by the
+        database, so a retry that hits the primary key means the first try was committed."""
+        return (attempt == 2 and isinstance(exc, psycopg.errors.UniqueViolation)
+                and exc.diag.constraint_name == "conveyor_jobs_pkey")
+
+    def _landed_result(self, job_id: str) -> EnqueueResult:
+        job = self.get_job(job_id)
+        assert job is not None, "the first attempt was committed"
+        return EnqueueResult(job_id, job.state, created=True)
 
     def _enqueue_one_params(
         self, job: NewJob, policy: EnqueuePolicy, liveness: float, app_path: str | None
@@ -549,9 +606,10 @@ class PostgresStore(Store):
         return EnqueueResult(str(job_id), JobState(state), created=True)
 
     @staticmethod
-    def _key_holder_result(row: tuple[Any, ...] | None) -> EnqueueResult:
+    def _key_holder_result(job: NewJob, row: tuple[Any, ...] | None) -> EnqueueResult:
         assert row is not None, "an idempotency key conflicted, so a job holds it"
-        return EnqueueResult(str(row[0]), JobState(row[1]), created=False)
+        # The holder is this very job when a first try was committed before its connection died.
+        return EnqueueResult(str(row[0]), JobState(row[1]), created=str(row[0]) == job.id)
 
     def _enqueue_many(
         self, jobs: list[NewJob], policy: EnqueuePolicy, liveness: float, app_path: str | None
@@ -560,33 +618,21 @@ class PostgresStore(Store):
         idempotency key, an INSERT ... ON CONFLICT for those with one, and the NOTIFYs."""
         for job in jobs:
             validate_new_job(job)
-        try:
-            with self.pool.connection() as conn, conn.transaction():
-                live = conn.execute(LIVE_PER_QUEUE, {"queues": list({j.queue for j in jobs}),
-                                                     "liveness": liveness}).fetchall()
-                now = live[0][3]
-                served: dict[str, bool] = {}
-                for queue, running, paused, _ in live:
-                    if running == 0 and policy is EnqueuePolicy.REFUSE:
-                        raise NoLiveWorkerError(queue, app_path, paused_workers=paused)
-                    served[queue] = running > 0 or policy is EnqueuePolicy.ACCEPT
-                refusals = {q: str(NoLiveWorkerError(q, app_path)) for q, ok in served.items() if not ok}
-                rows = [self._copy_row(j, now, refusals.get(j.queue)) for j in jobs]
-                plain = [r for r, j in zip(rows, jobs, strict=True) if j.idempotency_key is None]
-                if plain:
-                    with conn.cursor().copy(COPY_JOBS) as copy:
-                        for row in plain:
-                            copy.write_row(row)
-                created = {r[0]: (r[7], r[2]) for r in plain}  # id -> (state, queue)
-                keyed = [r for r, j in zip(rows, jobs, strict=True) if j.idempotency_key is not None]
-                if keyed:
-                    created.update(self._insert_keyed(conn, keyed))
-                self._announce(conn, created)
-        except psycopg.Error as exc:
-            raise LivenessCheckError(
-                f"Could not enqueue {len(jobs)} jobs: the insert failed ({type(exc).__name__}: {exc}).",
-                action="Nothing was queued. Check the database connection and schema, then try again.",
-            ) from None
+        for attempt in (1, 2):
+            try:
+                created = self._write_many(jobs, policy, liveness, app_path)
+                break
+            except psycopg.Error as exc:
+                if self._first_attempt_landed(exc, attempt):  # see _enqueue_one
+                    created = {r["id"]: (r["state"], r["queue"]) for r in self._fetchall(
+                        "SELECT id::text, state, queue FROM conveyor_jobs WHERE id = ANY(%(ids)s::uuid[])",
+                        {"ids": [j.id for j in jobs]}, read=True)}
+                    break
+                if not (attempt == 1 and connection_lost(exc)):
+                    raise LivenessCheckError(
+                        f"Could not enqueue {len(jobs)} jobs: the insert failed ({type(exc).__name__}: {exc}).",
+                        action="Nothing was queued. Check the database connection and schema, then try again.",
+                    ) from None
         existing = self._existing_by_key([j for j in jobs if j.id not in created])
         results = []
         states = {value: JobState(value) for value, _ in set(created.values())}  # one enum lookup each
@@ -595,8 +641,36 @@ class PostgresStore(Store):
                 results.append(EnqueueResult(job.id, states[created[job.id][0]], True))
             elif (job.tenant, job.idempotency_key) in existing:
                 job_id, state = existing[(job.tenant, job.idempotency_key)]
-                results.append(EnqueueResult(job_id, JobState(state), False))
+                # The holder is this very job when a first try was committed before its connection died.
+                results.append(EnqueueResult(job_id, JobState(state), job_id == job.id))
         return results
+
+    def _write_many(
+        self, jobs: list[NewJob], policy: EnqueuePolicy, liveness: float, app_path: str | None
+    ) -> dict[str, tuple[str, str]]:
+        """The bulk enqueue transaction; returns id -> (state, queue) of the jobs it wrote."""
+        with self._connection() as conn, conn.transaction():
+            live = conn.execute(LIVE_PER_QUEUE, {"queues": list({j.queue for j in jobs}),
+                                                 "liveness": liveness}).fetchall()
+            now = live[0][3]
+            served: dict[str, bool] = {}
+            for queue, running, paused, _ in live:
+                if running == 0 and policy is EnqueuePolicy.REFUSE:
+                    raise NoLiveWorkerError(queue, app_path, paused_workers=paused)
+                served[queue] = running > 0 or policy is EnqueuePolicy.ACCEPT
+            refusals = {q: str(NoLiveWorkerError(q, app_path)) for q, ok in served.items() if not ok}
+            rows = [self._copy_row(j, now, refusals.get(j.queue)) for j in jobs]
+            plain = [r for r, j in zip(rows, jobs, strict=True) if j.idempotency_key is None]
+            if plain:
+                with conn.cursor().copy(COPY_JOBS) as copy:
+                    for row in plain:
+                        copy.write_row(row)
+            created = {r[0]: (r[7], r[2]) for r in plain}
+            keyed = [r for r, j in zip(rows, jobs, strict=True) if j.idempotency_key is not None]
+            if keyed:
+                created.update(self._insert_keyed(conn, keyed))
+            self._announce(conn, created)
+        return created
 
     @staticmethod
     def _copy_row(job: NewJob, now: datetime, refusal: str | None) -> tuple[Any, ...]:
@@ -628,6 +702,7 @@ class PostgresStore(Store):
             "SELECT tenant, idempotency_key, id::text, state FROM conveyor_jobs "
             "WHERE (tenant, idempotency_key) IN (SELECT * FROM unnest(%(t)s::text[], %(k)s::text[]))",
             {"t": [j.tenant for j in jobs], "k": [j.idempotency_key for j in jobs]},
+            read=True,
         )
         return {(r["tenant"], r["idempotency_key"]): (r["id"], r["state"]) for r in rows}
 
@@ -647,6 +722,7 @@ class PostgresStore(Store):
                 f"SELECT {JOB_COLUMNS} FROM conveyor_jobs WHERE id = %(id)s::uuid "
                 "AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s)",
                 {"id": job_id, "tenant": tenant},
+                read=True,
             )
         except psycopg.errors.InvalidTextRepresentation:
             return None
@@ -657,7 +733,7 @@ class PostgresStore(Store):
         if not valid:
             return []
         rows = self._fetchall(
-            f"SELECT {JOB_COLUMNS} FROM conveyor_jobs WHERE id = ANY(%(ids)s::uuid[])", {"ids": valid}
+            f"SELECT {JOB_COLUMNS} FROM conveyor_jobs WHERE id = ANY(%(ids)s::uuid[])", {"ids": valid}, read=True
         )
         return [self._job(r) for r in rows]
 
@@ -673,7 +749,7 @@ class PostgresStore(Store):
             f"SELECT {JOB_COLUMNS} FROM conveyor_jobs WHERE {' AND '.join(where) or 'true'} "
             "ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
         )
-        return [self._job(r) for r in self._fetchall(sql, params)]
+        return [self._job(r) for r in self._fetchall(sql, params, read=True)]
 
     @staticmethod
     def _filter_sql(f: JobFilter) -> tuple[list[str], dict[str, Any]]:
@@ -703,7 +779,7 @@ class PostgresStore(Store):
 
     def claim_jobs(self, worker_id: str, queues: list[str], limit: int) -> list[ClaimedJob]:
         # Plain tuples and text ids: this runs for every job, so no per-row dict or UUID object.
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             rows = conn.execute(CLAIM, {"queues": queues, "limit": limit, "worker_id": worker_id}).fetchall()
         return [ClaimedJob(*r[:12]) for r in rows]
 
@@ -736,7 +812,7 @@ class PostgresStore(Store):
         failed: int | None = None,
         meta: dict[str, Any] | None = None,
     ) -> bool:
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             cur = conn.execute(
                 """UPDATE conveyor_jobs SET
                        progress_percent = coalesce(%(percent)s, progress_percent),
@@ -757,7 +833,7 @@ class PostgresStore(Store):
             return changed
 
     def extend_deadline(self, job_id: str, lease_token: str, seconds: float) -> bool:
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             cur = conn.execute(
                 "UPDATE conveyor_jobs SET deadline = greatest(deadline, now()) + make_interval(secs => %s), "
                 "timeout = coalesce(timeout, 0) + %s, updated_at = now() "
@@ -768,7 +844,7 @@ class PostgresStore(Store):
 
     def cancel_job(self, job_id: str, tenant: str | None = None) -> JobState:
         job = self._require_job(job_id, tenant)
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             row = conn.execute(
                 """UPDATE conveyor_jobs SET
                        state = CASE WHEN state = 'running' THEN state ELSE 'cancelled' END,
@@ -788,7 +864,7 @@ class PostgresStore(Store):
 
     def retry_job(self, job_id: str, tenant: str | None = None) -> None:
         job = self._require_job(job_id, tenant)
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             cur = conn.execute(
                 """UPDATE conveyor_jobs SET state = 'queued', queued_at = now(), run_at = now(),
                        finished_at = NULL, max_attempts = greatest(max_attempts, attempts + 1),
@@ -808,7 +884,7 @@ class PostgresStore(Store):
 
     def delete_job(self, job_id: str, tenant: str | None = None) -> None:
         job = self._require_job(job_id, tenant)
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             cur = conn.execute(
                 "DELETE FROM conveyor_jobs WHERE id = %s AND state IN ('completed', 'failed', 'dead', 'cancelled')",
                 (job.id,),
@@ -822,7 +898,7 @@ class PostgresStore(Store):
 
     def requeue_dead(self, filters: JobFilter) -> int:
         where, params = self._filter_sql(JobFilter(**{**filters.__dict__, "states": ["dead", "failed"]}))
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             rows = conn.execute(
                 f"""UPDATE conveyor_jobs SET state = 'queued', queued_at = now(), run_at = now(), finished_at = NULL,
                         max_attempts = greatest(max_attempts, attempts + 1), updated_at = now()
@@ -836,7 +912,7 @@ class PostgresStore(Store):
 
     def purge_dead(self, filters: JobFilter) -> int:
         where, params = self._filter_sql(JobFilter(**{**filters.__dict__, "states": ["dead", "failed"]}))
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             rows = conn.execute(f"DELETE FROM conveyor_jobs WHERE {' AND '.join(where)} RETURNING id", params).fetchall()
             self._notify_events(conn, "deleted", [str(r[0]) for r in rows])
             return len(rows)
@@ -845,6 +921,7 @@ class PostgresStore(Store):
         rows = self._fetchall(
             "SELECT id FROM conveyor_jobs WHERE state = 'running' AND worker_id = %(w)s AND cancel_requested",
             {"w": worker_id},
+            read=True,
         )
         return [str(r["id"]) for r in rows]
 
@@ -853,6 +930,7 @@ class PostgresStore(Store):
             "SELECT id, lease_token FROM conveyor_jobs WHERE state = 'running' AND worker_id = %(w)s "
             "AND started_at < now() - make_interval(secs => %(s)s)",
             {"w": worker_id, "s": started_before_seconds},
+            read=True,
         )
         return [(str(r["id"]), str(r["lease_token"])) for r in rows]
 
@@ -910,6 +988,7 @@ class PostgresStore(Store):
                   OR coalesce(w.stopped_at, w.last_heartbeat) > now() - make_interval(secs => %(since)s)
                ORDER BY w.started_at DESC""",
             {"liveness": liveness_timeout, "since": include_dead_since},
+            read=True,
         )
         return [
             WorkerInfo(
@@ -924,7 +1003,7 @@ class PostgresStore(Store):
 
     def live_worker_count(self, queue: str, liveness_timeout: float) -> tuple[int, int]:
         try:
-            row = self._fetchone(LIVE_WORKERS, {"queue": queue, "liveness": liveness_timeout})
+            row = self._fetchone(LIVE_WORKERS, {"queue": queue, "liveness": liveness_timeout}, read=True)
         except psycopg.Error as exc:
             raise LivenessCheckError(
                 f"Could not check for live workers: {exc}.",
@@ -934,7 +1013,7 @@ class PostgresStore(Store):
         return int(row["running"]), int(row["paused"])
 
     def queue_stats(self, liveness_timeout: float, tenant: str | None = None) -> list[QueueStats]:
-        rows = self._fetchall(QUEUE_STATS, {"liveness": liveness_timeout, "tenant": tenant})
+        rows = self._fetchall(QUEUE_STATS, {"liveness": liveness_timeout, "tenant": tenant}, read=True)
         stats = []
         for r in rows:
             counts = {s: 0 for s in ("scheduled", "queued", "running", "dead", "failed")}
@@ -950,7 +1029,7 @@ class PostgresStore(Store):
         return stats
 
     def set_queue_paused(self, queue: str, paused: bool) -> None:
-        with self.pool.connection() as conn:
+        with self._connection() as conn:
             conn.execute(
                 "INSERT INTO conveyor_queues (name, paused) VALUES (%s, %s) "
                 "ON CONFLICT (name) DO UPDATE SET paused = excluded.paused",
@@ -971,7 +1050,7 @@ class PostgresStore(Store):
         prune_batch: int,
     ) -> MaintenanceReport | None:
         report = MaintenanceReport()
-        with self.pool.connection() as conn, conn.transaction():
+        with self._connection() as conn, conn.transaction():
             got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (MAINTENANCE_LOCK,)).fetchone()
             if not got or not got[0]:
                 return None
@@ -1057,12 +1136,14 @@ class PostgresStore(Store):
             "SELECT id, tenant, role, name, created_at, revoked_at FROM conveyor_api_keys "
             "WHERE key_hash = %(h)s AND revoked_at IS NULL",
             {"h": key_hash},
+            read=True,
         )
         return ApiKey(**row) if row else None
 
     def list_api_keys(self) -> list[ApiKey]:
         rows = self._fetchall(
-            "SELECT id, tenant, role, name, created_at, revoked_at FROM conveyor_api_keys ORDER BY created_at"
+            "SELECT id, tenant, role, name, created_at, revoked_at FROM conveyor_api_keys ORDER BY created_at",
+            read=True,
         )
         return [ApiKey(**r) for r in rows]
 

@@ -39,6 +39,17 @@ FAST = {
 }
 
 
+def register_worker_row(store: Any, worker_id: str, queues: tuple[str, ...] = ("default",)) -> None:
+    """A worker row that heartbeats once and claims nothing: enough for the live-worker check and
+    for tests that claim and finish jobs through the store by hand."""
+    from conveyor.model import WorkerInfo
+
+    store.register_worker(WorkerInfo(
+        id=worker_id, hostname="h", pid=1, queues=list(queues), concurrency=1, version="t",
+        started_at=None, last_heartbeat=None, state="running", desired_state=None,  # type: ignore[arg-type]
+        jobs_in_flight=0, processed=0, failed=0))
+
+
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, message: str = "") -> Any:
     """Poll `condition` until it returns something truthy; fail the test at the deadline."""
     deadline = time.monotonic() + timeout

@@ -11,10 +11,10 @@ import pytest
 
 from conveyor import EnqueuePolicy, JobState, NoLiveWorkerError
 from conveyor.errors import LivenessCheckError
-from conveyor.model import NewJob, Outcome, WorkerInfo
+from conveyor.model import NewJob, Outcome
 from conveyor.store import JobFilter
 from tests import tasks
-from tests.conftest import live_workers, wait_for
+from tests.conftest import live_workers, register_worker_row, wait_for
 from tests.test_engine import cli, count_jobs
 
 
@@ -187,10 +187,7 @@ def test_sigkill_with_ten_jobs_in_flight(app, spawn_worker, start_worker, tmp_pa
 def test_a_lost_lease_cannot_overwrite_the_attempt_that_replaced_it(app):
     store = app.store
     for worker_id in ("w-old", "w-new"):
-        store.register_worker(WorkerInfo(
-            id=worker_id, hostname="h", pid=1, queues=["default"], concurrency=1, version="t",
-            started_at=None, last_heartbeat=None, state="running", desired_state=None,  # type: ignore[arg-type]
-            jobs_in_flight=0, processed=0, failed=0))
+        register_worker_row(store, worker_id)
     store.enqueue([NewJob(task="t.add", args=[1, 1], token="tok")], policy="accept", liveness_timeout=3)  # type: ignore[arg-type]
     [first] = store.claim_jobs("w-old", ["default"], 1)
     # w-old stops heartbeating; w-new stays alive.
@@ -223,9 +220,7 @@ def _age_worker(app, worker_id: str, seconds: float) -> None:
 
 def test_orphan_with_attempts_spent_goes_to_dead(app):
     store = app.store
-    store.register_worker(WorkerInfo(
-        id="w1", hostname="h", pid=1, queues=["default"], concurrency=1, version="t", started_at=None,  # type: ignore[arg-type]
-        last_heartbeat=None, state="running", desired_state=None, jobs_in_flight=0, processed=0, failed=0))  # type: ignore[arg-type]
+    register_worker_row(store, "w1")
     store.enqueue([NewJob(task="t.add", max_attempts=1)], policy="accept", liveness_timeout=3)  # type: ignore[arg-type]
     [claimed] = store.claim_jobs("w1", ["default"], 1)
     _age_worker(app, "w1", 60)
@@ -316,9 +311,7 @@ def test_extend_timeout_gives_a_long_job_more_time(app, start_worker):
 
 def test_database_enforces_timeouts_when_the_worker_is_wedged(app):
     store = app.store
-    store.register_worker(WorkerInfo(
-        id="wedged", hostname="h", pid=1, queues=["default"], concurrency=1, version="t", started_at=None,  # type: ignore[arg-type]
-        last_heartbeat=None, state="running", desired_state=None, jobs_in_flight=0, processed=0, failed=0))  # type: ignore[arg-type]
+    register_worker_row(store, "wedged")
     store.enqueue([NewJob(task="t.add", timeout=0.2, max_attempts=2)], policy="accept", liveness_timeout=3)  # type: ignore[arg-type]
     [claimed] = store.claim_jobs("wedged", ["default"], 1)
     app.settings = app.settings.with_overrides(timeout_grace=0.1)

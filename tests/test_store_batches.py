@@ -2,17 +2,14 @@
 
 from datetime import UTC, datetime, timedelta
 
-from conveyor.model import EnqueuePolicy, JobState, NewJob, Outcome, WorkerInfo
+from conveyor.model import EnqueuePolicy, JobState, NewJob, Outcome
 from conveyor.store import JobFilter
-from tests.conftest import wait_for
+from tests.conftest import register_worker_row, wait_for
 
 
 def test_big_claim_finish_and_stage_batches(app):
     store = app.store
-    store.register_worker(WorkerInfo(
-        id="w", hostname="h", pid=1, queues=["default"], concurrency=1, version="t",
-        started_at=None, last_heartbeat=None, state="running", desired_state=None,  # type: ignore[arg-type]
-        jobs_in_flight=0, processed=0, failed=0))
+    register_worker_row(store, "w")
     soon = datetime.now(UTC) + timedelta(seconds=1.5)  # still ahead when the enqueue lands, even on a busy machine
     jobs = [NewJob(task="t.add", args=[i, i]) for i in range(600)]
     jobs += [NewJob(task="t.add", args=[i, 0], run_at=soon) for i in range(1000)]
@@ -48,10 +45,7 @@ def test_big_claim_finish_and_stage_batches(app):
 def test_throughput_counts_completions_per_tenant_and_outlives_the_rows(app):
     store = app.store
     for worker in ("w1", "w2"):
-        store.register_worker(WorkerInfo(
-            id=worker, hostname="h", pid=1, queues=["default"], concurrency=1, version="t",
-            started_at=None, last_heartbeat=None, state="running", desired_state=None,  # type: ignore[arg-type]
-            jobs_in_flight=0, processed=0, failed=0))
+        register_worker_row(store, worker)
     jobs = [NewJob(task="t.add", args=[i, i], tenant="acme" if i < 30 else "umbrella") for i in range(50)]
     store.enqueue(jobs, policy=EnqueuePolicy.REFUSE, liveness_timeout=30)
     for worker, limit in (("w1", 20), ("w2", 30)):

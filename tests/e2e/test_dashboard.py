@@ -313,3 +313,27 @@ def test_jobs_filter_keyset_pages_and_live_rows(
     assert page.evaluate("window.__sameDocument === true"), "the jobs page reloaded"
     web.shot("jobs")
     assert page_errors(web.errors) == []
+
+
+def test_jobs_page_rereads_after_the_servers_event_feed_reconnects(
+    server: DashboardServer, web: Browsing, app: Any
+) -> None:
+    """A change no event announced (made while the server's LISTEN connection was down) still
+    reaches the open page: the server says "resync" and the page re-reads, without a reload."""
+    handle = tasks.add.configure(policy="accept").enqueue(1, 1)
+    page = login(web, server, "/jobs")
+    row = page.locator(f'#jobs-table tbody tr[data-job-id="{handle.id}"]')
+    expect(row).to_have_attribute("data-state", "queued")
+    page.evaluate("window.__sameDocument = true")
+    with app.store.pool.connection() as conn:
+        conn.execute("UPDATE conveyor_jobs SET state = 'cancelled', finished_at = now(), updated_at = now() "
+                     "WHERE id = %s", (handle.id,))
+
+        def kill_listener() -> int:
+            return conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                "WHERE application_name = 'conveyor-events'").fetchone()[0]
+
+        wait_for(kill_listener, message="the server's LISTEN connection")
+    expect(row).to_have_attribute("data-state", "cancelled", timeout=LIVE)
+    assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
+    assert page_errors(web.errors) == []

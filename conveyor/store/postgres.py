@@ -213,7 +213,7 @@ done AS (
 counted AS (
     INSERT INTO conveyor_completions AS c (bucket, tenant, queue, worker_id, n)
     SELECT {COMPLETION_BUCKET}, tenant, queue, coalesce(worker_id, ''), count(*)
-    FROM done WHERE state = 'completed' GROUP BY tenant, queue, worker_id
+    FROM done WHERE state = 'completed' GROUP BY tenant, queue, coalesce(worker_id, '')
     ON CONFLICT (bucket, tenant, queue, worker_id) DO UPDATE SET n = c.n + excluded.n
 ),
 wake AS (SELECT pg_notify('{CHANNEL_WAKE}', q.queue) FROM (SELECT DISTINCT queue FROM done WHERE state = 'queued') q),

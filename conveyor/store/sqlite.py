@@ -58,6 +58,20 @@ _wake_callbacks: dict[str, list[Callable[[str], None]]] = {}
 _wake_lock = threading.Lock()
 
 
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration, run one by one inside the migration's transaction
+    (executescript would commit first). A trigger body's semicolons stay in its statement."""
+    buffer = ""
+    for part in script.split(";"):
+        buffer += part + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip().strip(";").strip():
+                yield buffer
+            buffer = ""
+
+
+DELETIONS_KEPT_S = 60.0  # how long deleted job ids stay in conveyor_deletions for the event pollers
+
 LIVE_WORKERS = """
     SELECT coalesce(sum(w.state = 'running'), 0) AS running, coalesce(sum(w.state = 'paused'), 0) AS paused
     FROM conveyor_workers w
@@ -176,7 +190,7 @@ class SQLiteStore(Store):
                 callback(queue)
 
     def _emit(self, state: str, ids: list[str]) -> None:
-        """In-process events (deletes); other changes reach listeners through the poller."""
+        """Hand a batch of changes to the listeners (from the poller)."""
         if not ids:
             return
         with self._listeners_lock:
@@ -195,9 +209,8 @@ class SQLiteStore(Store):
             for version, name, sql in load_migrations(self.engine):
                 if version <= current:
                     continue
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in _statements(sql):
+                    conn.execute(statement)
                 conn.execute(
                     "INSERT INTO conveyor_schema_version (version, name, applied_at) VALUES (?, ?, ?)",
                     (version, name, time.time()),
@@ -505,7 +518,6 @@ class SQLiteStore(Store):
             raise InvalidTransitionError(
                 f"Job {job_id} is {job.state.value}; only finished jobs can be deleted.", action="Cancel it first."
             )
-        self._emit("deleted", [job.id])
 
     def requeue_dead(self, filters: JobFilter) -> int:
         where, params = self._filter_sql(JobFilter(**{**filters.__dict__, "states": ["dead", "failed"]}))
@@ -524,7 +536,6 @@ class SQLiteStore(Store):
         where, params = self._filter_sql(JobFilter(**{**filters.__dict__, "states": ["dead", "failed"]}))
         with self._write() as conn:
             rows = conn.execute(f"DELETE FROM conveyor_jobs WHERE {' AND '.join(where)} RETURNING id", params).fetchall()
-        self._emit("deleted", [r["id"] for r in rows])
         return len(rows)
 
     def cancel_requested_jobs(self, worker_id: str) -> list[str]:
@@ -800,6 +811,7 @@ class SQLiteStore(Store):
                 (now - 7 * 86400,),
             )
             conn.execute("DELETE FROM conveyor_completions WHERE bucket < ?", (now - 7200,))
+            conn.execute("DELETE FROM conveyor_deletions WHERE deleted_at < ?", (now - DELETIONS_KEPT_S,))
         self._wake(woken)
         return report
 
@@ -857,8 +869,10 @@ class SQLiteStore(Store):
         while not self._closed.wait(interval):
             try:
                 rows = self._all(
-                    "SELECT id, state, updated_at FROM conveyor_jobs WHERE updated_at > ? ORDER BY updated_at LIMIT 5000",
-                    (since - lookback,),
+                    "SELECT id, state, updated_at FROM conveyor_jobs WHERE updated_at > ? "
+                    "UNION ALL SELECT id, 'deleted', deleted_at FROM conveyor_deletions WHERE deleted_at > ? "
+                    "ORDER BY 3 LIMIT 5000",
+                    (since - lookback, since - lookback),
                 )
             except sqlite3.Error as exc:
                 log.warning("event poll failed: %s", exc)

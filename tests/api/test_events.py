@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests import tasks
 from tests.api.conftest import recv_json, recv_until
 from tests.conftest import wait_for
 
@@ -106,3 +107,20 @@ def test_feeds_resync_after_the_database_feed_reconnects(app, server, client, ad
         recv_until(feed, lambda m: m["type"] == "resync", timeout=10)
         message, _ = recv_until(one, lambda m: m["type"] == "job" and m["job"]["priority"] == 9, timeout=10)
         assert message["job"]["id"] == job["id"]
+
+
+def test_deletions_by_another_process_are_announced(app, server, client, admin_key, start_worker):
+    """The CLI, a worker's retention pass or another API server deletes jobs: the feed says so."""
+    from conveyor.store import open_store
+
+    start_worker()
+    done = tasks.add.enqueue(1, 1)
+    done.wait(10)
+    with server.ws("/ws/events", admin_key) as feed:
+        other = open_store(app.settings.database_url)  # its own connections, like another process
+        try:
+            other.delete_job(done.id)
+        finally:
+            other.close()
+        message, _ = recv_until(feed, lambda m: m["type"] == "deleted", timeout=5)
+        assert message["id"] == done.id

@@ -437,9 +437,10 @@ def test_calls_survive_a_database_restart_without_an_error(app, start_worker):
         assert kill_every_connection() >= 1
         return [await tasks.add.enqueue_async(2, 2)]
 
-    # Open a few pooled connections, then kill them all.
-    with app.store.pool.connection(), app.store.pool.connection(), app.store.pool.connection():
-        pass
+    # Have the pool open a few connections at once, then kill them all.
+    held = [app.store.pool.getconn() for _ in range(3)]
+    for conn in held:
+        app.store.pool.putconn(conn)
     assert kill_every_connection() >= 3
     handles = [tasks.add.enqueue(1, 1)]
     assert kill_every_connection() >= 1

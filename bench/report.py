@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -127,12 +128,10 @@ def evaluate_targets(engine: str, results: Results) -> list[dict[str, Any]]:
 
 # -- machine ------------------------------------------------------------------------------
 def cpu_model() -> str:
-    try:
+    with contextlib.suppress(OSError):  # no /proc (macOS): fall back to platform
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or "?"
 
 
@@ -157,10 +156,8 @@ def load_average() -> list[float] | None:
 
 def machine_info(postgres_version: str | None, sqlite_version: str) -> dict[str, Any]:
     mem_gib = None
-    try:
+    with contextlib.suppress(ValueError, OSError):  # sysconf names differ per platform
         mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError):
-        pass
     return {
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu_model(),

@@ -9,6 +9,7 @@ test-artifacts/screenshots/ (and one more at teardown, pass or fail).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -187,10 +188,8 @@ def _open(browser: Any, request: pytest.FixtureRequest, **context_options: Any) 
     prefix = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.originalname.removeprefix("test_"))
     browsing = Browsing(page=page, context=context, shot=Shots(page, prefix), errors=errors)
     yield browsing
-    try:
+    with contextlib.suppress(Exception):  # a failed screenshot must not hide the test's own failure
         browsing.shot("final")
-    except Exception:  # a failed screenshot must not hide the test's own failure
-        pass
     context.close()
 
 

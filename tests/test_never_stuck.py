@@ -427,9 +427,11 @@ def test_calls_survive_a_database_restart_without_an_error(app, start_worker):
         await asyncio.gather(*(tasks.add.enqueue_async(0, i) for i in range(4)))
 
     def kill_every_connection() -> int:
+        # Like a server restart: every backend is gone before the next call (pg_terminate_backend
+        # alone only signals them, so a backend could still answer a moment later, then die).
         with psycopg.connect(app.settings.database_url, autocommit=True) as conn:
             return conn.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
 
     async def after_restart() -> list:

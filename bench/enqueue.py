@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+from bench import raw_sql
 from bench.raw_sql import SINGLE_INSERT_MAX
 from bench.stats import Results, Series
 from bench.workload import NOOP, PhantomWorker, RunContext, noop_jobs, payload
@@ -57,18 +58,64 @@ def _copy_into_jobs_table(ctx: RunContext, n: int) -> float:
     is the job table's width and indexes rather than Conveyor's code."""
     import psycopg
 
-    from conveyor.store.postgres import COPY_JOBS, PostgresStore
+    from conveyor.store.postgres import PostgresStore
 
     jobs = noop_jobs(ctx, n)
+    copy_sql, pick = PostgresStore._copy_plan(jobs, {})  # the columns enqueue_many sends for these jobs
     with psycopg.connect(ctx.db.url, autocommit=True) as conn:
         now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
-        rows = [PostgresStore._copy_row(job, now, None) for job in jobs]
+        rows = [pick(PostgresStore._copy_row(job, now, None)) for job in jobs]
         start = time.perf_counter()
         for i in range(0, n, BULK_BATCH):
-            with conn.transaction(), conn.cursor().copy(COPY_JOBS) as copy:
+            with conn.transaction(), conn.cursor().copy(copy_sql) as copy:
                 for row in rows[i : i + BULK_BATCH]:
                     copy.write_row(row)
         return n / (time.perf_counter() - start)
+
+
+class PairedRawInsert:
+    """The raw single INSERT + NOTIFY baseline (bench/raw_sql.py), run right before and after each
+    one-by-one run (PostgreSQL). A single insert's round trip is mostly the commit's WAL flush,
+    whose speed drifts over minutes on a shared machine, so the raw section's figure, measured
+    minutes earlier, makes a poor denominator; a ratio to the raw runs bracketing each run does not."""
+
+    def __init__(self, ctx: RunContext, n: int) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(ctx.db.url, autocommit=True)
+        self.conn.execute(raw_sql.DDL)  # type: ignore[arg-type]
+        self.rows = raw_sql._make_rows(n)
+
+    def __call__(self) -> float:
+        raw_sql._reset(self.conn)
+        return raw_sql._timed(lambda: raw_sql._insert_notify(self.conn, self.rows))
+
+    def close(self) -> None:
+        self.conn.execute(f"DROP TABLE {raw_sql.TABLE}")
+        self.conn.close()
+
+
+def _one_by_one(ctx: RunContext, series: Series, n: int) -> None:
+    """Sync and async one-by-one enqueue, each with its ratio to the raw runs just before and after."""
+    raw = PairedRawInsert(ctx, n) if ctx.engine == "postgres" else None
+    try:
+        before = raw() if raw else 0.0
+        for kind, measure in (("sync", _sync_one_by_one), ("async", _async_one_by_one)):
+            ctx.db.clear_jobs()
+            rate = measure(ctx, n)
+            series.add(f"enqueue_{kind}_jobs_per_s", rate, "jobs/s",
+                       f"one by one, {kind} task.{'enqueue' if kind == 'sync' else 'enqueue_async'} ({n} jobs)")
+            if raw:
+                after = raw()
+                series.add("paired_raw_single_insert_notify_per_s", after, "jobs/s",
+                           "raw INSERT+NOTIFY, run between the one-by-one runs")
+                series.add(f"ratio_{kind}_vs_single_insert_notify", rate / ((before + after) / 2), "x",
+                           f"one-by-one enqueue ({kind}) / raw INSERT+NOTIFY run just before and after",
+                           "median of per-repeat ratios")
+                before = after
+    finally:
+        if raw:
+            raw.close()
 
 
 def run(ctx: RunContext, results: Results) -> None:
@@ -81,12 +128,7 @@ def run(ctx: RunContext, results: Results) -> None:
         for i in range(20):
             ctx.task(NOOP).enqueue(payload(i))
         for _ in range(ctx.config.repeats):
-            ctx.db.clear_jobs()
-            series.add("enqueue_sync_jobs_per_s", _sync_one_by_one(ctx, n_single), "jobs/s",
-                       f"one by one, sync task.enqueue ({n_single} jobs)")
-            ctx.db.clear_jobs()
-            series.add("enqueue_async_jobs_per_s", _async_one_by_one(ctx, n_single), "jobs/s",
-                       f"one by one, async task.enqueue_async ({n_single} jobs)")
+            _one_by_one(ctx, series, n_single)
             ctx.db.clear_jobs()
             rate, build_rate = _bulk(ctx, n_bulk)
             series.add("enqueue_bulk_jobs_per_s", rate, "jobs/s",

@@ -25,7 +25,7 @@ from conveyor.errors import (
 from conveyor.store import JobFilter, open_store
 from conveyor.worker import Worker
 from tests import tasks
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, register_worker_row, wait_for
 
 
 def run_in_new_loop(coro):
@@ -173,6 +173,58 @@ def test_bulk_enqueue_and_async_enqueue(app, start_worker):
     assert handle.wait(10).result == 42
     wait_for(lambda: handles[-1].get().state == JobState.COMPLETED, timeout=60)
     assert handles[0].wait(30).result == 0
+
+
+def test_bulk_enqueue_writes_every_field_whichever_columns_a_batch_sends(app):
+    """Bulk enqueue leaves columns to their defaults when no job of a batch needs them; a batch of
+    plain jobs and a batch mixing kwargs, meta, delays and tokens must both read back exactly."""
+    register_worker_row(app.store, "w-bulk")
+    plain = app.enqueue_many([tasks.add.new_job(i, i) for i in range(3)])
+    later = datetime.now(UTC) + timedelta(hours=1)
+    mixed = app.enqueue_many([
+        tasks.add.new_job(1, 2),
+        tasks.add.configure(meta={"m": 1}, priority=7, max_attempts=5, timeout=9.5).new_job(a=1, b=2),
+        tasks.add.configure(run_at=later, token="chain-9", tenant="t2").new_job(3, 4),
+    ])
+    for handle in plain:
+        job = handle.get()
+        assert job.state == JobState.QUEUED and job.queued_at == job.created_at == job.run_at
+        assert job.kwargs == {} and job.meta == {} and job.token == job.id.replace("-", "")
+        assert job.finished_at is None and job.error is None and job.idempotency_key is None
+    first, second, third = (h.get() for h in mixed)
+    assert (first.args, first.kwargs, first.meta, first.state) == ([1, 2], {}, {}, JobState.QUEUED)
+    assert first.queued_at == first.created_at == first.run_at
+    assert (second.kwargs, second.meta, second.priority, second.max_attempts, second.timeout) == (
+        {"a": 1, "b": 2}, {"m": 1}, 7, 5, 9.5)
+    assert (third.state, third.token, third.tenant, third.queued_at) == (JobState.SCHEDULED, "chain-9", "t2", None)
+    assert abs((third.run_at - later).total_seconds()) < 0.01
+
+
+def test_a_root_jobs_token_is_its_id_and_finds_its_children(app, start_worker):
+    start_worker()
+    parent = tasks.spawn_child.enqueue().wait(10)
+    child = app.get_job(parent.result)
+    assert parent.token == parent.id.replace("-", "") and child.token == parent.token
+    assert {j.id for j in app.list_jobs(token=parent.token)} == {parent.id, child.id}
+    assert app.list_jobs(token=parent.token.upper()) == []  # tokens are compared exactly
+    if app.store.engine == "postgres":
+        # Stored as NULL (no entry in the token index); the child stores the token it inherited.
+        with app.store.pool.connection() as conn:
+            stored = dict(conn.execute("SELECT id::text, token FROM conveyor_jobs").fetchall())
+        assert stored == {parent.id: None, child.id: parent.token}
+
+
+def test_jobs_list_newest_first_in_the_order_they_were_made(app):
+    register_worker_row(app.store, "w-order")
+    ids = [tasks.add.enqueue(i, i).id for i in range(30)]  # many within one millisecond
+    ids += [h.id for h in app.enqueue_many([tasks.add.new_job(i, 0) for i in range(30)])]
+    listed = [j.id for j in app.list_jobs(limit=100)]
+    assert listed == ids[::-1]
+    page, seen = app.store.list_jobs(JobFilter(), limit=7), []
+    while page:
+        seen += [j.id for j in page]
+        page = app.store.list_jobs(JobFilter(), limit=7, before=page[-1].id)
+    assert seen == listed
 
 
 def test_bulk_enqueue_mixes_keys_delays_and_unserved_queues(app, start_worker):

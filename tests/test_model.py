@@ -39,3 +39,31 @@ def test_backoff_is_exponential_capped_and_jittered():
     delays = [jittered.delay(3, rng) for _ in range(200)]
     assert all(4.0 <= d <= 8.0 for d in delays)
     assert len({round(d, 3) for d in delays}) > 50  # really random, so retries do not stampede
+
+
+def test_job_ids_are_uuid7_strictly_increasing_within_a_process_and_unique_across_threads():
+    import threading
+    import time
+    import uuid
+
+    from conveyor.model import new_job_id
+
+    before_ms = time.time_ns() // 1_000_000
+    ids = [new_job_id() for _ in range(20_000)]  # thousands per millisecond
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    first = uuid.UUID(ids[0])
+    assert first.version == 7 and first.variant == uuid.RFC_4122
+    assert before_ms <= first.int >> 80 <= time.time_ns() // 1_000_000
+
+    per_thread: list[list[str]] = [[] for _ in range(4)]
+
+    def make(out: list[str]) -> None:
+        out.extend(new_job_id() for _ in range(5_000))
+
+    threads = [threading.Thread(target=make, args=(out,)) for out in per_thread]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(out == sorted(out) for out in per_thread)
+    assert len({i for out in per_thread for i in out}) == 20_000

@@ -46,7 +46,7 @@ def count_groups(ctx: ApiContext, filters: JobFilter) -> tuple[list[dict[str, An
         scanned += len(rows)
         if len(rows) < MAX_PAGE:
             break
-        before = (rows[-1].created_at, rows[-1].id)
+        before = rows[-1].id
         if scanned >= GROUP_SCAN:
             complete = len(ctx.store.list_jobs(filters, limit=1, before=before)) == 0
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))

@@ -28,6 +28,7 @@ from conveyor.model import (
     Progress,
     QueueStats,
     WorkerInfo,
+    root_token,
 )
 
 # Every column a Job is built from, in one place for both engines.
@@ -176,8 +177,9 @@ def attempt_from_dict(raw: dict[str, Any], parse_time: Callable[[Any], datetime 
 def job_from_row(row: dict[str, Any], parse_time: Callable[[Any], datetime | None], load: Callable[[Any], Any]) -> Job:
     """Build a Job from a row mapping. `load` decodes JSON columns (identity on PostgreSQL)."""
     log = load(row["attempt_log"]) or []
+    job_id = str(row["id"])
     return Job(
-        id=str(row["id"]),
+        id=job_id,
         task=row["task"],
         queue=row["queue"],
         priority=row["priority"],
@@ -202,7 +204,7 @@ def job_from_row(row: dict[str, Any], parse_time: Callable[[Any], datetime | Non
         result=load(row["result"]) if row["result"] is not None else None,
         error=row["error"],
         traceback=row["traceback"],
-        token=row["token"],
+        token=row["token"] or root_token(job_id),
         parent_id=str(row["parent_id"]) if row["parent_id"] else None,
         idempotency_key=row["idempotency_key"],
         cancel_requested=bool(row["cancel_requested"]),
@@ -288,9 +290,10 @@ class Store(ABC):
 
     @abstractmethod
     def list_jobs(
-        self, filters: JobFilter, *, limit: int = 50, before: tuple[datetime, str] | None = None
+        self, filters: JobFilter, *, limit: int = 50, before: str | None = None
     ) -> list[Job]:
-        """Newest first; `before` is the keyset cursor (created_at, id) of the last row seen."""
+        """Newest first, i.e. by id descending (UUIDv7: creation order); `before` is the id of
+        the last row seen (keyset cursor)."""
 
     @abstractmethod
     def claim_jobs(self, worker_id: str, queues: list[str], limit: int) -> list[ClaimedJob]: ...

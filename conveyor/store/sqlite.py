@@ -332,20 +332,16 @@ class SQLiteStore(Store):
         return where, params
 
     def list_jobs(
-        self, filters: JobFilter, *, limit: int = 50, before: tuple[datetime, str] | None = None
+        self, filters: JobFilter, *, limit: int = 50, before: str | None = None
     ) -> list[Job]:
         where, params = self._filter_sql(filters)
         if before is not None:
-            # created_at keeps time.time()'s sub-microsecond digits but a cursor went through a
-            # datetime (microseconds): rows within a microsecond of the cursor count as the same
-            # instant, ordered by id, so a page boundary row is neither repeated nor skipped.
-            at = before[0].timestamp()
-            where.append("created_at < :b_hi AND (created_at < :b_lo OR id < :b_id)")
-            params.update(b_lo=at - 1e-6, b_hi=at + 1e-6, b_id=before[1])
+            where.append("id < :before")
+            params["before"] = before
         params["limit"] = limit
         rows = self._all(
             f"SELECT {JOB_COLUMNS} FROM conveyor_jobs WHERE {' AND '.join(where) or '1'} "
-            "ORDER BY created_at DESC, id DESC LIMIT :limit",
+            "ORDER BY id DESC LIMIT :limit",
             params,
         )
         return [self._job(r) for r in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 from conveyor.model import JobState
@@ -64,6 +66,11 @@ def test_list_filters_and_pagination(app, client, start_worker):
     assert set(seen) == set(ids), "pagination skipped jobs"
     created = [client.get(f"/api/jobs/{i}").json()["created_at"] for i in seen]
     assert created == sorted(created, reverse=True)  # newest first
+    assert seen == ids[::-1]  # ids are time-ordered: the order the jobs were made in
+    # A cursor from before lists were ordered by id ([created_at, id]) still marks its place.
+    old_cursor = base64.urlsafe_b64encode(json.dumps([created[9], seen[9]]).encode()).decode().rstrip("=")
+    r = client.get("/api/jobs", params={"limit": 5, "cursor": old_cursor})
+    assert r.status_code == 200 and [j["id"] for j in r.json()["items"]] == seen[10:15]
 
     r = client.get("/api/jobs", params={"token": "tok-even", "limit": 200})
     assert len(r.json()["items"]) == 10 and {j["token"] for j in r.json()["items"]} == {"tok-even"}

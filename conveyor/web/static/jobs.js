@@ -234,25 +234,11 @@ function onMessage(message) {
 
 function isOlderThanPage(job) {
   // An update to a job that was never on this page (an older one, e.g. a retry of last week's
-  // job) must not jump to the top of "newest first". Order: (created_at, id) descending, as the
-  // API's keyset cursor.
+  // job) must not jump to the top of "newest first". Order: id descending, as the API's keyset
+  // cursor (ids are UUIDv7, so they sort by creation time as text).
   if (tbody.children.length < Number(filters.limit)) return false;
   const last = tbody.lastElementChild;
-  const time = last && last.querySelector("time");
-  if (!time) return false;
-  const lastAt = microseconds(time.getAttribute("datetime"));
-  const at = microseconds(job.created_at);
-  return at < lastAt || (at === lastAt && job.id < last.dataset.jobId);
-}
-
-/** An ISO time in microseconds (Date.parse stops at milliseconds; jobs created together differ
- * only in the microseconds). */
-function microseconds(iso) {
-  const ms = parseTime(iso);
-  if (ms === null) return 0;
-  const fraction = /\.(\d+)/.exec(iso);
-  const extra = fraction ? Number(fraction[1].padEnd(6, "0").slice(3, 6)) : 0;
-  return ms * 1000 + extra;
+  return Boolean(last && last.dataset.jobId && job.id < last.dataset.jobId);
 }
 
 function connect() {

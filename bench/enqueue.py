@@ -77,18 +77,35 @@ class PairedRawInsert:
     """The raw single INSERT + NOTIFY baseline (bench/raw_sql.py), run right before and after each
     one-by-one run (PostgreSQL). A single insert's round trip is mostly the commit's WAL flush,
     whose speed drifts over minutes on a shared machine, so the raw section's figure, measured
-    minutes earlier, makes a poor denominator; a ratio to the raw runs bracketing each run does not."""
+    minutes earlier, makes a poor denominator; a ratio to the raw runs bracketing each run does not.
+    The same statement over psycopg's AsyncConnection gives the async API's like-for-like floor."""
 
     def __init__(self, ctx: RunContext, n: int) -> None:
         import psycopg
 
-        self.conn = psycopg.connect(ctx.db.url, autocommit=True)
+        self.url = ctx.db.url
+        self.conn = psycopg.connect(self.url, autocommit=True)
         self.conn.execute(raw_sql.DDL)  # type: ignore[arg-type]
         self.rows = raw_sql._make_rows(n)
 
-    def __call__(self) -> float:
+    def sync(self) -> float:
         raw_sql._reset(self.conn)
         return raw_sql._timed(lambda: raw_sql._insert_notify(self.conn, self.rows))
+
+    def async_(self) -> float:
+        import psycopg
+
+        async def run() -> float:
+            async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+                for row in self.rows[:20]:  # warm-up: prepared statement, like the sync connection's
+                    await conn.execute(raw_sql.INSERT_NOTIFY_SQL, row)
+                raw_sql._reset(self.conn)
+                start = time.perf_counter()
+                for row in self.rows:
+                    await conn.execute(raw_sql.INSERT_NOTIFY_SQL, row)
+                return len(self.rows) / (time.perf_counter() - start)
+
+        return asyncio.run(run())
 
     def close(self) -> None:
         self.conn.execute(f"DROP TABLE {raw_sql.TABLE}")
@@ -97,25 +114,39 @@ class PairedRawInsert:
 
 def _one_by_one(ctx: RunContext, series: Series, n: int) -> None:
     """Sync and async one-by-one enqueue, each with its ratio to the raw runs just before and after."""
-    raw = PairedRawInsert(ctx, n) if ctx.engine == "postgres" else None
-    try:
-        before = raw() if raw else 0.0
+    if ctx.engine != "postgres":
         for kind, measure in (("sync", _sync_one_by_one), ("async", _async_one_by_one)):
             ctx.db.clear_jobs()
-            rate = measure(ctx, n)
-            series.add(f"enqueue_{kind}_jobs_per_s", rate, "jobs/s",
+            series.add(f"enqueue_{kind}_jobs_per_s", measure(ctx, n), "jobs/s",
                        f"one by one, {kind} task.{'enqueue' if kind == 'sync' else 'enqueue_async'} ({n} jobs)")
-            if raw:
-                after = raw()
-                series.add("paired_raw_single_insert_notify_per_s", after, "jobs/s",
-                           "raw INSERT+NOTIFY, run between the one-by-one runs")
-                series.add(f"ratio_{kind}_vs_single_insert_notify", rate / ((before + after) / 2), "x",
-                           f"one-by-one enqueue ({kind}) / raw INSERT+NOTIFY run just before and after",
-                           "median of per-repeat ratios")
-                before = after
+        return
+    raw = PairedRawInsert(ctx, n)
+    try:
+        before = raw.sync()
+        ctx.db.clear_jobs()
+        sync = _sync_one_by_one(ctx, n)
+        middle = raw.sync()
+        ctx.db.clear_jobs()
+        async_ = _async_one_by_one(ctx, n)
+        after = raw.sync()
+        async_raw = raw.async_()
     finally:
-        if raw:
-            raw.close()
+        raw.close()
+    series.add("enqueue_sync_jobs_per_s", sync, "jobs/s", f"one by one, sync task.enqueue ({n} jobs)")
+    series.add("enqueue_async_jobs_per_s", async_, "jobs/s", f"one by one, async task.enqueue_async ({n} jobs)")
+    for value in (before, middle, after):
+        series.add("paired_raw_single_insert_notify_per_s", value, "jobs/s",
+                   "raw INSERT+NOTIFY, run before, between and after the one-by-one runs")
+    series.add("paired_raw_async_single_insert_notify_per_s", async_raw, "jobs/s",
+               "raw INSERT+NOTIFY over psycopg AsyncConnection, right after")
+    series.add("ratio_sync_vs_single_insert_notify", sync / ((before + middle) / 2), "x",
+               "one-by-one enqueue (sync) / raw INSERT+NOTIFY run just before and after", "median of per-repeat ratios")
+    series.add("ratio_async_vs_single_insert_notify", async_ / ((middle + after) / 2), "x",
+               "one-by-one enqueue (async) / raw (sync) INSERT+NOTIFY run just before and after",
+               "median of per-repeat ratios")
+    series.add("ratio_async_vs_async_single_insert_notify", async_ / async_raw, "x",
+               "one-by-one enqueue (async) / raw INSERT+NOTIFY over AsyncConnection (like for like, information)",
+               "median of per-repeat ratios")
 
 
 def run(ctx: RunContext, results: Results) -> None:

@@ -52,6 +52,9 @@ class CallOptions:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+NO_OPTIONS = CallOptions()  # frozen: one instance serves every plain task.enqueue()
+
+
 class Task(Generic[P, R]):
     def __init__(self, app: Conveyor, fn: Callable[..., Any], name: str, options: TaskOptions) -> None:
         self.app = app
@@ -77,13 +80,13 @@ class Task(Generic[P, R]):
         return BoundTask(self, CallOptions(**options))
 
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle:
-        return BoundTask(self, CallOptions()).enqueue(*args, **kwargs)
+        return BoundTask(self, NO_OPTIONS).enqueue(*args, **kwargs)
 
     async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle:
-        return await BoundTask(self, CallOptions()).enqueue_async(*args, **kwargs)
+        return await BoundTask(self, NO_OPTIONS).enqueue_async(*args, **kwargs)
 
     def new_job(self, *args: Any, **kwargs: Any) -> NewJob:
-        return self.app.build_job(self.name, list(args), kwargs, CallOptions())
+        return self.app.build_job(self.name, list(args), kwargs, NO_OPTIONS)
 
 
 @dataclass

@@ -8,8 +8,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from operator import itemgetter
 from typing import Any
@@ -98,9 +97,9 @@ ANNOUNCE_ONE = (f"CASE WHEN state = 'queued' THEN pg_notify('{CHANNEL_WAKE}', qu
 ENQUEUE_SERVED = f"""
 WITH ins AS (
     {INSERT_ONE}
-    SELECT %(id)s, %(task)s, %(queue)s, %(priority)s, %(tenant)s, %(args)s, %(kwargs)s, %(state)s,
+    SELECT %(id)s, %(task)s, %(queue)s, %(priority)s, %(tenant)s, %(args)s::jsonb, %(kwargs)s::jsonb, %(state)s,
         %(max_attempts)s, %(timeout)s, COALESCE(%(run_at)s, now()),
-        CASE WHEN %(state)s = 'queued' THEN now() END, NULL, %(token)s, %(parent_id)s, NULL, %(meta)s, NULL
+        CASE WHEN %(state)s = 'queued' THEN now() END, NULL, %(token)s, %(parent_id)s, NULL, %(meta)s::jsonb, NULL
     WHERE EXISTS (SELECT FROM conveyor_workers
                   WHERE %(queue)s = ANY(queues) AND state = 'running'
                     AND last_heartbeat > now() - make_interval(secs => %(liveness)s))
@@ -115,12 +114,12 @@ ENQUEUE_ONE_KEYED = f"""
 WITH live AS ({LIVE_WORKERS}),
 ins AS (
     {INSERT_ONE}
-    SELECT %(id)s, %(task)s, %(queue)s, %(priority)s, %(tenant)s, %(args)s, %(kwargs)s,
+    SELECT %(id)s, %(task)s, %(queue)s, %(priority)s, %(tenant)s, %(args)s::jsonb, %(kwargs)s::jsonb,
         CASE WHEN live.running > 0 OR %(policy)s = 'accept' THEN %(state)s ELSE 'failed' END,
         %(max_attempts)s, %(timeout)s, COALESCE(%(run_at)s, now()),
         CASE WHEN %(state)s = 'queued' THEN now() END,
         CASE WHEN live.running > 0 OR %(policy)s = 'accept' THEN NULL ELSE now() END,
-        %(token)s, %(parent_id)s, %(idempotency_key)s, %(meta)s,
+        %(token)s, %(parent_id)s, %(idempotency_key)s, %(meta)s::jsonb,
         CASE WHEN live.running > 0 OR %(policy)s = 'accept' THEN NULL ELSE %(refusal)s END
     FROM live
     WHERE live.running > 0 OR %(policy)s <> 'refuse'
@@ -394,6 +393,34 @@ def _is_uuid(value: str) -> bool:
         return False
 
 
+class _PooledConnection:
+    """`with store._connection() as conn:` a pooled connection. When one turns out dead (a server
+    restart, idle connections cut by a proxy), the pool's other idle connections are checked at once
+    and replaced if dead too, so the loss costs one failed call, not one per pooled connection.
+
+    A class rather than @contextmanager, and getconn/putconn rather than pool.connection(): this
+    runs for every store call, and the connections are in autocommit mode, so pool.connection()'s
+    commit on exit would do nothing but cost time (bench: one-by-one enqueue)."""
+
+    __slots__ = ("pool", "conn")
+
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self.pool = pool
+
+    def __enter__(self) -> psycopg.Connection[Any]:
+        self.conn: psycopg.Connection[Any] = self.pool.getconn()
+        return self.conn
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        try:
+            if isinstance(exc, psycopg.Error) and connection_lost(exc):
+                log.warning("database connection lost (%s); checking the pooled connections", exc)
+                self.pool.check()
+        finally:
+            # putconn rolls back a connection left in a transaction and replaces a broken one.
+            self.pool.putconn(self.conn)
+
+
 class PostgresStore(Store):
     engine = "postgres"
 
@@ -430,24 +457,9 @@ class PostgresStore(Store):
         self.pool.close()
 
     # -- helpers --------------------------------------------------------------------------
-    @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A pooled connection. When one turns out dead (a server restart, idle connections cut by
-        a proxy), the pool's other idle connections are checked at once and replaced if dead too,
-        so the loss costs one failed call, not one per pooled connection."""
-        # getconn/putconn rather than pool.connection(): connections are in autocommit mode, so
-        # the latter's commit on exit does nothing but costs ~10 us per call (bench: one-by-one
-        # enqueue). putconn rolls back a connection left in a transaction, drops a broken one.
-        conn = self.pool.getconn()
-        try:
-            yield conn
-        except psycopg.Error as exc:
-            if connection_lost(exc):
-                log.warning("database connection lost (%s); checking the pooled connections", exc)
-                self.pool.check()
-            raise
-        finally:
-            self.pool.putconn(conn)
+    def _connection(self) -> _PooledConnection:
+        """A pooled connection for one call (see _PooledConnection)."""
+        return _PooledConnection(self.pool)
 
     def _fetchall(
         self, sql: str, params: dict[str, Any] | None = None, *, prepare: bool | None = None, read: bool = False
@@ -513,6 +525,8 @@ class PostgresStore(Store):
 
     # -- jobs -----------------------------------------------------------------------------
     def _job_params(self, job: NewJob) -> dict[str, Any]:
+        """A job as the single-enqueue statements' parameters. JSON goes as text cast to jsonb by
+        the statement: no Jsonb wrapper and dumper lookup per value on the client."""
         validate_new_job(job)
         return {
             "id": job.id,
@@ -520,9 +534,9 @@ class PostgresStore(Store):
             "queue": job.queue,
             "priority": job.priority,
             "tenant": job.tenant,
-            "args": Jsonb(job.args, dumps=dumps),
-            "kwargs": Jsonb(job.kwargs, dumps=dumps),
-            "meta": Jsonb(job.meta, dumps=dumps),
+            "args": dumps(job.args),
+            "kwargs": dumps(job.kwargs),
+            "meta": dumps(job.meta),
             "max_attempts": job.max_attempts,
             "timeout": job.timeout,
             "run_at": job.run_at,

@@ -64,6 +64,22 @@ WAKE_SEPARATOR = " "
 
 
 
+def event_notices(state: str, ids: list[str]) -> list[tuple[str, str]]:
+    """(channel, payload) of the events announcing these jobs, NOTIFY_IDS_PER_EVENT ids each."""
+    return [(CHANNEL_EVENTS, dumps({"state": state, "ids": ids[i : i + NOTIFY_IDS_PER_EVENT]}))
+            for i in range(0, len(ids), NOTIFY_IDS_PER_EVENT)]
+
+
+def notify(conn: psycopg.Connection[Any], notices: list[tuple[str, str]]) -> None:
+    """Send (channel, payload) notifications in one statement. Each payload is a plain text
+    parameter: a text[] of JSON payloads costs psycopg ~1 ms per 1,000 announced jobs to escape,
+    and building them on the server from joined ids ~0.8 ms (bench: bulk enqueue)."""
+    if notices:
+        values = ", ".join(["(%s, %s)"] * len(notices))
+        conn.execute(f"SELECT pg_notify(c, p) FROM (VALUES {values}) AS v(c, p)",  # type: ignore[arg-type]
+                     [value for notice in notices for value in notice])
+
+
 def chunked_event(state_sql: str, source: str) -> str:
     """SQL announcing the ids in `source` as events, NOTIFY_IDS_PER_EVENT ids per payload
     (PostgreSQL refuses a payload over 8000 bytes)."""
@@ -148,16 +164,6 @@ INSERT INTO conveyor_jobs ({', '.join(COPY_COLUMNS)})
 SELECT * FROM unnest({', '.join(f'%({c})s::{t}[]' for c, t in zip(COPY_COLUMNS, COLUMN_TYPES, strict=True))})
 ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING id, state, queue
-"""
-
-# Bulk enqueue's wake-ups (one per queue) and events (NOTIFY_IDS_PER_EVENT ids per payload).
-ANNOUNCE = f"""
-SELECT pg_notify('{CHANNEL_WAKE}', q) FROM unnest(%(queues)s::text[]) AS q
-UNION ALL
-SELECT pg_notify('{CHANNEL_EVENTS}', json_build_object('state', state, 'ids', json_agg(id))::text)
-FROM (SELECT id, state, (row_number() OVER (PARTITION BY state)) / {NOTIFY_IDS_PER_EVENT} AS chunk
-      FROM unnest(string_to_array(%(ids)s, ','), string_to_array(%(states)s, ',')) AS v(id, state)) numbered
-GROUP BY state, chunk
 """
 
 # Live workers per queue, and the transaction's clock (bulk enqueue writes times from it).
@@ -481,9 +487,7 @@ class PostgresStore(Store):
         return rows[0] if rows else None
 
     def _notify_events(self, conn: psycopg.Connection[Any], state: str, ids: list[str]) -> None:
-        for i in range(0, len(ids), NOTIFY_IDS_PER_EVENT):
-            payload = json.dumps({"state": state, "ids": ids[i : i + NOTIFY_IDS_PER_EVENT]})
-            conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL_EVENTS, payload))
+        notify(conn, event_notices(state, ids))
 
     @staticmethod
     def _time(value: Any) -> datetime | None:
@@ -798,12 +802,17 @@ class PostgresStore(Store):
     @staticmethod
     def _announce(conn: psycopg.Connection[Any], created: dict[str, tuple[str, str]]) -> None:
         """Wake the workers of every queue that got ready jobs and announce the new jobs, in one
-        statement inside the enqueue transaction (delivered at commit, never before). The
-        payloads are built by the server from comma-joined ids (cheaper to send than arrays)."""
-        woken = list({queue for state, queue in created.values() if state == "queued"})
-        ids = ",".join(created)
-        states = ",".join(state for state, _ in created.values())
-        conn.execute(ANNOUNCE, {"queues": woken, "ids": ids, "states": states})
+        statement inside the enqueue transaction (delivered at commit, never before)."""
+        by_state: dict[str, list[str]] = {}
+        woken: set[str] = set()
+        for job_id, (state, queue) in created.items():
+            by_state.setdefault(state, []).append(job_id)
+            if state == "queued":
+                woken.add(queue)
+        notices = [(CHANNEL_WAKE, queue) for queue in woken]
+        for state, ids in by_state.items():
+            notices += event_notices(state, ids)
+        notify(conn, notices)
 
     def get_job(self, job_id: str, tenant: str | None = None) -> Job | None:
         try:

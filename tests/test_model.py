@@ -67,3 +67,25 @@ def test_job_ids_are_uuid7_strictly_increasing_within_a_process_and_unique_acros
         t.join()
     assert all(out == sorted(out) for out in per_thread)
     assert len({i for out in per_thread for i in out}) == 20_000
+
+
+def test_job_json_is_the_standard_librarys_compact_json_and_refuses_what_it_refuses():
+    import datetime
+    import enum
+    import json
+
+    from conveyor.errors import InvalidJobError
+    from conveyor.store.base import dumps
+
+    class Level(enum.IntEnum):
+        HIGH = 3
+
+    values = [[1, 2.5, "é\n\"x", None, True, {"a": [1, {}]}, Level.HIGH, 10**30, -0.0, 1e300],
+              {1: "int key", 2.5: "float key", None: "none key"}, "plain", 5, [], {}, [{}]]
+    for value in values:
+        assert dumps(value) == json.dumps(value, separators=(",", ":"), allow_nan=False)
+    itself: list = []
+    itself.append(itself)
+    for bad in (float("nan"), [float("inf")], datetime.date(2026, 1, 1), {(1, 2): 3}, object(), itself):
+        with pytest.raises(InvalidJobError, match="not JSON-serialisable"):
+            dumps(bad)

@@ -745,7 +745,8 @@ class PostgresStore(Store):
                         copy.write_row(pick(row))
                         created[job.id] = (row[7], job.queue)
             if keyed:
-                created.update(self._insert_keyed(conn, [self._copy_row(j, now, refusals.get(j.queue)) for j in keyed]))
+                rows = [self._copy_row(j, now, refusals.get(j.queue)) for j in keyed]
+                created.update(self._insert_keyed(conn, rows))
             self._announce(conn, created)
         return created
 

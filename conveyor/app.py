@@ -309,7 +309,10 @@ class Conveyor:
         policy: EnqueuePolicy | str | None = None,
         batch_size: int = 1000,
     ) -> list[JobHandle]:
-        """Bulk enqueue (build jobs with task.new_job(...)): one round trip per batch."""
+        """Bulk enqueue (build jobs with task.new_job(...)): one transaction per batch."""
+        if batch_size < 1:
+            raise InvalidJobError(f"batch_size must be at least 1, got {batch_size}.",
+                                  action="Pass batch_size >= 1 (default 1000).")
         handles: list[JobHandle] = []
         batch: list[NewJob] = []
         for job in jobs:

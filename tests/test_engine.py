@@ -260,6 +260,8 @@ def test_bulk_enqueue_with_one_bad_job_writes_nothing(app, start_worker):
         app.enqueue_many(jobs)
     with pytest.raises(InvalidJobError, match="Invalid queue name"):
         app.enqueue_many([tasks.add.new_job(1, 1), tasks.add.configure(queue="no spaces").new_job(1, 1)])
+    with pytest.raises(InvalidJobError, match="batch_size must be at least 1"):
+        app.enqueue_many([tasks.add.new_job(1, 1)], batch_size=0)
     assert count_jobs(app) == 0
 
 

@@ -70,8 +70,11 @@ def test_throughput_counts_completions_per_tenant_and_outlives_the_rows(app):
     assert figures(None) == (40, 40)
 
 
-def test_bulk_enqueue_announces_every_job(app):
+def test_bulk_enqueue_announces_every_job(app, monkeypatch):
     store = app.store
+    # PostgreSQL: notifications go out NOTICES_PER_STATEMENT per statement; two makes this batch's
+    # wake-up and four event payloads take three statements.
+    monkeypatch.setattr("conveyor.store.postgres.NOTICES_PER_STATEMENT", 2)
     events: list[tuple[str, list[str]]] = []
     unsubscribe = store.subscribe_events(lambda state, ids: events.append((state, ids)))
     try:

@@ -37,6 +37,16 @@ def new_job_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def _forget_last_id() -> None:
+    # A forked child starts afresh: children of one parent counting up from the same last id
+    # within one millisecond would make the same ids. (And a lock held at fork stays held.)
+    global _last_id_key, _id_lock
+    _last_id_key, _id_lock = 0, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_last_id)
+
+
 def root_token(job_id: str) -> str:
     """The correlation token of a job that starts its own chain: its id's hex."""
     return job_id.replace("-", "")

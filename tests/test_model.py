@@ -68,6 +68,18 @@ def test_job_ids_are_uuid7_strictly_increasing_within_a_process_and_unique_acros
     assert all(out == sorted(out) for out in per_thread)
     assert len({i for out in per_thread for i in out}) == 20_000
 
+    # A forked child does not count up from its parent's last id (two children would collide).
+    import os
+
+    from conveyor import model
+
+    new_job_id()
+    pid = os.fork()
+    if pid == 0:  # the child: exit code 0 only if it starts afresh and still makes valid ids
+        os._exit(0 if model._last_id_key == 0 and uuid.UUID(new_job_id()).version == 7 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
 
 def test_job_json_is_the_standard_librarys_compact_json_and_refuses_what_it_refuses():
     import datetime

@@ -92,6 +92,10 @@ class PairedRawInsert:
         raw_sql._reset(self.conn)
         return raw_sql._timed(lambda: raw_sql._insert_notify(self.conn, self.rows))
 
+    def libpq(self) -> float:
+        raw_sql._reset(self.conn)
+        return raw_sql._timed(lambda: raw_sql._insert_notify_libpq(self.conn, self.rows))
+
     def async_(self) -> float:
         import psycopg
 
@@ -130,6 +134,7 @@ def _one_by_one(ctx: RunContext, series: Series, n: int) -> None:
         async_ = _async_one_by_one(ctx, n)
         after = raw.sync()
         async_raw = raw.async_()
+        libpq = raw.libpq()
     finally:
         raw.close()
     series.add("enqueue_sync_jobs_per_s", sync, "jobs/s", f"one by one, sync task.enqueue ({n} jobs)")
@@ -139,6 +144,8 @@ def _one_by_one(ctx: RunContext, series: Series, n: int) -> None:
                    "raw INSERT+NOTIFY, run before, between and after the one-by-one runs")
     series.add("paired_raw_async_single_insert_notify_per_s", async_raw, "jobs/s",
                "raw INSERT+NOTIFY over psycopg AsyncConnection, right after")
+    series.add("paired_raw_libpq_single_insert_notify_per_s", libpq, "jobs/s",
+               "raw INSERT+NOTIFY through libpq's prepared-statement call (psycopg.pq), right after")
     series.add("ratio_sync_vs_single_insert_notify", sync / ((before + middle) / 2), "x",
                "one-by-one enqueue (sync) / raw INSERT+NOTIFY run just before and after", "median of per-repeat ratios")
     series.add("ratio_async_vs_single_insert_notify", async_ / ((middle + after) / 2), "x",
@@ -147,6 +154,9 @@ def _one_by_one(ctx: RunContext, series: Series, n: int) -> None:
     series.add("ratio_async_vs_async_single_insert_notify", async_ / async_raw, "x",
                "one-by-one enqueue (async) / raw INSERT+NOTIFY over AsyncConnection (like for like, information)",
                "median of per-repeat ratios")
+    series.add("ratio_sync_vs_libpq_single_insert_notify", sync / libpq, "x",
+               "one-by-one enqueue (sync) / raw INSERT+NOTIFY through libpq's prepared-statement call "
+               "(the floor, information)", "median of per-repeat ratios")
 
 
 def run(ctx: RunContext, results: Results) -> None:

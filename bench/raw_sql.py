@@ -130,6 +130,26 @@ def _insert_notify(conn: psycopg.Connection, rows: Sequence[Row]) -> int:
     return len(rows)
 
 
+LIBPQ_STATEMENT = b"raw_bench_insert_notify"
+
+
+def _insert_notify_libpq(conn: psycopg.Connection, rows: Sequence[Row]) -> int:
+    """The same statement through libpq's own prepared-statement call (psycopg.pq), as Conveyor's
+    single enqueue sends its statement: no cursor, no per-parameter adaptation. The floor of a
+    round trip from Python."""
+    pgconn = conn.pgconn
+    if not conn.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s",
+                        [LIBPQ_STATEMENT.decode()]).fetchone():
+        sql = INSERT_NOTIFY_SQL.replace("%s", "$1", 1).replace("%s", "$2", 1).replace("%s", "$3", 1)
+        pgconn.prepare(LIBPQ_STATEMENT, sql.encode())
+    params = [[queue.encode(), str(priority).encode(), args.encode()] for queue, priority, args in rows]
+    for values in params:
+        result = pgconn.exec_prepared(LIBPQ_STATEMENT, values)
+        if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
+            raise psycopg.errors.error_from_result(result)
+    return len(rows)
+
+
 def _load_queue(conn: psycopg.Connection, rows: Sequence[Row]) -> None:
     _reset(conn)
     _copy(conn, rows)

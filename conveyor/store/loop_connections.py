@@ -63,7 +63,7 @@ class LoopConnections:
         conn = cache.idle.pop() if cache.idle else None
         if conn is None or conn.closed:
             conn = await psycopg.AsyncConnection.connect(
-                self.url, autocommit=True, application_name=APPLICATION_NAME)
+                self.url, autocommit=True, application_name=APPLICATION_NAME, client_encoding="utf8")
         try:
             yield conn
         finally:

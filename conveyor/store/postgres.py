@@ -52,6 +52,7 @@ from conveyor.store.base import (
     validate_new_job,
 )
 from conveyor.store.loop_connections import LoopConnections
+from conveyor.store.prepared import PreparedStatement
 
 log = logging.getLogger("conveyor.store")
 
@@ -128,6 +129,7 @@ WITH ins AS (
 )
 SELECT state, {ANNOUNCE_ONE} FROM ins
 """
+SERVED = PreparedStatement("conveyor_enqueue_served", ENQUEUE_SERVED)  # the hot path: see prepared.py
 
 # Every other policy, and jobs with an idempotency key: the live-worker counts, the insert (or
 # not, or as failed) and the wake-up in one round trip.
@@ -449,7 +451,7 @@ class PostgresStore(Store):
                 url,
                 min_size=min_size,
                 max_size=max_size,
-                kwargs={"autocommit": True},
+                kwargs={"autocommit": True, "client_encoding": "utf8"},  # utf8: see prepared.py
                 open=False,
                 name="conveyor",
                 reconnect_timeout=60,
@@ -586,7 +588,10 @@ class PostgresStore(Store):
         for attempt in (1, 2):
             try:
                 async with self.loop_connections.connection() as conn:
-                    row = await (await conn.execute(sql, params)).fetchone()
+                    if sql is ENQUEUE_SERVED:
+                        row = await SERVED.fetchone_async(conn, params)
+                    else:
+                        row = await (await conn.execute(sql, params)).fetchone()
                     result = self._enqueue_one_result(job, sql, row, policy, app_path)
                     if result is None:
                         follow_up = self._follow_up_sql(job)
@@ -609,7 +614,7 @@ class PostgresStore(Store):
         for attempt in (1, 2):
             try:
                 with self._connection() as conn:
-                    row = conn.execute(sql, params).fetchone()
+                    row = SERVED.fetchone(conn, params) if sql is ENQUEUE_SERVED else conn.execute(sql, params).fetchone()
                     result = self._enqueue_one_result(job, sql, row, policy, app_path)
                     if result is None:
                         follow_up = self._follow_up_sql(job)

@@ -265,6 +265,28 @@ def test_bulk_enqueue_with_one_bad_job_writes_nothing(app, start_worker):
     assert count_jobs(app) == 0
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"timeout": float("nan")}, "timeout must be a finite number"),
+    ({"timeout": float("inf")}, "timeout must be a finite number"),
+    ({"timeout": 0}, "timeout must be a finite number"),
+    ({"timeout": "10"}, "timeout must be a finite number"),
+    ({"priority": "high"}, "priority must be an integer"),
+    ({"priority": 1.5}, "priority must be an integer"),
+    ({"max_attempts": 0}, "max_attempts must be an integer of at least 1"),
+    ({"max_attempts": True}, "max_attempts must be an integer of at least 1"),
+])
+def test_enqueue_with_a_bad_option_is_refused_and_writes_nothing(app, start_worker, options, message):
+    start_worker()
+    bound = tasks.add.configure(**options)
+    with pytest.raises(InvalidJobError, match=message):
+        bound.enqueue(1, 2)
+    with pytest.raises(InvalidJobError, match=message):
+        run_in_new_loop(bound.enqueue_async(1, 2))
+    with pytest.raises(InvalidJobError, match=message):
+        app.enqueue_many([tasks.add.new_job(1, 1), bound.new_job(1, 2)])
+    assert count_jobs(app) == 0
+
+
 def test_async_enqueue_refuses_dedups_and_closes_its_connections(app, start_worker):
     start_worker(["default"])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -153,19 +154,28 @@ def dumps(value: Any) -> str:
         ) from None
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def validate_new_job(job: NewJob) -> None:
     if not QUEUE_NAME.match(job.queue):
         raise InvalidJobError(
             f"Invalid queue name {job.queue!r}.",
             action="Use 1-100 characters from letters, digits and _ . : -",
         )
-    if job.max_attempts < 1:
+    if not _is_int(job.priority):
+        raise InvalidJobError(f"priority must be an integer, got {job.priority!r}.", action="Pass e.g. priority=10.")
+    if not _is_int(job.max_attempts) or job.max_attempts < 1:
         raise InvalidJobError(
-            f"max_attempts must be at least 1, got {job.max_attempts}.", action="Pass max_attempts >= 1."
+            f"max_attempts must be an integer of at least 1, got {job.max_attempts!r}.",
+            action="Pass max_attempts >= 1.",
         )
-    if job.timeout is not None and job.timeout <= 0:
+    if job.timeout is not None and (not isinstance(job.timeout, int | float) or isinstance(job.timeout, bool)
+                                    or not math.isfinite(job.timeout) or job.timeout <= 0):
         raise InvalidJobError(
-            f"timeout must be positive, got {job.timeout}.", action="Pass a timeout in seconds above 0."
+            f"timeout must be a finite number of seconds above 0, got {job.timeout!r}.",
+            action="Pass a timeout in seconds above 0, or None for no timeout.",
         )
     if not isinstance(job.args, list) or not isinstance(job.kwargs, dict):
         raise InvalidJobError("args must be a list and kwargs a dict.", action="Fix the call.")

@@ -614,7 +614,10 @@ class PostgresStore(Store):
         for attempt in (1, 2):
             try:
                 with self._connection() as conn:
-                    row = SERVED.fetchone(conn, params) if sql is ENQUEUE_SERVED else conn.execute(sql, params).fetchone()
+                    if sql is ENQUEUE_SERVED:
+                        row = SERVED.fetchone(conn, params)
+                    else:
+                        row = conn.execute(sql, params).fetchone()
                     result = self._enqueue_one_result(job, sql, row, policy, app_path)
                     if result is None:
                         follow_up = self._follow_up_sql(job)
@@ -783,10 +786,11 @@ class PostgresStore(Store):
         run_at = job.run_at if job.run_at is not None else now
         state = "failed" if refusal is not None else "scheduled" if run_at > now else "queued"
         return (
-            job.id, job.task, job.queue, job.priority, job.tenant, dumps(job.args), dumps(job.kwargs),
+            job.id, job.task, job.queue, job.priority, job.tenant, dumps(job.args),
+            dumps(job.kwargs) if job.kwargs else "{}",  # most jobs: no encoder call
             state, job.max_attempts, job.timeout, run_at, now if state == "queued" else None,
             now if state == "failed" else None, None if job.starts_chain else job.token, job.parent_id,
-            job.idempotency_key, dumps(job.meta), refusal,
+            job.idempotency_key, dumps(job.meta) if job.meta else "{}", refusal,
         )
 
     @staticmethod

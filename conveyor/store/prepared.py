@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors
-from psycopg.pq import ConnStatus, ExecStatus
+from psycopg.pq import ConnStatus, DiagnosticField, ExecStatus
 from psycopg.pq.abc import PGconn, PGresult
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -104,7 +104,7 @@ class PreparedStatement:
 
 def _lost_statement(result: PGresult | None) -> bool:
     return (result is not None and result.status == ExecStatus.FATAL_ERROR
-            and result.error_field(errors.DiagnosticField.SQLSTATE) == b"26000")  # invalid statement name
+            and result.error_field(DiagnosticField.SQLSTATE) == b"26000")  # invalid statement name
 
 
 def _check(pgconn: PGconn, result: PGresult | None) -> PGresult:
@@ -149,8 +149,8 @@ async def _ready(pgconn: PGconn, *, write: bool) -> None:
 
 
 async def _last_result(pgconn: PGconn) -> PGresult | None:
-    """Send what was queued on a non-blocking connection and read every result of it; the last
-    one (a statement's error comes last). None when the connection died."""
+    """Send what was queued on a non-blocking connection and read every result of it: the last
+    one, or the first error. None when the connection died."""
     while pgconn.flush():
         await _ready(pgconn, write=True)
     last: PGresult | None = None

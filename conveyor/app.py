@@ -264,7 +264,7 @@ class Conveyor:
         """Write built jobs; the policy says what happens when no live worker serves a queue."""
         if not jobs:
             return []
-        chosen = self._policy(jobs[0].task, jobs[0].queue, policy)
+        chosen = self._policies(jobs, policy)
         results = self.store.enqueue(
             jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
         )
@@ -274,11 +274,17 @@ class Conveyor:
         """submit() for async code: the event loop is never blocked on the database."""
         if not jobs:
             return []
-        chosen = self._policy(jobs[0].task, jobs[0].queue, policy)
+        chosen = self._policies(jobs, policy)
         results = await self.store.enqueue_async(
             jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
         )
         return [JobHandle(self, r.id, r.state, r.created) for r in results]
+
+    def _policies(self, jobs: list[NewJob], policy: EnqueuePolicy | str | None) -> EnqueuePolicy | list[EnqueuePolicy]:
+        """Each job's own policy (its task's, its queue's, or the app's), unless the call gives one."""
+        if policy or len(jobs) == 1:
+            return self._policy(jobs[0].task, jobs[0].queue, policy)
+        return [self._policy(j.task, j.queue, None) for j in jobs]
 
     def _policy(self, task_name: str, queue: str, policy: EnqueuePolicy | str | None) -> EnqueuePolicy:
         if policy:

@@ -30,6 +30,29 @@ class DatabaseUnavailableError(ConveyorError):
     """The database cannot be reached."""
 
 
+class DatabaseError(DatabaseUnavailableError):
+    """A database call failed; the driver's own error is the cause. `transient` when the driver
+    calls it operational (connection lost, server shutting down, database locked): retry later."""
+
+    def __init__(self, message: str, *, transient: bool, driver_error: str, **kwargs: str) -> None:
+        super().__init__(message, **kwargs)
+        self.transient = transient
+        self.driver_error = driver_error  # "OperationalError: server closed the connection ..."
+
+    @classmethod
+    def from_driver(cls, exc: BaseException) -> DatabaseError:
+        # Recognised by shape (DB-API names), so this module imports no driver.
+        transient = any(kind.__name__ == "OperationalError" for kind in type(exc).__mro__)
+        detail = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+        return cls(
+            "The database did not answer." if transient else f"The database refused the statement: {detail}",
+            transient=transient, driver_error=detail,
+            action="Retry in a moment; if it persists check the database server and the connection URL."
+            if transient else "Report it with the server log around this time.",
+            technical_details=detail,
+        )
+
+
 class SchemaOutdatedError(ConveyorError):
     """The database schema is older than this version of Conveyor needs."""
 

@@ -29,13 +29,13 @@ from conveyor.app import MISSING_DEPENDENCY_ERRORS, Conveyor, Task
 from conveyor.context import JobContext, _current
 from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, PermanentError
 from conveyor.logs import lifecycle, lifecycle_log
+from conveyor.maintenance import DEFAULT_QUEUES, STAGE_INTERVAL, StageWarnings, next_pass_in, run_maintenance
 from conveyor.model import DEFAULT_RETRY, JobState, Outcome, WorkerInfo
 from conveyor.process_isolation import run_in_process
 from conveyor.store.base import ClaimedJob, MaintenanceReport, dumps
 
 log = logging.getLogger("conveyor.worker")
 
-DEFAULT_QUEUES = ["high", "default", "low"]
 FLUSH_BATCH = 500  # most outcomes recorded in one statement
 
 
@@ -93,7 +93,7 @@ class Worker:
         self.started = threading.Event()  # set once registered and claiming (tests, supervisors)
         self._claim_threshold = max(1, min(self.settings.claim_batch, concurrency) // 2)
         self._waited_for_slots = False
-        self._stage_warned = 0.0
+        self._stage_warnings = StageWarnings()
 
     # -- public ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -146,7 +146,8 @@ class Worker:
 
     # -- claim loop -----------------------------------------------------------------------
     async def _claim_loop(self) -> None:
-        poll = self.settings.sqlite_poll_interval if self.store.engine == "sqlite" else self.settings.poll_interval
+        # Without wake-ups from other processes (SQLite), a short read-only poll finds their jobs.
+        poll = self.settings.poll_interval if self.store.wakes_across_processes else self.settings.sqlite_poll_interval
         backoff = 0.05
         while not self._stop_requested.is_set():
             if self.state == "paused":
@@ -201,15 +202,12 @@ class Worker:
     async def _stage_loop(self) -> None:
         """Delayed jobs and retries whose time has come become ready."""
         while True:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(STAGE_INTERVAL)
             try:
                 if await self._db(self.store.stage_scheduled):
                     self._wake.set()
             except Exception as exc:  # the database may be down; the claim loop says so too
-                now = time.monotonic()
-                if now - self._stage_warned > 30:
-                    self._stage_warned = now
-                    log.warning("staging scheduled jobs failed: %s", exc)
+                self._stage_warnings.failed(exc)
 
     # -- execution ------------------------------------------------------------------------
     def _start(self, claimed: ClaimedJob) -> None:
@@ -436,12 +434,7 @@ class Worker:
                 if time.monotonic() >= next_maintenance:
                     self._release_unknown_jobs()
                     report = self.run_maintenance()
-                    next_maintenance = time.monotonic() + self.settings.maintenance_interval
-                    if report is not None and report.next_expiry is not None:
-                        # Run again as soon as the stalest worker can be declared dead, so a
-                        # killed worker's jobs come back after the liveness timeout, not later.
-                        soon = time.monotonic() + max(0.0, report.next_expiry) + 0.05
-                        next_maintenance = min(next_maintenance, soon)
+                    next_maintenance = time.monotonic() + next_pass_in(report, self.settings.maintenance_interval)
             except Exception as exc:  # the database may be down: keep trying
                 log.warning("lifeline: %s: %s", type(exc).__name__, exc)
                 next_heartbeat = min(next_heartbeat, time.monotonic() + 1.0)
@@ -501,13 +494,7 @@ class Worker:
             running.task.cancel()
 
     def run_maintenance(self) -> MaintenanceReport | None:
-        report = self.store.run_maintenance(
-            liveness_timeout=self.settings.liveness_timeout, timeout_grace=self.settings.timeout_grace,
-            stranded_deadline=self.settings.stranded_deadline, result_ttl=self.settings.result_ttl,
-            failure_ttl=self.settings.failure_ttl, prune_batch=self.settings.prune_batch,
-        )
-        log_maintenance(report)
-        return report
+        return run_maintenance(self.app, self.settings)
 
     # -- helpers --------------------------------------------------------------------------
     async def _db(self, fn: Any, *args: Any) -> Any:
@@ -527,23 +514,3 @@ class Worker:
 def _job_fields(claimed: ClaimedJob) -> dict[str, Any]:
     return {"job_id": claimed.id, "task": claimed.task, "queue": claimed.queue, "attempt": claimed.attempts,
             "token": claimed.token}
-
-
-def log_maintenance(report: Any) -> None:
-    if report is None:
-        return
-    if report.dead_workers:
-        lifecycle("WORKER_LOST", logging.WARNING, workers=",".join(report.dead_workers))
-    for job_id, state in report.rescued:
-        lifecycle("JOB_RESCUED", logging.WARNING, job_id=job_id, state=state)
-    for job_id, state in report.timed_out:
-        lifecycle("JOB_TIMEOUT", logging.WARNING, job_id=job_id, state=state)
-    for queue in report.stranded_queues:
-        lifecycle(
-            "QUEUE_STRANDED", logging.WARNING, queue=queue,
-            action=f"start a worker: conveyor worker --app APP --queues {queue}",
-        )
-    if report.expired:
-        lifecycle("JOB_EXPIRED", logging.WARNING, count=len(report.expired))
-    if report.pruned:
-        log.info("pruned %d finished jobs", report.pruned)

@@ -7,10 +7,8 @@ a database that cannot be reached answers 503. Bad input never produces a 500.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from conveyor.errors import (
     ConfigurationError,
     ConveyorError,
+    DatabaseError,
     DatabaseUnavailableError,
     InvalidJobError,
     InvalidTransitionError,
@@ -154,12 +153,17 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, body, dict(exc.headers) if exc.headers else None)
 
 
-async def _database_error(_: Request, exc: Exception) -> JSONResponse:
-    log.warning("database error: %s: %s", type(exc).__name__, exc)
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """The store's DatabaseError: a transient one (connection lost, database locked) answers 503
+    with Retry-After; a statement the database refused is an internal error."""
+    assert isinstance(exc, DatabaseError)
+    if not exc.transient:
+        return await _unexpected(request, exc)
+    log.warning("database error: %s", exc.driver_error)
     body = {
         "error": "The database did not answer.",
         "action": "Retry in a moment; if it persists check the database server and the connection URL.",
-        "technical_details": f"{type(exc).__name__}: {str(exc).strip()[:300]}",
+        "technical_details": exc.driver_error,
     }
     return error_response(503, body, {"Retry-After": "2"})
 
@@ -179,6 +183,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ConveyorError, _conveyor_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(psycopg.OperationalError, _database_error)
-    app.add_exception_handler(sqlite3.OperationalError, _database_error)
+    app.add_exception_handler(DatabaseError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

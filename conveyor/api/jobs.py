@@ -28,9 +28,9 @@ from conveyor.api.schemas import (
 )
 from conveyor.api.state import ApiContext, get_ctx
 from conveyor.errors import NoLiveWorkerError
+from conveyor.maintenance import DEFAULT_QUEUES
 from conveyor.model import SEED_STATE_WORDS, Job, JobState
 from conveyor.store import JobFilter
-from conveyor.worker import DEFAULT_QUEUES
 
 Responses = dict[int | str, dict[str, Any]]
 router = APIRouter(tags=["jobs"], responses=AUTH_ERRORS)

@@ -12,7 +12,6 @@ import importlib.util
 import ipaddress
 import logging
 import re
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,8 +30,8 @@ from conveyor.api.metrics import ApiMetrics
 from conveyor.api.state import ApiContext
 from conveyor.app import Conveyor
 from conveyor.errors import ConfigurationError
-from conveyor.store import MaintenanceReport, Store
-from conveyor.worker import log_maintenance
+from conveyor.maintenance import MaintenanceThread
+from conveyor.store import Store
 
 log = logging.getLogger("conveyor.api")
 
@@ -55,49 +54,6 @@ def prepare_schema(store: Store) -> int:
         return version
     store.check_schema()  # raises SchemaOutdatedError with the upgrade command
     return store.schema_version()
-
-
-class MaintenanceThread:
-    """Calls store.run_maintenance every settings.maintenance_interval (the store's lock makes
-    sure one pass runs at a time across workers and servers)."""
-
-    def __init__(self, app: Conveyor) -> None:
-        self.app = app
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="conveyor-api-maintenance", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def run_once(self) -> MaintenanceReport | None:
-        s = self.app.settings
-        report = self.app.store.run_maintenance(
-            liveness_timeout=s.liveness_timeout, timeout_grace=s.timeout_grace,
-            stranded_deadline=s.stranded_deadline, result_ttl=s.result_ttl,
-            failure_ttl=s.failure_ttl, prune_batch=s.prune_batch,
-        )
-        log_maintenance(report)
-        return report
-
-    def _run(self) -> None:
-        wait = self.app.settings.maintenance_interval
-        while not self._stop.wait(wait):
-            wait = self.app.settings.maintenance_interval
-            try:
-                report = self.run_once()
-            except Exception as exc:  # the database may be down: keep trying
-                log.warning("maintenance: %s: %s", type(exc).__name__, exc)
-                continue
-            expiry = getattr(report, "next_expiry", None)
-            if expiry is not None:
-                # Run again as soon as the stalest worker can be declared dead (as workers do).
-                wait = min(wait, max(0.0, expiry) + 0.05)
 
 
 def _mount_dashboard(fastapi_app: FastAPI, conveyor_app: Conveyor) -> None:

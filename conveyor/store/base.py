@@ -1,4 +1,4 @@
-"""The store interface: the only place with SQL lives behind it (sqlite.py, postgres.py).
+"""The store interface: the only place with SQL lives behind it (the postgres/ and sqlite/ engines).
 
 The interface is synchronous so that web handlers (Flask, Django) can enqueue and read status
 without an event loop; async callers (the worker, the API) run these calls in a thread. Every
@@ -19,26 +19,8 @@ from importlib import resources
 from typing import Any
 
 from conveyor.errors import InvalidJobError, JobNotFoundError, SchemaOutdatedError
-from conveyor.model import (
-    Attempt,
-    EnqueuePolicy,
-    Job,
-    JobState,
-    NewJob,
-    Outcome,
-    Progress,
-    QueueStats,
-    WorkerInfo,
-    root_token,
-)
+from conveyor.model import EnqueuePolicy, Job, JobState, NewJob, Outcome, QueueStats, WorkerInfo
 
-# Every column a Job is built from, in one place for both engines.
-JOB_COLUMNS = (
-    "id, task, queue, priority, tenant, args, kwargs, state, attempts, max_attempts, timeout, run_at, "
-    "created_at, queued_at, started_at, finished_at, updated_at, worker_id, lease_token, deadline, "
-    "progress_percent, progress_processed, progress_failed, meta, result, error, traceback, token, "
-    "parent_id, idempotency_key, cancel_requested, attempt_log"
-)
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 CHANNEL_WAKE = "conveyor_wake"  # payload: queue name, or "queue id" for one new ready job; workers LISTEN
 CHANNEL_EVENTS = "conveyor_events"  # payload: {"state": ..., "ids": [...]}; the API LISTENs
@@ -181,73 +163,12 @@ def validate_new_job(job: NewJob) -> None:
         raise InvalidJobError("args must be a list and kwargs a dict.", action="Fix the call.")
 
 
-def attempt_from_dict(raw: dict[str, Any], parse_time: Callable[[Any], datetime | None]) -> Attempt:
-    return Attempt(
-        attempt=int(raw.get("attempt", 0)),
-        worker_id=raw.get("worker_id"),
-        started_at=parse_time(raw.get("started_at")),
-        finished_at=parse_time(raw.get("finished_at")),
-        outcome=raw.get("outcome", "failed"),
-        error=raw.get("error"),
-        traceback=raw.get("traceback"),
-    )
-
-
-def job_from_row(row: dict[str, Any], parse_time: Callable[[Any], datetime | None], load: Callable[[Any], Any]) -> Job:
-    """Build a Job from a row mapping. `load` decodes JSON columns (identity on PostgreSQL)."""
-    log = load(row["attempt_log"]) or []
-    job_id = str(row["id"])
-    return Job(
-        id=job_id,
-        task=row["task"],
-        queue=row["queue"],
-        priority=row["priority"],
-        tenant=row["tenant"],
-        args=load(row["args"]),
-        kwargs=load(row["kwargs"]),
-        state=JobState(row["state"]),
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        timeout=row["timeout"],
-        run_at=parse_time(row["run_at"]),  # type: ignore[arg-type]
-        created_at=parse_time(row["created_at"]),  # type: ignore[arg-type]
-        queued_at=parse_time(row["queued_at"]),
-        started_at=parse_time(row["started_at"]),
-        finished_at=parse_time(row["finished_at"]),
-        updated_at=parse_time(row["updated_at"]),  # type: ignore[arg-type]
-        worker_id=row["worker_id"],
-        lease_token=str(row["lease_token"]) if row["lease_token"] else None,
-        deadline=parse_time(row["deadline"]),
-        progress=Progress(row["progress_percent"], row["progress_processed"], row["progress_failed"]),
-        meta=load(row["meta"]) or {},
-        result=load(row["result"]) if row["result"] is not None else None,
-        error=row["error"],
-        traceback=row["traceback"],
-        token=row["token"] or root_token(job_id),
-        parent_id=str(row["parent_id"]) if row["parent_id"] else None,
-        idempotency_key=row["idempotency_key"],
-        cancel_requested=bool(row["cancel_requested"]),
-        attempt_log=[attempt_from_dict(a, parse_time) for a in log],
-    )
-
-
-def attempt_entry(outcome: Outcome, finished_at: str) -> dict[str, Any]:
-    return {
-        "attempt": outcome.attempt,
-        "worker_id": outcome.worker_id,
-        "started_at": outcome.started_at.isoformat() if outcome.started_at else None,
-        "finished_at": finished_at,
-        "outcome": outcome.attempt_outcome,
-        "error": outcome.error,
-        "traceback": outcome.traceback,
-    }
-
-
 class Store(ABC):
-    """One interface, two engines. See tests/test_store_conformance.py for the contract."""
+    """One interface, two engines. tests/store/test_conformance.py runs every method on both engines."""
 
     engine: str
     url: str
+    wakes_across_processes: bool  # True: a worker hears of new jobs from other processes at once
 
     # -- schema ---------------------------------------------------------------------------
     @abstractmethod
@@ -278,11 +199,11 @@ class Store(ABC):
         self,
         jobs: list[NewJob],
         *,
-        policy: EnqueuePolicy,
+        policy: EnqueuePolicy | list[EnqueuePolicy],
         liveness_timeout: float,
         app_path: str | None = None,
     ) -> list[EnqueueResult]:
-        """Write jobs after checking a live worker serves each queue (see EnqueuePolicy).
+        """Write jobs (`policy`: one for all, or one per job) after checking a live worker serves each queue (see EnqueuePolicy).
 
         Raises NoLiveWorkerError under REFUSE (nothing written) and LivenessCheckError when the
         check itself cannot be made."""
@@ -291,7 +212,7 @@ class Store(ABC):
         self,
         jobs: list[NewJob],
         *,
-        policy: EnqueuePolicy,
+        policy: EnqueuePolicy | list[EnqueuePolicy],
         liveness_timeout: float,
         app_path: str | None = None,
     ) -> list[EnqueueResult]:
@@ -416,8 +337,10 @@ class Store(ABC):
         result_ttl: float,
         failure_ttl: float,
         prune_batch: int,
+        retry_delay: Callable[[str, int], float] | None = None,
     ) -> MaintenanceReport | None:
-        """One pass; None when another process holds the maintenance lock."""
+        """One pass; None when another process holds the maintenance lock. A job that timed out
+        is retried after retry_delay(task, attempt) seconds (default: the default retry policy)."""
 
     # -- API keys -------------------------------------------------------------------------
     @abstractmethod

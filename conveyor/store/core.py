@@ -1,0 +1,201 @@
+"""Rules both engines share, decided once in Python: the SQL only carries them out.
+
+- which state changes an operator may ask for, and the error each refusal raises;
+- what enqueue does, job by job, when no live worker serves the job's queue;
+- what maintenance writes for a rescued, timed-out or expired job (state, backoff, messages);
+- how long finished rows, dead workers and counters are kept;
+- how a driver's error becomes one of Conveyor's own, so nothing above the store imports a driver.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from conveyor.errors import DatabaseError, InvalidTransitionError, LivenessCheckError, NoLiveWorkerError
+from conveyor.model import (
+    DEFAULT_RETRY,
+    FINISHED_STATES,
+    TRANSITIONS,
+    EnqueuePolicy,
+    Job,
+    JobState,
+    NewJob,
+)
+
+# -- operator actions: the states each may start from (model.TRANSITIONS is the specification) --
+CANCELLABLE = sorted(s.value for s, targets in TRANSITIONS.items() if JobState.CANCELLED in targets)
+RETRYABLE = sorted(s.value for s in FINISHED_STATES if JobState.QUEUED in TRANSITIONS[s])
+DELETABLE = sorted(s.value for s in FINISHED_STATES)
+DEAD_LETTER = [JobState.DEAD.value, JobState.FAILED.value]  # what requeue_dead and purge_dead touch
+
+
+def cancel_refused(job: Job) -> InvalidTransitionError:
+    return InvalidTransitionError(
+        f"Job {job.id} is {job.state.value}; only scheduled, queued or running jobs can be cancelled.",
+        action="Nothing to do: the job has already finished.",
+    )
+
+
+def retry_refused(job: Job) -> InvalidTransitionError:
+    return InvalidTransitionError(
+        f"Job {job.id} is {job.state.value}; only finished jobs can be retried.",
+        action="Wait for it to finish, or cancel it first.",
+    )
+
+
+def delete_refused(job: Job) -> InvalidTransitionError:
+    return InvalidTransitionError(
+        f"Job {job.id} is {job.state.value}; only finished jobs can be deleted.", action="Cancel it first."
+    )
+
+
+# -- enqueue ------------------------------------------------------------------------------------
+def policies_for(jobs: Sequence[NewJob], policy: EnqueuePolicy | str | Sequence[EnqueuePolicy | str]) -> list[EnqueuePolicy]:
+    """One policy per job: a single policy applies to all of them."""
+    if isinstance(policy, str):
+        return [EnqueuePolicy(policy)] * len(jobs)
+    if len(policy) != len(jobs):
+        raise ValueError(f"{len(policy)} policies for {len(jobs)} jobs")
+    return [EnqueuePolicy(p) for p in policy]
+
+
+def refusal(queue: str, app_path: str | None) -> str:
+    """The error a job written as failed (policy record_failed) carries."""
+    return str(NoLiveWorkerError(queue, app_path))
+
+
+def admit(
+    job: NewJob, policy: EnqueuePolicy, running: int, paused: int, app_path: str | None
+) -> str | None:
+    """None: write the job as asked. A string: write it as failed with this error. Raises
+    NoLiveWorkerError when the job's policy refuses it (then nothing of its batch is written)."""
+    if running > 0 or policy is EnqueuePolicy.ACCEPT:
+        return None
+    if policy is EnqueuePolicy.REFUSE:
+        raise NoLiveWorkerError(job.queue, app_path, paused_workers=paused)
+    return refusal(job.queue, app_path)
+
+
+def enqueue_failed(exc: BaseException, count: int = 1, *, where: str = "database connection") -> LivenessCheckError:
+    # Covers a failed live-worker check too: never assume a worker is there.
+    what = "Could not enqueue" if count == 1 else f"Could not enqueue {count} jobs"
+    step = "the live-worker check and insert failed" if count == 1 else "the insert failed"
+    return LivenessCheckError(
+        f"{what}: {step} ({type(exc).__name__}: {exc}).",
+        action=f"Nothing was queued. Check the {where} and schema, then try again.",
+    )
+
+
+def liveness_check_failed(exc: BaseException, *, where: str = "database connection") -> LivenessCheckError:
+    return LivenessCheckError(
+        f"Could not check for live workers: {exc}.",
+        action=f"Nothing was queued. Check the {where} and try again.",
+    )
+
+
+# -- maintenance --------------------------------------------------------------------------------
+WORKERS_KEPT_S = 7 * 86400.0  # stopped and dead workers stay listed this long
+COMPLETION_COUNTS_KEPT_S = 7200.0  # throughput counters: the dashboard reads the last hour
+DELETIONS_KEPT_S = 60.0  # deleted job ids kept for the SQLite event pollers
+
+RetryDelay = Callable[[str, int], float]  # (task name, attempt that failed) -> seconds
+
+
+def default_retry_delay(_task: str, attempt: int) -> float:
+    return DEFAULT_RETRY.delay(attempt)
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What maintenance writes for one job it takes from a worker."""
+
+    id: str
+    state: str
+    error: str
+    entry: dict[str, Any]  # the attempt-log entry
+    delay: float = 0.0  # seconds until a retry (state scheduled)
+
+
+def _entry(row: dict[str, Any], finished_at: datetime, outcome: str, error: str) -> dict[str, Any]:
+    started = row["started_at"]
+    return {
+        "attempt": row["attempts"], "worker_id": row["worker_id"],
+        "started_at": started.isoformat() if started is not None else None,
+        "finished_at": finished_at.isoformat(), "outcome": outcome, "error": error,
+    }
+
+
+def rescue_verdict(row: dict[str, Any], now: datetime) -> Verdict:
+    """A running job whose worker is gone goes back to the queue (attempt counted), or to dead."""
+    worker = row["worker_id"] or "?"
+    spent = row["attempts"] >= row["max_attempts"]
+    return Verdict(
+        id=str(row["id"]), state="dead" if spent else "queued",
+        error=f"Worker {worker} stopped heartbeating during attempt {row['attempts']}; "
+        "the job was rescued by the maintenance loop.",
+        entry=_entry(row, now, "orphaned", f"worker {worker} died (no heartbeat)"),
+    )
+
+
+def timeout_verdict(row: dict[str, Any], now: datetime, retry_delay: RetryDelay) -> Verdict:
+    """A running job past its deadline whose worker did not report: retried after the task's own
+    backoff, or dead when its attempts are spent."""
+    seconds = f"timed out after {row['timeout']:g} s"
+    spent = row["attempts"] >= row["max_attempts"]
+    return Verdict(
+        id=str(row["id"]), state="dead" if spent else "scheduled",
+        error=f"{seconds} (enforced by the database: the worker did not report)",
+        entry=_entry(row, now, "timed_out", seconds),
+        delay=0.0 if spent else retry_delay(row["task"], row["attempts"]),
+    )
+
+
+def expired_error(queue: str, waited: float, deadline: float) -> str:
+    return (f"Waited {round(waited)} s in queue '{queue}' with no live worker (schedule-to-start deadline "
+            f"{deadline:g} s). Start a worker for the queue, then requeue it.")
+
+
+# -- driver errors --------------------------------------------------------------------------------
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def translating(driver_error: type[BaseException] | tuple[type[BaseException], ...]) -> Callable[[F], F]:
+    """Wrap a store method so a driver's error leaves it as DatabaseError (a
+    DatabaseUnavailableError): callers catch Conveyor's errors, never psycopg's or sqlite3's."""
+
+    def decorate(fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await fn(*args, **kwargs)
+                except driver_error as exc:
+                    raise DatabaseError.from_driver(exc) from exc
+            return run_async  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except driver_error as exc:
+                raise DatabaseError.from_driver(exc) from exc
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+def translate_driver_errors(cls: type, driver_error: type[BaseException] | tuple[type[BaseException], ...]) -> None:
+    """Apply `translating` to every public method of a Store engine class (its own and inherited)."""
+    from conveyor.store.base import Store
+
+    for name in dir(Store):
+        if name.startswith("_") or not callable(getattr(Store, name)):
+            continue
+        method = getattr(cls, name)
+        if getattr(method, "__wrapped__", None) is None:
+            setattr(cls, name, translating(driver_error)(method))

@@ -1,0 +1,57 @@
+"""PostgreSQL engine: claims with FOR UPDATE SKIP LOCKED, wake-ups and events with LISTEN/NOTIFY.
+
+Modules: connection (pool, lost connections), notify (NOTIFY/LISTEN), enqueue + bulk, jobs,
+workers, maintenance; every statement is a file in queries/."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+
+from conveyor.store.base import load_migrations
+from conveyor.store.core import translate_driver_errors
+from conveyor.store.postgres.connection import Q, connection_lost
+from conveyor.store.postgres.enqueue import PostgresEnqueue
+from conveyor.store.postgres.jobs import PostgresJobs
+from conveyor.store.postgres.maintenance import PostgresMaintenance
+from conveyor.store.postgres.workers import PostgresWorkers
+
+__all__ = ["PostgresStore", "connection_lost"]
+
+log = logging.getLogger("conveyor.store")
+
+MIGRATION_LOCK = 0x436F6E77  # advisory lock: one process migrates at a time
+
+
+class PostgresStore(PostgresEnqueue, PostgresJobs, PostgresWorkers, PostgresMaintenance):
+    def migrate(self) -> int:
+        with self._connection() as conn:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS conveyor_schema_version "
+                    "(version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                row = conn.execute("SELECT coalesce(max(version), 0) FROM conveyor_schema_version").fetchone()
+                current = row[0] if row else 0
+                for version, name, sql in load_migrations(self.engine):
+                    if version <= current:
+                        continue
+                    conn.execute(sql)  # type: ignore[arg-type]
+                    conn.execute(
+                        "INSERT INTO conveyor_schema_version (version, name) VALUES (%s, %s)", (version, name)
+                    )
+                    log.info("applied migration %04d_%s", version, name)
+                    current = version
+                return current
+
+    def schema_version(self) -> int:
+        present = self._fetchone(Q.schema_present, read=True)
+        if not present or not present["present"]:
+            return 0
+        row = self._fetchone(Q.schema_version, read=True)
+        return int(row["version"]) if row else 0
+
+
+translate_driver_errors(PostgresStore, psycopg.Error)

@@ -1,0 +1,118 @@
+"""PostgreSQL: reading jobs, claiming and finishing them, progress, staging, operator actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from conveyor.model import Job, JobState, Outcome
+from conveyor.store import filters
+from conveyor.store.actions import OperatorActions
+from conveyor.store.base import ClaimedJob, JobFilter, dumps
+from conveyor.store.postgres.connection import PostgresConnections, Q
+from conveyor.store.postgres.notify import CHANNEL_WAKE, event_notices, notify
+from conveyor.store.rows import attempt_entry
+
+FILTER = filters.conditions(Q.job_filter)
+
+
+def _where(f: JobFilter, before: str | None = None) -> tuple[str, dict[str, Any]]:
+    return filters.where(f, FILTER, time=lambda t: t, array=list, before=before)
+
+
+class PostgresJobs(PostgresConnections, OperatorActions):
+    def get_job(self, job_id: str, tenant: str | None = None) -> Job | None:
+        if not filters.is_uuid(job_id):
+            return None
+        row = self._fetchone(Q.get_job, {"id": job_id, "tenant": tenant}, read=True)
+        return self._job(row) if row else None
+
+    def get_jobs(self, job_ids: list[str]) -> list[Job]:
+        valid = [i for i in job_ids if filters.is_uuid(i)]
+        if not valid:
+            return []
+        return [self._job(r) for r in self._fetchall(Q.get_jobs, {"ids": valid}, read=True)]
+
+    def list_jobs(self, filters: JobFilter, *, limit: int = 50, before: str | None = None) -> list[Job]:
+        where, params = _where(filters, before)
+        params["limit"] = limit
+        return [self._job(r) for r in self._fetchall(Q.list_jobs.format(where=where), params, read=True)]
+
+    def claim_jobs(self, worker_id: str, queues: list[str], limit: int) -> list[ClaimedJob]:
+        # Plain tuples and text ids: this runs for every job, so no per-row dict or UUID object.
+        with self._connection() as conn:
+            rows = conn.execute(Q.claim_jobs, {"queues": queues, "limit": limit, "worker_id": worker_id}).fetchall()
+        return [ClaimedJob(*r[:12]) for r in rows]
+
+    def finish_jobs(self, outcomes: list[Outcome]) -> list[str]:
+        if not outcomes:
+            return []
+        now = datetime.now().astimezone().isoformat()
+        params: dict[str, list[Any]] = {k: [] for k in (
+            "id", "lease", "state", "result", "error", "traceback", "delay", "entry")}
+        for o in outcomes:
+            params["id"].append(o.job_id)
+            params["lease"].append(o.lease_token)
+            params["state"].append(o.state.value)
+            params["result"].append(Jsonb(o.result, dumps=dumps) if o.state == JobState.COMPLETED else None)
+            params["error"].append(o.error)
+            params["traceback"].append(o.traceback)
+            params["delay"].append(o.retry_delay)
+            params["entry"].append(Jsonb(attempt_entry(o, now)) if o.error is not None else None)
+        # Never prepared: a generic plan guesses 10 rows from unnest and picks a nested loop that
+        # re-runs it per running job (100-370 ms for a 500-outcome batch instead of ~2 ms).
+        return [str(r["id"]) for r in self._fetchall(Q.finish_jobs, params, prepare=False)]
+
+    def update_progress(
+        self,
+        job_id: str,
+        lease_token: str,
+        *,
+        percent: float | None = None,
+        processed: int | None = None,
+        failed: int | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> bool:
+        with self._connection() as conn:
+            cur = conn.execute(Q.update_progress, {
+                "percent": percent, "processed": processed, "failed": failed,
+                "meta": Jsonb(meta, dumps=dumps) if meta is not None else None,
+                "id": job_id, "lease": lease_token,
+            })
+            changed = cur.rowcount == 1
+            if changed:
+                notify(conn, event_notices("progress", [job_id]))
+            return changed
+
+    def extend_deadline(self, job_id: str, lease_token: str, seconds: float) -> bool:
+        with self._connection() as conn:
+            cur = conn.execute(Q.extend_deadline, {"seconds": seconds, "id": job_id, "lease": lease_token})
+            return cur.rowcount == 1
+
+    def cancel_requested_jobs(self, worker_id: str) -> list[str]:
+        rows = self._fetchall(Q.cancel_requested_jobs, {"worker_id": worker_id}, read=True)
+        return [str(r["id"]) for r in rows]
+
+    def running_jobs(self, worker_id: str, started_before_seconds: float) -> list[tuple[str, str]]:
+        rows = self._fetchall(Q.running_jobs, {"worker_id": worker_id, "seconds": started_before_seconds}, read=True)
+        return [(str(r["id"]), str(r["lease_token"])) for r in rows]
+
+    def stage_scheduled(self, limit: int = 1000) -> int:
+        row = self._fetchone(Q.stage_scheduled, {"limit": limit})
+        return int(row["n"]) if row else 0
+
+    # -- operator actions (see actions.py) ----------------------------------------------------
+    def _change_state(self, statement: str, job_id: str, from_states: list[str]) -> tuple[str, str] | None:
+        row = self._fetchone(getattr(Q, statement), {"id": job_id, "from": from_states})
+        return (row["state"], row["queue"]) if row else None
+
+    def _change_dead_letters(self, statement: str, filters: JobFilter) -> list[tuple[str, str]]:
+        where, params = _where(filters)
+        return [(str(r["id"]), r["queue"]) for r in self._fetchall(getattr(Q, statement).format(where=where), params)]
+
+    def _announce(self, event: str, ids: list[str], wake: set[str]) -> None:
+        if ids:
+            with self._connection() as conn:
+                notify(conn, [(CHANNEL_WAKE, q) for q in wake] + event_notices(event, ids))

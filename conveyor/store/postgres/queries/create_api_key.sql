@@ -1,0 +1,3 @@
+-- Store a new API key (its hash only).
+INSERT INTO conveyor_api_keys (id, key_hash, tenant, role, name, created_at)
+VALUES (%(id)s, %(hash)s, %(tenant)s, %(role)s, %(name)s, now())

@@ -1,0 +1,8 @@
+-- Delete up to batch finished jobs past their retention: completed and cancelled after
+-- result_ttl seconds, failed and dead after failure_ttl.
+DELETE FROM conveyor_jobs WHERE id IN (
+    SELECT id FROM conveyor_jobs
+    WHERE finished_at IS NOT NULL AND (
+        (state IN ('completed', 'cancelled') AND finished_at < now() - make_interval(secs => %(result_ttl)s))
+     OR (state IN ('failed', 'dead') AND finished_at < now() - make_interval(secs => %(failure_ttl)s)))
+    LIMIT %(batch)s FOR UPDATE SKIP LOCKED)

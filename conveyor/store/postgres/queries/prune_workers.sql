@@ -1,0 +1,3 @@
+-- Forget workers stopped or dead for longer than kept seconds.
+DELETE FROM conveyor_workers WHERE state IN ('stopped', 'dead')
+  AND coalesce(stopped_at, last_heartbeat) < now() - make_interval(secs => %(kept)s)

@@ -1,0 +1,5 @@
+-- Running jobs past their deadline plus grace seconds (the worker did not report), locked for
+-- this pass; maintenance decides what becomes of each.
+SELECT id, task, queue, attempts, max_attempts, timeout, worker_id, started_at FROM conveyor_jobs
+WHERE state = 'running' AND deadline < now() - make_interval(secs => %(grace)s)
+FOR UPDATE SKIP LOCKED

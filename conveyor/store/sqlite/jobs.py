@@ -1,0 +1,137 @@
+"""SQLite: reading jobs, claiming and finishing them, progress, staging, operator actions."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from conveyor.model import Job, JobState, Outcome
+from conveyor.store import filters
+from conveyor.store.actions import OperatorActions
+from conveyor.store.base import ClaimedJob, JobFilter, dumps
+from conveyor.store.rows import attempt_entry
+from conveyor.store.sqlite.connection import Q, ts
+from conveyor.store.sqlite.poller import SQLiteEvents
+
+FILTER = filters.conditions(Q.job_filter)
+
+
+def _where(f: JobFilter, before: str | None = None) -> tuple[str, dict[str, Any]]:
+    return filters.where(f, FILTER, time=lambda t: t.timestamp(), array=json.dumps, before=before)
+
+
+class SQLiteJobs(SQLiteEvents, OperatorActions):
+    def get_job(self, job_id: str, tenant: str | None = None) -> Job | None:
+        rows = self._all(Q.get_job, {"id": job_id, "tenant": tenant})
+        return self._job(rows[0]) if rows else None
+
+    def get_jobs(self, job_ids: list[str]) -> list[Job]:
+        return [self._job(r) for r in self._all(Q.get_jobs, {"ids": json.dumps(job_ids)})] if job_ids else []
+
+    def list_jobs(self, filters: JobFilter, *, limit: int = 50, before: str | None = None) -> list[Job]:
+        where, params = _where(filters, before)
+        params["limit"] = limit
+        return [self._job(r) for r in self._all(Q.list_jobs.format(where=where), params)]
+
+    def claim_jobs(self, worker_id: str, queues: list[str], limit: int) -> list[ClaimedJob]:
+        claimed: list[ClaimedJob] = []
+        # A read first: an idle worker polls often, and a poll that finds nothing must not take
+        # the write lock that enqueuers need.
+        if not self._all(Q.any_ready, {"queues": json.dumps(queues)}):
+            return claimed
+        with self._write() as conn:
+            now = time.time()
+            paused = {r[0] for r in conn.execute(Q.paused_queues)}
+            for queue in queues:
+                if len(claimed) >= limit or queue in paused:
+                    continue
+                rows = conn.execute(Q.claim_jobs, {"now": now, "worker": worker_id, "queue": queue,
+                                                   "limit": limit - len(claimed)}).fetchall()
+                rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
+                claimed.extend(
+                    ClaimedJob(
+                        id=r["id"], task=r["task"], queue=r["queue"], tenant=r["tenant"],
+                        args=json.loads(r["args"]), kwargs=json.loads(r["kwargs"]), attempts=r["attempts"],
+                        max_attempts=r["max_attempts"], timeout=r["timeout"], lease_token=r["lease_token"],
+                        token=r["token"], started_at=ts(r["started_at"]),  # type: ignore[arg-type]
+                    )
+                    for r in rows
+                )
+        return claimed
+
+    def finish_jobs(self, outcomes: list[Outcome]) -> list[str]:
+        done: list[str] = []
+        woken: set[str] = set()
+        completed: dict[tuple[str, str, str], int] = {}
+        with self._write() as conn:
+            now = time.time()
+            finished_iso = datetime.fromtimestamp(now, UTC).isoformat()
+            for o in outcomes:
+                row = conn.execute(Q.finish_jobs, {
+                    "state": o.state.value,
+                    "result": dumps(o.result) if o.state == JobState.COMPLETED else None,
+                    "error": o.error, "traceback": o.traceback, "now": now, "delay": o.retry_delay,
+                    "entry": dumps(attempt_entry(o, finished_iso)) if o.error is not None else None,
+                    "id": o.job_id, "lease": o.lease_token,
+                }).fetchone()
+                if row is not None:
+                    done.append(o.job_id)
+                    if o.state == JobState.QUEUED:
+                        woken.add(row["queue"])
+                    elif o.state == JobState.COMPLETED:
+                        key = (row["tenant"], row["queue"], row["worker_id"] or "")
+                        completed[key] = completed.get(key, 0) + 1
+            # Throughput counters: one row per 10-second bucket, queue and worker.
+            conn.executemany(Q.count_completions, [(now // 10 * 10, *key, n) for key, n in completed.items()])
+        self._wake(woken)
+        return done
+
+    def update_progress(
+        self,
+        job_id: str,
+        lease_token: str,
+        *,
+        percent: float | None = None,
+        processed: int | None = None,
+        failed: int | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> bool:
+        with self._write() as conn:
+            cur = conn.execute(Q.update_progress, {
+                "percent": percent, "processed": processed, "failed": failed,
+                "meta": dumps(meta) if meta is not None else None, "now": time.time(),
+                "id": job_id, "lease": lease_token,
+            })
+            return cur.rowcount == 1
+
+    def extend_deadline(self, job_id: str, lease_token: str, seconds: float) -> bool:
+        with self._write() as conn:
+            cur = conn.execute(Q.extend_deadline, {"now": time.time(), "seconds": seconds, "id": job_id,
+                                                   "lease": lease_token})
+            return cur.rowcount == 1
+
+    def cancel_requested_jobs(self, worker_id: str) -> list[str]:
+        return [r["id"] for r in self._all(Q.cancel_requested_jobs, {"worker_id": worker_id})]
+
+    def running_jobs(self, worker_id: str, started_before_seconds: float) -> list[tuple[str, str]]:
+        rows = self._all(Q.running_jobs, {"worker_id": worker_id, "seconds": started_before_seconds})
+        return [(r["id"], r["lease_token"]) for r in rows]
+
+    def stage_scheduled(self, limit: int = 1000) -> int:
+        now = time.time()
+        if not self._all(Q.any_due, {"now": now}):  # the common case (nothing due) takes no write lock
+            return 0
+        rows = self._run(Q.stage_scheduled, {"now": now, "limit": limit})
+        self._wake({r["queue"] for r in rows})
+        return len(rows)
+
+    # -- operator actions (see actions.py) ----------------------------------------------------
+    def _change_state(self, statement: str, job_id: str, from_states: list[str]) -> tuple[str, str] | None:
+        rows = self._run(getattr(Q, statement), {"id": job_id, "from": json.dumps(from_states)})
+        return (rows[0]["state"], rows[0]["queue"]) if rows else None
+
+    def _change_dead_letters(self, statement: str, filters: JobFilter) -> list[tuple[str, str]]:
+        where, params = _where(filters)
+        return [(r["id"], r["queue"]) for r in self._run(getattr(Q, statement).format(where=where), params)]

@@ -1,0 +1,2 @@
+-- Names of paused queues.
+SELECT name FROM conveyor_queues WHERE paused

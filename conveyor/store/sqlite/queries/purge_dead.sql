@@ -1,0 +1,2 @@
+-- Delete the dead-letter jobs matching the filter {where}.
+DELETE FROM conveyor_jobs WHERE {where} RETURNING id, queue

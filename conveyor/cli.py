@@ -12,11 +12,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from conveyor import __version__
 from conveyor.app import Conveyor
+from conveyor.cli_format import age, jobs_table, print_job, table
 from conveyor.errors import (
     ConfigurationError,
     ConveyorError,
@@ -27,7 +27,6 @@ from conveyor.errors import (
     SchemaOutdatedError,
 )
 from conveyor.logs import configure_logging
-from conveyor.model import Job
 from conveyor.settings import Settings
 from conveyor.store import JobFilter
 
@@ -93,49 +92,6 @@ def check_queue(app: Conveyor, queue: str | None) -> None:
             f"Unknown queue {queue!r}: no task, worker or job uses it. Known queues: "
             f"{', '.join(sorted(known_queues(app)))}. To create it, start a worker with --queues {queue}."
         )
-
-
-def age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.1f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f}m"
-    return f"{seconds / 3600:.1f}h"
-
-
-def table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False))]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)) for r in rows]
-    return "\n".join(lines)
-
-
-def print_job(job: Job) -> None:
-    d = job.to_dict()
-    print(f"job       {d['id']}")
-    print(f"task      {d['task']}   queue {d['queue']}   priority {d['priority']}   tenant {d['tenant']}")
-    print(f"state     {d['state']}   attempts {d['attempts']}/{d['max_attempts']}")
-    print(f"args      {json.dumps(d['args'])}   kwargs {json.dumps(d['kwargs'])}")
-    for key in ("created_at", "enqueued_at", "started_at", "ended_at", "run_at"):
-        if d[key]:
-            print(f"{key:<10}{d[key]}")
-    p = d["progress"]
-    if p["percent"] is not None or p["processed"] or p["failed"]:
-        print(f"progress  {p['percent']}%  processed {p['processed']}  failed {p['failed']}")
-    print(f"worker    {d['worker_id'] or '-'}   token {d['token']}")
-    if d["meta"]:
-        print(f"meta      {json.dumps(d['meta'])}")
-    if d["result"] is not None:
-        print(f"result    {json.dumps(d['result'])}")
-    if d["error"]:
-        print(f"error     {d['error']}")
-    for attempt in d["attempt_history"]:
-        print(f"attempt {attempt['attempt']}: {attempt['outcome']} on {attempt['worker_id']} "
-              f"({attempt['started_at']} .. {attempt['ended_at']}) {attempt['error'] or ''}")
-    if d["traceback"]:
-        print("traceback:\n" + d["traceback"])
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -211,13 +167,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([j.to_dict() for j in jobs], indent=2))
         return EXIT_OK
-    now = datetime.now(UTC)
-    rows = [
-        [j.id, j.task, j.queue, j.state.value, f"{j.attempts}/{j.max_attempts}",
-         age((now - j.created_at).total_seconds()), (j.error or "")[:60]]
-        for j in jobs
-    ]
-    print(table(rows, ["id", "task", "queue", "state", "attempts", "age", "error"]))
+    print(jobs_table(jobs))
     return EXIT_OK
 
 

@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import JobCancelledError
+from conveyor.errors import JobCancelledError, JobTimeoutError
 
 if TYPE_CHECKING:
     from conveyor.store.base import Store
@@ -109,3 +109,24 @@ class JobContext:
             if self.deadline is not None:
                 self.deadline = max(self.deadline, time.monotonic()) + seconds
         return ok
+
+
+async def with_deadline(future: asyncio.Future[Any], ctx: JobContext) -> Any:
+    """Wait for the attempt; past its deadline (which extend_timeout may move) it has failed.
+
+    An async task is cancelled. A thread cannot be killed: it is told (ctx.cancelled) and left
+    to finish on its own, its late result discarded because its lease is gone."""
+    try:
+        while True:
+            assert ctx.deadline is not None
+            remaining = ctx.deadline - time.monotonic()
+            if remaining <= 0:
+                ctx.cancel()
+                future.cancel()
+                raise JobTimeoutError(f"timed out after {ctx.timeout:g} s")
+            done, _ = await asyncio.wait({future}, timeout=remaining)
+            if done:
+                return future.result()
+    except asyncio.CancelledError:
+        future.cancel()  # shutdown or cancel: stop the task we were waiting on too
+        raise

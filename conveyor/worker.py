@@ -26,7 +26,7 @@ from typing import Any
 
 from conveyor import __version__
 from conveyor.app import MISSING_DEPENDENCY_ERRORS, Conveyor, Task
-from conveyor.context import JobContext, _current
+from conveyor.context import JobContext, _current, with_deadline
 from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, PermanentError
 from conveyor.logs import lifecycle, lifecycle_log
 from conveyor.maintenance import DEFAULT_QUEUES, STAGE_INTERVAL, StageWarnings, next_pass_in, run_maintenance
@@ -262,7 +262,7 @@ class Worker:
                 coro = task.fn(*args, **claimed.kwargs)
                 if timeout is None:
                     return await coro
-                return await self._with_deadline(asyncio.ensure_future(coro), ctx)
+                return await with_deadline(asyncio.ensure_future(coro), ctx)
             finally:
                 _current.reset(token)
         loop = asyncio.get_running_loop()
@@ -276,28 +276,7 @@ class Worker:
         future = loop.run_in_executor(self._task_pool, lambda: run_ctx.run(task.fn, *args, **claimed.kwargs))
         if timeout is None:
             return await future
-        return await self._with_deadline(future, ctx)
-
-    @staticmethod
-    async def _with_deadline(future: asyncio.Future[Any], ctx: JobContext) -> Any:
-        """Wait for the attempt; past its deadline (which extend_timeout may move) it has failed.
-
-        An async task is cancelled. A thread cannot be killed: it is told (ctx.cancelled) and left
-        to finish on its own, its late result discarded because its lease is gone."""
-        try:
-            while True:
-                assert ctx.deadline is not None
-                remaining = ctx.deadline - time.monotonic()
-                if remaining <= 0:
-                    ctx.cancel()
-                    future.cancel()
-                    raise JobTimeoutError(f"timed out after {ctx.timeout:g} s")
-                done, _ = await asyncio.wait({future}, timeout=remaining)
-                if done:
-                    return future.result()
-        except asyncio.CancelledError:
-            future.cancel()  # shutdown or cancel: stop the task we were waiting on too
-            raise
+        return await with_deadline(future, ctx)
 
     def _outcome(self, claimed: ClaimedJob, state: JobState, **extra: Any) -> Outcome:
         return Outcome(

@@ -142,10 +142,16 @@ def rescue_verdict(row: dict[str, Any], now: datetime) -> Verdict:
     )
 
 
+def seconds_text(value: float) -> str:
+    """Seconds as the database used to print them in messages: 2 (not 2.0), 0.3, 1234567."""
+    number = float(value)
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
 def timeout_verdict(row: dict[str, Any], now: datetime, retry_delay: RetryDelay) -> Verdict:
     """A running job past its deadline whose worker did not report: retried after the task's own
     backoff, or dead when its attempts are spent."""
-    seconds = f"timed out after {row['timeout']:g} s"
+    seconds = f"timed out after {seconds_text(row['timeout'])} s"
     spent = row["attempts"] >= row["max_attempts"]
     return Verdict(
         id=str(row["id"]), state="dead" if spent else "scheduled",
@@ -157,7 +163,7 @@ def timeout_verdict(row: dict[str, Any], now: datetime, retry_delay: RetryDelay)
 
 def expired_error(queue: str, waited: float, deadline: float) -> str:
     return (f"Waited {round(waited)} s in queue '{queue}' with no live worker (schedule-to-start deadline "
-            f"{deadline:g} s). Start a worker for the queue, then requeue it.")
+            f"{seconds_text(deadline)} s). Start a worker for the queue, then requeue it.")
 
 
 # -- driver errors --------------------------------------------------------------------------------

@@ -21,30 +21,21 @@ __all__ = ["PostgresStore", "connection_lost"]
 
 log = logging.getLogger("conveyor.store")
 
-MIGRATION_LOCK = 0x436F6E77  # advisory lock: one process migrates at a time
-
-
 class PostgresStore(PostgresEnqueue, PostgresJobs, PostgresWorkers, PostgresMaintenance):
     def migrate(self) -> int:
-        with self._connection() as conn:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS conveyor_schema_version "
-                    "(version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-                )
-                row = conn.execute("SELECT coalesce(max(version), 0) FROM conveyor_schema_version").fetchone()
-                current = row[0] if row else 0
-                for version, name, sql in load_migrations(self.engine):
-                    if version <= current:
-                        continue
-                    conn.execute(sql)  # type: ignore[arg-type]
-                    conn.execute(
-                        "INSERT INTO conveyor_schema_version (version, name) VALUES (%s, %s)", (version, name)
-                    )
-                    log.info("applied migration %04d_%s", version, name)
-                    current = version
-                return current
+        with self._connection() as conn, conn.transaction():
+            conn.execute(Q.migration_lock)
+            conn.execute(Q.create_schema_version_table)
+            row = conn.execute(Q.schema_version).fetchone()
+            current = row[0] if row else 0
+            for version, name, sql in load_migrations(self.engine):
+                if version <= current:
+                    continue
+                conn.execute(sql)  # type: ignore[arg-type]
+                conn.execute(Q.record_migration, {"version": version, "name": name})
+                log.info("applied migration %04d_%s", version, name)
+                current = version
+            return int(current)
 
     def schema_version(self) -> int:
         present = self._fetchone(Q.schema_present, read=True)

@@ -11,7 +11,8 @@ from typing import Any
 
 import psycopg
 
-from conveyor.store.base import CHANNEL_EVENTS, CHANNEL_WAKE, RESYNC, EventListener, dumps
+from conveyor.store.base import CHANNEL_EVENTS, CHANNEL_WAKE, RESYNC, dumps
+from conveyor.store.listeners import EventListeners
 from conveyor.store.postgres.connection import PostgresConnections
 
 __all__ = ["CHANNEL_EVENTS", "CHANNEL_WAKE", "PostgresListeners", "event_notices", "notify"]
@@ -43,24 +44,15 @@ def notify(conn: psycopg.Connection[Any], notices: list[tuple[str, str]]) -> Non
                      [value for notice in chunk for value in notice])
 
 
-class PostgresListeners(PostgresConnections):
-    def subscribe_events(self, listener: EventListener) -> Callable[[], None]:
-        with self._listeners_lock:
-            self._listeners.append(listener)
-            if self._event_thread is None:
-                self._event_thread = threading.Thread(
-                    target=self._listen_loop,
-                    args=([CHANNEL_EVENTS, CHANNEL_WAKE], self._dispatch_event, self._events_connected),
-                    name="conveyor-events", daemon=True,
-                )
-                self._event_thread.start()
-
-        def unsubscribe() -> None:
-            with self._listeners_lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+class PostgresListeners(PostgresConnections, EventListeners):
+    def _start_event_feed(self) -> None:
+        if self._event_thread is None:
+            self._event_thread = threading.Thread(
+                target=self._listen_loop,
+                args=([CHANNEL_EVENTS, CHANNEL_WAKE], self._dispatch_event, self._events_connected),
+                name="conveyor-events", daemon=True,
+            )
+            self._event_thread.start()
 
     def _events_connected(self, reconnected: bool) -> None:
         if reconnected:  # events sent while the connection was down are lost: tell listeners
@@ -77,13 +69,7 @@ class PostgresListeners(PostgresConnections):
                 data = json.loads(payload)
             except ValueError:
                 return
-        with self._listeners_lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(data.get("state", ""), [str(i) for i in data.get("ids", [])])
-            except Exception:  # one bad listener must not stop the others
-                log.exception("event listener failed")
+        self._emit(data.get("state", ""), [str(i) for i in data.get("ids", [])])
 
     def _listen_loop(
         self,

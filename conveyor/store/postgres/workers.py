@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import psycopg
+
 from conveyor.model import QueueStats, WorkerInfo
 from conveyor.store import core
 from conveyor.store.base import ApiKey
@@ -43,7 +45,7 @@ class PostgresWorkers(PostgresConnections):
     def live_worker_count(self, queue: str, liveness_timeout: float) -> tuple[int, int]:
         try:
             row = self._fetchone(Q.live_workers, {"queue": queue, "liveness": liveness_timeout}, read=True)
-        except Exception as exc:
+        except psycopg.Error as exc:
             raise core.liveness_check_failed(exc) from None
         assert row is not None
         return int(row["running"]), int(row["paused"])

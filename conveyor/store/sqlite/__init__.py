@@ -43,20 +43,14 @@ def _statements(script: str) -> Iterator[str]:
 class SQLiteStore(SQLiteEnqueue, SQLiteJobs, SQLiteWorkers, SQLiteMaintenance):
     def migrate(self) -> int:
         with self._write() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS conveyor_schema_version "
-                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-            )
-            current = conn.execute("SELECT coalesce(max(version), 0) FROM conveyor_schema_version").fetchone()[0]
+            conn.execute(Q.create_schema_version_table)
+            current = conn.execute(Q.schema_version).fetchone()[0]
             for version, name, sql in load_migrations(self.engine):
                 if version <= current:
                     continue
                 for statement in _statements(sql):
                     conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO conveyor_schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-                    (version, name, time.time()),
-                )
+                conn.execute(Q.record_migration, {"version": version, "name": name, "now": time.time()})
                 log.info("applied migration %04d_%s", version, name)
                 current = version
             return int(current)

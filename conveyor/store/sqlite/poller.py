@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from conveyor.store.base import EventListener
+from conveyor.store.listeners import EventListeners
 from conveyor.store.sqlite.connection import Q, SQLiteConnections
 
 log = logging.getLogger("conveyor.store")
@@ -19,7 +19,7 @@ _wake_callbacks: dict[str, list[Callable[[str], None]]] = {}
 _wake_lock = threading.Lock()
 
 
-class SQLiteEvents(SQLiteConnections):
+class SQLiteEvents(SQLiteConnections, EventListeners):
     def _wake(self, queues: set[str]) -> None:
         with _wake_lock:
             callbacks = list(_wake_callbacks.get(self.path, []))
@@ -34,28 +34,10 @@ class SQLiteEvents(SQLiteConnections):
     def _announce(self, event: str, ids: list[str], wake: set[str]) -> None:
         self._wake(wake)  # listeners hear of the change from the poller, in every process
 
-    def _emit(self, state: str, ids: list[str]) -> None:
-        """Hand a batch of changes to the listeners (from the poller)."""
-        if not ids:
-            return
-        with self._listeners_lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener(state, ids)
-
-    def subscribe_events(self, listener: EventListener) -> Callable[[], None]:
-        with self._listeners_lock:
-            self._listeners.append(listener)
-            if self._poller is None:
-                self._poller = threading.Thread(target=self._poll_changes, name="conveyor-events", daemon=True)
-                self._poller.start()
-
-        def unsubscribe() -> None:
-            with self._listeners_lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+    def _start_event_feed(self) -> None:
+        if self._poller is None:
+            self._poller = threading.Thread(target=self._poll_changes, name="conveyor-events", daemon=True)
+            self._poller.start()
 
     def _poll_changes(self, interval: float = 0.1, lookback: float = 2.0) -> None:
         """One poller per process over the updated_at index, shared by every subscriber.
@@ -82,7 +64,8 @@ class SQLiteEvents(SQLiteConnections):
             for key in [k for k, t in seen.items() if t < horizon]:
                 del seen[key]
             for state, ids in by_state.items():
-                self._emit(state, ids)
+                if ids:
+                    self._emit(state, ids)
 
     def start_wake_listener(self, on_wake: Callable[[str], None]) -> None:
         with _wake_lock:

@@ -45,7 +45,8 @@ class DatabaseError(DatabaseUnavailableError):
         transient = any(kind.__name__ == "OperationalError" for kind in type(exc).__mro__)
         detail = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
         return cls(
-            "The database did not answer." if transient else f"The database refused the statement: {detail}",
+            f"The database did not answer ({detail})." if transient
+            else f"The database refused the statement ({detail}).",
             transient=transient, driver_error=detail,
             action="Retry in a moment; if it persists check the database server and the connection URL."
             if transient else "Report it with the server log around this time.",

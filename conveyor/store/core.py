@@ -61,7 +61,22 @@ def policies_for(jobs: Sequence[NewJob], policy: EnqueuePolicy | str | Sequence[
         return [EnqueuePolicy(policy)] * len(jobs)
     if len(policy) != len(jobs):
         raise ValueError(f"{len(policy)} policies for {len(jobs)} jobs")
-    return [EnqueuePolicy(p) for p in policy]
+    return [p if type(p) is EnqueuePolicy else EnqueuePolicy(p) for p in policy]
+
+
+def refusals_for(
+    jobs: Sequence[NewJob], policies: list[EnqueuePolicy], workers: dict[str, tuple[int, int]],
+    app_path: str | None,
+) -> list[str | None]:
+    """admit() for a batch, given (running, paused) workers per queue: the error each job is
+    written with (None: as asked). Raises NoLiveWorkerError when any job's policy refuses."""
+    if all(running > 0 for running, _ in workers.values()):
+        return [None] * len(jobs)  # the common case: every queue served
+    decided: dict[tuple[str, EnqueuePolicy], str | None] = {}
+    for job, policy in zip(jobs, policies, strict=True):
+        if (job.queue, policy) not in decided:
+            decided[(job.queue, policy)] = admit(job, policy, *workers[job.queue], app_path)
+    return [decided[(job.queue, policy)] for job, policy in zip(jobs, policies, strict=True)]
 
 
 def refusal(queue: str, app_path: str | None) -> str:

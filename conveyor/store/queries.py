@@ -27,12 +27,11 @@ class Queries:
             statements[entry.name.removesuffix(".sql")] = text
         self.package = package
         self.statements = MappingProxyType(statements)
+        self.__dict__.update(statements)  # plain attributes: hot paths read them per call
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.statements[name]
-        except KeyError:
-            raise AttributeError(f"no statement {name}.sql in {self.package}/queries") from None
+
+    def __getattr__(self, name: str) -> Any:  # only reached for a name that is not a statement
+        raise AttributeError(f"no statement {name}.sql in {self.package}/queries")
 
     def names(self) -> set[str]:
         return set(self.statements)

@@ -76,19 +76,17 @@ class PostgresBulkEnqueue(PostgresListeners):
             now = live[0][3]
             workers = {queue: (running, paused) for queue, running, paused, _ in live}
             # Each job's own policy decides (all refusals raise before anything is written).
-            if all(running > 0 for running, _ in workers.values()):
-                refusals: list[str | None] = [None] * len(jobs)  # the common case: every queue served
-            else:
-                refusals = [core.admit(job, policy, *workers[job.queue], app_path)
-                            for job, policy in zip(jobs, policies, strict=True)]
-            plain = [(j, r) for j, r in zip(jobs, refusals, strict=True) if j.idempotency_key is None]
+            refusals = core.refusals_for(jobs, policies, workers, app_path)
             keyed = [(j, r) for j, r in zip(jobs, refusals, strict=True) if j.idempotency_key is not None]
+            plain = jobs if not keyed else [j for j in jobs if j.idempotency_key is None]
+            plain_refusals = refusals if not keyed else [r for j, r in zip(jobs, refusals, strict=True)
+                                                         if j.idempotency_key is None]
             created: dict[str, tuple[str, str]] = {}
             if plain:
-                copy_sql, pick = self._copy_plan([j for j, _ in plain], any(r is not None for _, r in plain))
+                copy_sql, pick = self._copy_plan(plain, any(r is not None for r in plain_refusals))
                 with conn.cursor().copy(copy_sql) as copy:
                     # Rows are built while the server parses the ones already sent.
-                    for job, refusal in plain:
+                    for job, refusal in zip(plain, plain_refusals, strict=True):
                         row = self._copy_row(job, now, refusal)
                         copy.write_row(pick(row))
                         created[job.id] = (row[7], job.queue)

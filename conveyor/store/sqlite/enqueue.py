@@ -36,7 +36,7 @@ class SQLiteEnqueue(SQLiteEvents):
                     row = conn.execute(Q.live_workers, {"now": now, "liveness": liveness_timeout, "queue": queue}).fetchone()
                     workers[queue] = (int(row["running"]), int(row["paused"]))
                 # Each job's own policy decides (all refusals raise before anything is written).
-                refusals = [core.admit(j, p, *workers[j.queue], app_path) for j, p in zip(jobs, policies, strict=True)]
+                refusals = core.refusals_for(jobs, policies, workers, app_path)
                 for (job, args, kwargs, meta), refusal in zip(encoded, refusals, strict=True):
                     run_at = job.run_at.timestamp() if job.run_at is not None else now
                     state = "failed" if refusal is not None else "scheduled" if run_at > now else "queued"

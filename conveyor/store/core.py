@@ -25,6 +25,7 @@ from conveyor.model import (
     Job,
     JobState,
     NewJob,
+    Outcome,
 )
 
 # -- operator actions: the states each may start from (model.TRANSITIONS is the specification) --
@@ -32,6 +33,13 @@ CANCELLABLE = sorted(s.value for s, targets in TRANSITIONS.items() if JobState.C
 RETRYABLE = sorted(s.value for s in FINISHED_STATES if JobState.QUEUED in TRANSITIONS[s])
 DELETABLE = sorted(s.value for s in FINISHED_STATES)
 DEAD_LETTER = [JobState.DEAD.value, JobState.FAILED.value]  # what requeue_dead and purge_dead touch
+# How an attempt may end (finish_jobs): an outcome naming any other state changes nothing.
+FINISHED_ATTEMPT = TRANSITIONS[JobState.RUNNING]
+
+
+def finishable(outcomes: list[Outcome]) -> list[Outcome]:
+    """The outcomes that name a state a running job may move to (all of them, in practice)."""
+    return [o for o in outcomes if o.state in FINISHED_ATTEMPT]
 
 
 def cancel_refused(job: Job) -> InvalidTransitionError:

@@ -85,3 +85,45 @@ def test_driver_errors_leave_the_store_as_conveyors_own(app):
         assert isinstance(caught.value.__cause__, Exception)
     finally:
         execute(app, "ALTER TABLE conveyor_queues_away RENAME TO conveyor_queues")
+
+
+def test_an_empty_enqueue_returns_nothing_on_both_engines(app):
+    assert app.store.enqueue([], policy=EnqueuePolicy.REFUSE, liveness_timeout=5) == []
+
+
+def test_finish_jobs_writes_only_states_a_running_job_may_move_to(app):
+    from conveyor.model import Outcome
+
+    store = app.store
+    register_worker_row(store, "w")
+    store.enqueue([NewJob(task="t.add")], policy="accept", liveness_timeout=5)  # type: ignore[arg-type]
+    [claimed] = store.claim_jobs("w", ["default"], 1)
+    for state in (JobState.FAILED, JobState.RUNNING):
+        assert store.finish_jobs([Outcome(job_id=claimed.id, lease_token=claimed.lease_token, state=state)]) == []
+    job = app.get_job(claimed.id)
+    assert job.state == JobState.RUNNING and job.lease_token == claimed.lease_token
+
+
+def test_meta_updates_set_each_key_the_same_way_on_both_engines(app):
+    store = app.store
+    register_worker_row(store, "w")
+    store.enqueue([NewJob(task="t.add", meta={"nested": {"x": 1}, "gone": 1, "keep": True})],  # type: ignore[arg-type]
+                  policy="accept", liveness_timeout=5)
+    [claimed] = store.claim_jobs("w", ["default"], 1)
+    assert store.update_progress(claimed.id, claimed.lease_token, meta={"nested": {"y": 2}, "gone": None, "f": False})
+    assert app.get_job(claimed.id).meta == {"nested": {"y": 2}, "gone": None, "keep": True, "f": False}
+
+
+def test_progress_is_announced_as_progress_on_both_engines(app):
+    store = app.store
+    seen: list[tuple[str, str]] = []
+    unsubscribe = store.subscribe_events(lambda state, ids: seen.extend((state, i) for i in ids))
+    try:
+        register_worker_row(store, "w")
+        store.enqueue([NewJob(task="t.add")], policy="accept", liveness_timeout=5)  # type: ignore[arg-type]
+        [claimed] = store.claim_jobs("w", ["default"], 1)
+        wait_for(lambda: ("running", claimed.id) in seen, timeout=5)
+        store.update_progress(claimed.id, claimed.lease_token, percent=50)
+        wait_for(lambda: ("progress", claimed.id) in seen, timeout=5)
+    finally:
+        unsubscribe()

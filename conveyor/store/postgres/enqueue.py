@@ -44,6 +44,8 @@ class PostgresEnqueue(PostgresBulkEnqueue):
         liveness_timeout: float,
         app_path: str | None = None,
     ) -> list[EnqueueResult]:
+        if not jobs:
+            return []
         policies = core.policies_for(jobs, policy)
         if len(jobs) != 1:
             return self._enqueue_many(jobs, policies, liveness_timeout, app_path)
@@ -75,6 +77,8 @@ class PostgresEnqueue(PostgresBulkEnqueue):
         liveness_timeout: float,
         app_path: str | None = None,
     ) -> list[EnqueueResult]:
+        if not jobs:
+            return []
         policies = core.policies_for(jobs, policy)
         if len(jobs) != 1:  # bulk: COPY on the sync pool, in a thread
             return await super().enqueue_async(

@@ -8,7 +8,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from conveyor.model import Job, JobState, Outcome
-from conveyor.store import filters
+from conveyor.store import core, filters
 from conveyor.store.actions import OperatorActions
 from conveyor.store.base import ClaimedJob, JobFilter, dumps
 from conveyor.store.postgres.connection import PostgresConnections, Q
@@ -47,6 +47,7 @@ class PostgresJobs(PostgresConnections, OperatorActions):
         return [ClaimedJob(*r[:12]) for r in rows]
 
     def finish_jobs(self, outcomes: list[Outcome]) -> list[str]:
+        outcomes = core.finishable(outcomes)
         if not outcomes:
             return []
         now = datetime.now().astimezone().isoformat()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conveyor.model import Job, JobState, Outcome
-from conveyor.store import filters
+from conveyor.store import core, filters
 from conveyor.store.actions import OperatorActions
 from conveyor.store.base import ClaimedJob, JobFilter, dumps
 from conveyor.store.rows import attempt_entry
@@ -62,6 +62,7 @@ class SQLiteJobs(SQLiteEvents, OperatorActions):
         return claimed
 
     def finish_jobs(self, outcomes: list[Outcome]) -> list[str]:
+        outcomes = core.finishable(outcomes)
         done: list[str] = []
         woken: set[str] = set()
         completed: dict[tuple[str, str, str], int] = {}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -150,10 +149,7 @@ BATCH_SHAPES = pytest.mark.parametrize("shape", ["one", "one-keyed", "batch", "b
 def jobs_for(shape: str, queues: list[str]) -> list[NewJob]:
     """The jobs of one enqueue call: one job, or one per queue (plus a second on the first);
     'keyed' gives each an idempotency key, which takes the engines down another path."""
-    if shape.startswith("one"):
-        queues = queues[:1]
-    else:
-        queues = queues + queues[:1]
+    queues = queues[:1] if shape.startswith("one") else queues + queues[:1]
     keyed = shape.endswith("keyed")
     return [NewJob(task="t.add", args=[i], queue=q, idempotency_key=f"k{i}-{uuid.uuid4().hex}" if keyed else None)
             for i, q in enumerate(queues)]
@@ -849,8 +845,8 @@ def test_queue_stats_counts_states_workers_pauses_and_stranded_queues(store):
     assert stats["orphan"].counts == {"scheduled": 0, "queued": 1, "running": 0, "dead": 0, "failed": 1}
     assert (stats["orphan"].live_workers, stats["orphan"].stranded) == (0, True)
     assert (stats["idle"].paused, stats["idle"].counts["queued"], stats["idle"].oldest_ready_age) == (True, 0, None)
-    assert [s.name for s in store.queue_stats(LIVE, tenant="acme")] == ["orphan", "served"]  # served: live worker
-    assert {s.name: s.counts["queued"] for s in store.queue_stats(LIVE, tenant="acme")} == {"orphan": 1, "served": 0}
+    acme = {s.name: s.counts for s in store.queue_stats(LIVE, tenant="acme") if any(s.counts.values())}
+    assert acme == {"orphan": {"scheduled": 0, "queued": 1, "running": 0, "dead": 0, "failed": 1}}
     store.set_queue_paused("idle", False)
     assert not {s.name: s for s in store.queue_stats(LIVE)}["idle"].paused
 

@@ -5,9 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from conveyor.store import Store, open_store
+from tests.conftest import TABLES
+
+
+@pytest.fixture
+def database_url(engine: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """tests/conftest.py's database_url, emptied with DELETE instead of TRUNCATE: this suite
+    opens ~200 stores per engine, and on tables this small DELETE takes a millisecond where
+    TRUNCATE takes ~160 ms."""
+    if engine == "sqlite":
+        return f"sqlite:///{tmp_path / 'conveyor.db'}"
+    url = str(request.getfixturevalue("postgres_url"))
+    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
+        for table in TABLES.split(", "):
+            conn.execute(f"DELETE FROM {table}")  # type: ignore[arg-type]
+    return url
 
 
 @pytest.fixture

@@ -913,12 +913,12 @@ def test_maintenance_reports_stranded_queues_and_expires_their_old_jobs(store):
     add_worker(store, queues=("served",))
     put(store, queue="served")
     stale = put(store, queue="orphan")
-    wait_until_past(job(store, stale).queued_at, 0.2)
+    wait_until_past(job(store, stale).queued_at, 1.0)  # older than the deadline below, with room for a slow machine
     fresh = put(store, queue="orphan")
     report = maintain(store)
     assert (report.stranded_queues, report.expired) == (["orphan"], [])
     assert [s.name for s in store.queue_stats(LIVE) if s.stranded] == ["orphan"]
-    report = maintain(store, stranded_deadline=0.1)
+    report = maintain(store, stranded_deadline=0.6)
     assert report.expired == [stale]
     expired = job(store, stale)
     assert expired.state == S.DEAD and "with no live worker" in expired.error and "'orphan'" in expired.error
@@ -1024,8 +1024,8 @@ class Feed:
         with self.lock:
             return [s for s, i in self.seen if i == job_id]
 
-    def wait(self, job_id: str, states: set[str], what: str) -> None:
-        wait_for(lambda: states & set(self.states_of(job_id)), timeout=10, message=f"an event for {what}")
+    def wait(self, job_id: str, states: set[str], what: str, timeout: float = 10) -> None:
+        wait_for(lambda: states & set(self.states_of(job_id)), timeout=timeout, message=f"an event for {what}")
 
 
 def subscribed(store: Store) -> tuple[Feed, Callable[[], None]]:
@@ -1085,7 +1085,7 @@ def test_progress_events_say_progress(store, request):
         claimed = take(store, add_worker(store))
         feed.wait(claimed.id, {"running"}, "the claim")
         store.update_progress(claimed.id, claimed.lease_token, percent=50)
-        feed.wait(claimed.id, {"progress"}, "the progress")
+        feed.wait(claimed.id, {"progress"}, "the progress", timeout=3)
     finally:
         unsubscribe()
 

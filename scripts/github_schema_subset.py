@@ -54,7 +54,7 @@ FIELDS: dict[str, list[str] | None] = {
     "LanguageConnection": CONNECTION + ["totalSize"],
     "LanguageEdge": EDGE + ["size"],
     "PullRequest": ["additions", "author", "baseRefName", "body", "changedFiles", "closed", "closedAt", "comments",
-                    "commits", "createdAt", "databaseId", "deletions", "headRefName", "id", "isDraft", "merged",
+                    "commits", "createdAt", "databaseId", "deletions", "fullDatabaseId", "headRefName", "id", "isDraft", "merged",
                     "mergedAt", "mergedBy", "number", "repository", "reviewDecision", "reviewThreads", "reviews",
                     "state", "title", "updatedAt", "url"],
     "PullRequestConnection": CONNECTION,

@@ -83,7 +83,7 @@ class FaultBoard:
         with self._lock:
             self._faults.clear()
 
-    def list(self) -> list[Fault]:
+    def active(self) -> list[Fault]:
         with self._lock:
             return list(self._faults)
 

@@ -75,10 +75,10 @@ def _selects(selection_set: SelectionSetNode | None, info: GraphQLResolveInfo, n
 def check_pagination(args: dict[str, Any], info: GraphQLResolveInfo) -> None:
     name = info.field_name
     first, last = args.get("first"), args.get("last")
-    if first is None and last is None:
-        if any(_selects(node.selection_set, info, {"nodes", "edges"}) for node in info.field_nodes):
-            raise error("MISSING_PAGINATION_BOUNDARIES",
-                        f"You must provide a `first` or `last` value to properly paginate the `{name}` connection.")
+    if first is None and last is None and any(
+            _selects(node.selection_set, info, {"nodes", "edges"}) for node in info.field_nodes):
+        raise error("MISSING_PAGINATION_BOUNDARIES",
+                    f"You must provide a `first` or `last` value to properly paginate the `{name}` connection.")
     for arg, value in (("first", first), ("last", last)):
         if value is not None and value > MAX_PAGE:
             raise error("EXCESSIVE_PAGINATION", f"Requesting {value} records on the `{name}` connection exceeds "

@@ -25,9 +25,10 @@ from typing import Any
 import uvicorn
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     GraphQLError,
     OperationDefinitionNode,
-    execute,
+    execute_sync,
     get_operation_ast,
     parse,
     validate,
@@ -71,7 +72,7 @@ def github_errors(errors: list[GraphQLError]) -> list[dict[str, Any]]:
     """graphql-core's errors in GitHub's shape: the error `type` at the top level."""
     shaped = []
     for err in errors:
-        item = dict(err.formatted)
+        item: dict[str, Any] = dict(err.formatted)  # type: ignore[call-overload]
         extensions = dict(item.pop("extensions", None) or {})
         if "type" in extensions:
             item = {"type": extensions.pop("type"), **item}
@@ -312,7 +313,7 @@ class FakeGitHub:
                           "used": window.used, "resetAt": window.reset_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
         context = {"dataset": self.dataset, "viewer": login, "rate_limit": rate_limit, "total_count_skew": skew}
         with self.dataset.lock:
-            result = execute(fake_schema(), document, variable_values=record["variables"], operation_name=record.get("operation"),
+            result: ExecutionResult = execute_sync(fake_schema(), document, variable_values=record["variables"], operation_name=record.get("operation"),
                              context_value=context)
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
@@ -377,7 +378,7 @@ class FakeGitHub:
             except (ValueError, TypeError) as exc:
                 return JSONResponse({"message": f"bad fault: {exc}"}, status_code=400)
             return JSONResponse(vars(fault), status_code=201)
-        return JSONResponse([vars(f) for f in self.faults.list()])
+        return JSONResponse([vars(f) for f in self.faults.active()])
 
     async def _control_edits(self, request: Request) -> JSONResponse:
         try:

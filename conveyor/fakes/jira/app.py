@@ -16,10 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from conveyor.fakes.jira.dataset import JiraDataset
 from conveyor.fakes.jira.faults import Fault, Faults

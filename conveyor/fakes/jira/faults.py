@@ -77,10 +77,16 @@ class Faults:
             return [f.describe() for f in self._faults if f.remaining != 0]
 
     def take(self, path: str) -> list[Fault]:
-        """The faults this request meets, each counted once."""
+        """The faults this request meets, each counted once: every matching slow fault, and the
+        first matching fault of any other kind (the others wait for the next requests)."""
         with self._lock:
-            taken = [f for f in self._faults if f.applies(path)]
-            for f in taken:
+            taken: list[Fault] = []
+            answered = False
+            for f in self._faults:
+                if not f.applies(path) or (f.kind != "slow" and answered):
+                    continue
+                answered = answered or f.kind != "slow"
+                taken.append(f)
                 f.hits += 1
                 if f.remaining is not None:
                     f.remaining -= 1

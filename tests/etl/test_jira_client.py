@@ -164,13 +164,16 @@ def test_an_issue_without_an_inline_changelog_is_fetched_whole(client: JiraClien
         str(i.id): len(i.histories) for i in fake_jira.dataset.issues.values() if i.key.startswith("TEAM-")}
 
 
-def test_comments_beyond_the_inline_twenty(client: JiraClient, fake_jira: FakeJira) -> None:
+def test_comments_beyond_the_inline_twenty(make_client: Callable[..., JiraClient], fake_jira: FakeJira) -> None:
+    client = make_client(comment_page_size=10)
     many = next(i for i in fake_jira.dataset.issues.values() if len(i.comments) > 20)
     issue = search_all(client, f'key = "{many.key}"')[0]
     assert len(issue["fields"]["comment"]["comments"]) == 20
     comments = client.complete_comments(issue)
     assert [c["id"] for c in comments] == [str(c.id) for c in many.comments]
-    few = search_all(client, 'key = "ALPHA-1"')[0]
+    paged = fake_jira.requests(path=f"/rest/api/3/issue/{issue['id']}/comment")
+    assert [r.params["startAt"] for r in paged] == ["0", "10", "20"]
+    few = search_all(client, 'key = "ALPHA-2"')[0]
     fake_jira.clear_requests()
     assert len(client.complete_comments(few)) == few["fields"]["comment"]["total"]
     assert fake_jira.requests() == []
@@ -202,3 +205,17 @@ def test_fields_and_a_deleted_issue(client: JiraClient, fake_jira: FakeJira) -> 
     # An issue deleted between the search and the top-up is not silently completed as empty.
     with pytest.raises(JiraRequestError, match=f"HTTP 404 to GET /rest/api/3/issue/{deleted}/changelog"):
         client.complete_changelogs([{"id": str(deleted), "changelog": {"total": 3, "histories": []}}])
+
+
+def test_links_come_inline_from_both_sides(client: JiraClient, fake_jira: FakeJira) -> None:
+    issues = {i["key"]: i for i in search_all(client, 'project in ("ALPHA", "BETA", "TEAM")')}
+    pairs = set()
+    for key, issue in issues.items():
+        for link in issue["fields"]["issuelinks"]:
+            other = link.get("outwardIssue") or link.get("inwardIssue")
+            direction = "outwardIssue" if "outwardIssue" in link else "inwardIssue"
+            mirror = [lk for lk in issues[other["key"]]["fields"]["issuelinks"] if lk["id"] == link["id"]]
+            assert len(mirror) == 1 and (mirror[0].get("outwardIssue") or mirror[0]["inwardIssue"])["key"] == key
+            assert direction not in mirror[0] and link["type"]["name"] == mirror[0]["type"]["name"]
+            pairs.add(link["id"])
+    assert len(pairs) >= 5

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from conveyor.fakes.jira.catalog import CATEGORIES
 from conveyor.fakes.jira.dataset import JiraDataset
 from conveyor.fakes.jira.faults import Fault, Faults
 from conveyor.fakes.jira.jql import JqlError, JqlQuery, parse_jql
@@ -155,7 +156,7 @@ def _throttled(fault: Fault) -> Response:
 
 
 def _int(request: Request, body: Any, name: str, default: int, low: int = 0, high: int | None = None) -> int:
-    value = (body or {}).get(name) if isinstance(body, dict) and name in (body or {}) else request.query_params.get(name)
+    value = body[name] if isinstance(body, dict) and name in body else request.query_params.get(name)
     if value is None or value == "":
         return default
     try:
@@ -242,7 +243,6 @@ async def status_legacy(request: Request, state: FakeJiraState, body: Any) -> An
 
 
 async def status_categories(request: Request, state: FakeJiraState, body: Any) -> Any:
-    from conveyor.fakes.jira.catalog import CATEGORIES
     return [dict(v) for v in CATEGORIES.values()]
 
 

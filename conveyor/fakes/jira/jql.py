@@ -130,8 +130,9 @@ def parse_jql(text: str, tz: tzinfo) -> JqlQuery:
         else:
             values = [take()]
         if name in ("updated", "created"):
-            for v in values:
-                _date(v, tz)
+            if op in ("in", "not in"):
+                raise JqlError(f"Error in the JQL Query: operator '{op}' cannot be used with field '{name}'.")
+            _date(values[0], tz)
         clauses.append(Clause(name, op, tuple(values)))
     order: list[tuple[str, bool]] = []
     if peek() is not None:

@@ -20,9 +20,11 @@ class RateLimitPolicy:
     max_total_sleep_seconds: float = 60.0  # ... as long as one call has not slept more than this
     default_wait_seconds: float = 30.0     # when a throttled answer says nothing about when to retry
     max_wait_seconds: float = 6 * 3600.0   # cap on a server-given wait (a broken header must not park for days)
+    min_wait_seconds: float = 1.0          # floor, so "retry now" answered forever still spends the budget
 
     def __post_init__(self) -> None:
-        for name in ("max_sleep_seconds", "max_total_sleep_seconds", "default_wait_seconds", "max_wait_seconds"):
+        for name in ("max_sleep_seconds", "max_total_sleep_seconds", "default_wait_seconds", "max_wait_seconds",
+                     "min_wait_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"RateLimitPolicy.{name} must be >= 0, got {getattr(self, name)}")
 
@@ -47,8 +49,8 @@ class SleepDecision:
 def decide_wait(policy: RateLimitPolicy, wait_seconds: float | None, slept_so_far: float, now: datetime,
                 reason: str, endpoint: str) -> SleepDecision:
     """Sleep for a short wait; raise RateLimitParked for a long one or once the sleep budget is spent."""
-    wait = policy.default_wait_seconds if wait_seconds is None else max(0.0, wait_seconds)
-    wait = min(wait, policy.max_wait_seconds)
+    wait = policy.default_wait_seconds if wait_seconds is None else wait_seconds
+    wait = min(max(wait, policy.min_wait_seconds), policy.max_wait_seconds)
     if wait <= policy.max_sleep_seconds and slept_so_far + wait <= policy.max_total_sleep_seconds:
         return SleepDecision(wait)
     raise RateLimitParked(now + timedelta(seconds=wait), wait, reason, endpoint)

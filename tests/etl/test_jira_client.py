@@ -162,6 +162,8 @@ def test_an_issue_without_an_inline_changelog_is_fetched_whole(client: JiraClien
     complete = client.complete_changelogs(issues)
     assert {k: len(v) for k, v in complete.items()} == {
         str(i.id): len(i.histories) for i in fake_jira.dataset.issues.values() if i.key.startswith("TEAM-")}
+    assert len(fake_jira.requests(path="/rest/api/3/changelog/bulkfetch")) == 1
+    assert [r for r in fake_jira.requests() if r.path.endswith("/changelog")] == []
 
 
 def test_comments_beyond_the_inline_twenty(make_client: Callable[..., JiraClient], fake_jira: FakeJira) -> None:

@@ -51,18 +51,30 @@ def test_a_storm_of_short_waits_parks_once_the_sleep_budget_is_spent(
     assert parked.value.resume_at == NOW + timedelta(seconds=6)
 
 
-def test_without_retry_after_the_reset_header_sets_the_wait(client: JiraClient, fake_jira: FakeJira,
-                                                            fake_time: FakeTime) -> None:
-    fake_time.now = datetime.now(UTC)  # X-RateLimit-Reset is wall-clock time, minute precision
+def test_without_retry_after_the_reset_header_sets_the_wait(make_client: Callable[..., JiraClient],
+                                                            fake_jira: FakeJira, fake_time: FakeTime) -> None:
+    client = make_client(rate_limit=RateLimitPolicy(max_sleep_seconds=0))
+    fake_time.now = datetime.now(UTC)  # X-RateLimit-Reset is wall-clock time, to the minute
     fake_jira.faults.rate_limit(count=None, retry_after=None)
     with pytest.raises(RateLimitParked) as parked:
         client.myself()
-    assert 0 <= parked.value.wait_seconds <= 120 and parked.value.resume_at >= fake_time.now
+    resume = parked.value.resume_at
+    assert fake_time.now < resume <= fake_time.now + timedelta(seconds=61)
+    assert abs(resume - resume.replace(second=0, microsecond=0)) < timedelta(milliseconds=1)
     # A 503 with Retry-After is throttling too.
     fake_jira.faults.clear()
     fake_jira.faults.rate_limit(count=1, retry_after=3, status=503)
-    assert client.myself()["timeZone"] == "Australia/Sydney"
+    assert make_client().myself()["timeZone"] == "Australia/Sydney"
     assert fake_time.sleeps == [3.0]
+
+
+def test_retry_now_forever_still_parks(make_client: Callable[..., JiraClient], fake_jira: FakeJira,
+                                       fake_time: FakeTime) -> None:
+    client = make_client(rate_limit=RateLimitPolicy(max_total_sleep_seconds=3))
+    fake_jira.faults.rate_limit(count=None, retry_after=0)
+    with pytest.raises(RateLimitParked):
+        client.myself()
+    assert fake_time.sleeps == [1.0, 1.0, 1.0] and len(fake_jira.requests()) == 4
 
 
 @pytest.mark.parametrize("auth", [None, BasicAuth("etl-bot@example.com", "wrong-token"), BearerAuth("nope")])

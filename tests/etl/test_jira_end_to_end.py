@@ -72,6 +72,7 @@ def test_a_full_read_and_transform_of_the_site(client: JiraClient, fake_jira: Fa
 
     # A mapping change (the team's own "In Review" counted as work) re-transforms from the kept
     # raw answers: zero HTTP calls.
+    assert {r.path for r in fake_jira.requests()} & {"/rest/api/3/search", "/rest/api/2/search"} == set()
     fake_jira.clear_requests()
     team_review = next(s["id"] for s in statuses if s["name"] == "In Review" and "scope" in s)
     override = {**default_status_mapping(statuses), team_review: WorkflowStep.IN_PROGRESS}

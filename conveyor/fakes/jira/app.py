@@ -155,7 +155,7 @@ def _throttled(fault: Fault) -> Response:
                         headers=headers)
 
 
-def _int(request: Request, body: Any, name: str, default: int, low: int = 0, high: int | None = None) -> int:
+def int_param(request: Request, body: Any, name: str, default: int, low: int = 0, high: int | None = None) -> int:
     value = body[name] if isinstance(body, dict) and name in body else request.query_params.get(name)
     if value is None or value == "":
         return default
@@ -168,11 +168,11 @@ def _int(request: Request, body: Any, name: str, default: int, low: int = 0, hig
     return min(number, high) if high is not None else number
 
 
-def _renderer(request: Request, state: FakeJiraState) -> Renderer:
+def renderer_for(request: Request, state: FakeJiraState) -> Renderer:
     return Renderer(state.data, str(request.base_url), state.tz)
 
 
-def _page(request: Request, items: list[Any], start: int, size: int, total: bool = True) -> dict[str, Any]:
+def offset_page(request: Request, items: list[Any], start: int, size: int, total: bool = True) -> dict[str, Any]:
     chunk = items[start:start + size]
     last = start + len(chunk) >= len(items)
     out: dict[str, Any] = {"self": str(request.url), "maxResults": size, "startAt": start,
@@ -193,23 +193,23 @@ async def myself(request: Request, state: FakeJiraState, body: Any) -> Any:
 
 
 async def project_search(request: Request, state: FakeJiraState, body: Any) -> Any:
-    start = _int(request, None, "startAt", 0)
-    size = _int(request, None, "maxResults", 50, low=1, high=100)
+    start = int_param(request, None, "startAt", 0)
+    size = int_param(request, None, "maxResults", 50, low=1, high=100)
     expand = set(request.query_params.get("expand", "").split(","))
-    render = _renderer(request, state)
+    render = renderer_for(request, state)
     with state.data.lock:
         projects = sorted(state.data.projects, key=lambda p: p.key)
-        return _page(request, [render.project(p, expand) for p in projects], start, size)
+        return offset_page(request, [render.project(p, expand) for p in projects], start, size)
 
 
 async def issue_types(request: Request, state: FakeJiraState, body: Any) -> Any:
-    render = _renderer(request, state)
+    render = renderer_for(request, state)
     return [render.issue_type(t) for t in state.data.issue_types]
 
 
 async def issue_types_for_project(request: Request, state: FakeJiraState, body: Any) -> Any:
     project = _project_param(request, state)
-    render = _renderer(request, state)
+    render = renderer_for(request, state)
     return [render.issue_type(t) for t in state.data.project_issue_types(project)]
 
 
@@ -222,23 +222,23 @@ def _project_param(request: Request, state: FakeJiraState) -> Any:
 
 
 async def statuses_search(request: Request, state: FakeJiraState, body: Any) -> Any:
-    start = _int(request, None, "startAt", 0)
-    size = _int(request, None, "maxResults", 200, low=1, high=200)
+    start = int_param(request, None, "startAt", 0)
+    size = int_param(request, None, "maxResults", 200, low=1, high=200)
     statuses = state.data.statuses
     if request.query_params.get("projectId"):
         statuses = state.data.project_statuses(_project_param(request, state))
     category = request.query_params.get("statusCategory")
-    render = _renderer(request, state)
+    render = renderer_for(request, state)
     values = [render.status_search(s) for s in statuses]
     if category:
         values = [v for v in values if v["statusCategory"] == category.upper()]
     text = request.query_params.get("searchString", "").lower()
     values = [v for v in values if text in v["name"].lower()]
-    return _page(request, values, start, size)
+    return offset_page(request, values, start, size)
 
 
 async def status_legacy(request: Request, state: FakeJiraState, body: Any) -> Any:
-    render = _renderer(request, state)
+    render = renderer_for(request, state)
     return [render.status_legacy(s) for s in state.data.statuses]
 
 
@@ -257,12 +257,12 @@ async def fields(request: Request, state: FakeJiraState, body: Any) -> Any:
 
 
 async def field_search(request: Request, state: FakeJiraState, body: Any) -> Any:
-    start = _int(request, None, "startAt", 0)
-    size = _int(request, None, "maxResults", 50, low=1, high=100)
+    start = int_param(request, None, "startAt", 0)
+    size = int_param(request, None, "maxResults", 50, low=1, high=100)
     kind = request.query_params.get("type")
     values = [Renderer.field(f) for f in state.data.fields
               if kind is None or (kind == "custom") == (f.custom_type is not None)]
-    return _page(request, values, start, size)
+    return offset_page(request, values, start, size)
 
 
 async def old_search(request: Request, state: FakeJiraState, body: Any) -> Any:
@@ -320,11 +320,11 @@ async def search_jql(request: Request, state: FakeJiraState, body: Any) -> Any:
     expand = args.get("expand") or ""
     expand_list = expand if isinstance(expand, list) else str(expand).split(",")
     only_ids = set(requested) <= {"id", "key"}
-    size = _int(request, args, "maxResults", 50, low=1, high=5000 if only_ids else 100)
+    size = int_param(request, args, "maxResults", 50, low=1, high=5000 if only_ids else 100)
     ids = _matching(state, jql)
     offset = _offset(args.get("nextPageToken"), jql)
     chunk = ids[offset:offset + size]
-    render = _renderer(request, state)
+    render = renderer_for(request, state)
     with state.data.lock:
         issues = [render.issue(state.data.issues[i], list(requested), "changelog" in expand_list)
                   for i in chunk if i in state.data.issues]

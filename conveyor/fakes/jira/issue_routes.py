@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from conveyor.fakes.jira.app import ApiError, FakeJiraState, _int, _page, _renderer
+from conveyor.fakes.jira.app import ApiError, FakeJiraState, int_param, offset_page, renderer_for
 from conveyor.fakes.jira.dataset import Issue
 
 NOT_FOUND = "Issue does not exist or you do not have permission to see it."
@@ -27,24 +27,24 @@ def _issue(request: Request, state: FakeJiraState) -> Issue:
 async def get_issue(request: Request, state: FakeJiraState, body: Any) -> Any:
     params = request.query_params
     fields = params.get("fields", "*all").split(",")
-    render = _renderer(request, state)
+    render = renderer_for(request, state)
     with state.data.lock:
         return render.issue(_issue(request, state), fields, "changelog" in params.get("expand", "").split(","))
 
 
 async def issue_changelog(request: Request, state: FakeJiraState, body: Any) -> Any:
-    start = _int(request, None, "startAt", 0)
-    size = _int(request, None, "maxResults", 100, low=1, high=100)
-    render = _renderer(request, state)
+    start = int_param(request, None, "startAt", 0)
+    size = int_param(request, None, "maxResults", 100, low=1, high=100)
+    render = renderer_for(request, state)
     with state.data.lock:
         histories = [render.history(h) for h in _issue(request, state).histories]
-    return _page(request, histories, start, size)
+    return offset_page(request, histories, start, size)
 
 
 async def issue_comments(request: Request, state: FakeJiraState, body: Any) -> Any:
-    start = _int(request, None, "startAt", 0)
-    size = _int(request, None, "maxResults", 50, low=1, high=100)
-    render = _renderer(request, state)
+    start = int_param(request, None, "startAt", 0)
+    size = int_param(request, None, "maxResults", 50, low=1, high=100)
+    render = renderer_for(request, state)
     with state.data.lock:
         issue = _issue(request, state)
         comments = [render.comment(issue, cm) for cm in issue.comments]
@@ -72,9 +72,9 @@ async def bulk_changelog(request: Request, state: FakeJiraState, body: Any) -> A
     field_ids = body.get("fieldIds") or []
     if len(field_ids) > BULK_MAX_FIELDS:
         raise ApiError(400, f"You can filter by at most {BULK_MAX_FIELDS} field ids.")
-    size = _int(request, body, "maxResults", 1000, low=1, high=10000)
+    size = int_param(request, body, "maxResults", 1000, low=1, high=10000)
     offset = _bulk_offset(body.get("nextPageToken"))
-    render = _renderer(request, state)
+    render = renderer_for(request, state)
     with state.data.lock:
         issues = {i.id: i for i in (state.data.find(k) for k in wanted) if i is not None}
         entries = sorted(((h.created, issue.id, h.id, h) for issue in issues.values() for h in issue.histories
@@ -107,7 +107,7 @@ def _dev_issue(request: Request, state: FakeJiraState) -> Issue:
 
 async def dev_summary(request: Request, state: FakeJiraState, body: Any) -> Any:
     with state.data.lock:
-        return _renderer(request, state).dev_summary(_dev_issue(request, state))
+        return renderer_for(request, state).dev_summary(_dev_issue(request, state))
 
 
 async def dev_detail(request: Request, state: FakeJiraState, body: Any) -> Any:
@@ -116,7 +116,7 @@ async def dev_detail(request: Request, state: FakeJiraState, body: Any) -> Any:
         raise ApiError(400, f"Unknown dataType '{data_type}'.")
     with state.data.lock:
         issue = _dev_issue(request, state)
-        detail = _renderer(request, state).dev_detail(issue, request.query_params.get("applicationType"))
+        detail = renderer_for(request, state).dev_detail(issue, request.query_params.get("applicationType"))
     if data_type != "pullrequest":
         for entry in detail["detail"]:
             entry["pullRequests"] = []

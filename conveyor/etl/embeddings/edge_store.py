@@ -37,8 +37,12 @@ def _import_edge() -> Any:
 
 
 class EdgeStore:
-    def __init__(self, folder: Path | str) -> None:
+    def __init__(self, folder: Path | str, *, exact: bool = False, hnsw_ef: int | None = None) -> None:
+        """`exact=True` scans every point of the tenant instead of walking the HNSW graph (full
+        recall; a few ms for tens of thousands of points); `hnsw_ef` widens the graph search."""
         self.edge = _import_edge()
+        self.exact = exact
+        self.hnsw_ef = hnsw_ef
         self.folder = Path(folder)
         self._lock = FolderLock(self.folder).acquire()
         self._shards: dict[str, Any] = {}
@@ -97,8 +101,9 @@ class EdgeStore:
         shard = self._shard(collection)
         query = check_vector(vector, self._dimensions[collection], collection)
         e = self.edge
+        params = e.SearchParams(hnsw_ef=self.hnsw_ef, exact=self.exact)
         hits = shard.query(e.QueryRequest(limit=limit, query=e.Query.Nearest(query), with_payload=True,
-                                          filter=self._filter(conditions)))
+                                          filter=self._filter(conditions), params=params))
         return [ScoredHit(str(h.id), float(h.score), h.payload or {}) for h in hits]
 
     def count(self, collection: str, *, tenant: str) -> int:

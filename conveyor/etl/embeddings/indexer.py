@@ -78,6 +78,8 @@ class VectorIndexer:
         pending = [(entity, chunk.index, chunk.text) for entity in plan.to_embed
                    for chunk in chunk_text(entity.text, self.embedder.token_spans, self.embedder.max_tokens,
                                            self.chunk_overlap)]
+        # Chunks of similar length share a batch: less padding, as sentence-transformers does.
+        pending.sort(key=lambda item: len(item[2]))
         size = max(1, self.embedder.batch_size)
         for start in range(0, len(pending), size):
             batch = pending[start:start + size]

@@ -37,9 +37,10 @@ def _import_edge() -> Any:
 
 
 class EdgeStore:
-    def __init__(self, folder: Path | str, *, exact: bool = False, hnsw_ef: int | None = None) -> None:
-        """`exact=True` scans every point of the tenant instead of walking the HNSW graph (full
-        recall; a few ms for tens of thousands of points); `hnsw_ef` widens the graph search."""
+    def __init__(self, folder: Path | str, *, exact: bool = True, hnsw_ef: int | None = None) -> None:
+        """`exact=True` (default) scans the tenant's points instead of walking the HNSW graph: full
+        recall, p95 5.7 ms at 50,000 points here, where the filtered HNSW search found 17 % of the
+        true top 10 (bench/embeddings.py). `exact=False` and `hnsw_ef` for much larger stores."""
         self.edge = _import_edge()
         self.exact = exact
         self.hnsw_ef = hnsw_ef

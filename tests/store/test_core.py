@@ -1,15 +1,15 @@
-"""Rules decided once above the engines: each job's own enqueue policy, the task's own backoff
-for a job the database timed out, and one set of statement names for both engines."""
+"""Rules decided once above the engines (tests/store/test_conformance.py holds the engines to the
+Store contract): one set of statement names, the task's own backoff for a job the database timed
+out, driver errors as Conveyor's own."""
 
 from __future__ import annotations
 
 import pytest
 
-from conveyor.errors import DatabaseError, NoLiveWorkerError
-from conveyor.model import EnqueuePolicy, JobState, NewJob, RetryPolicy
+from conveyor.errors import DatabaseError
+from conveyor.model import JobState, NewJob, RetryPolicy
 from conveyor.store.postgres.connection import Q as POSTGRES
 from conveyor.store.sqlite.connection import Q as SQLITE
-from tests import tasks
 from tests.conftest import register_worker_row, wait_for
 
 # PostgreSQL's one-job enqueue fast paths (one round trip each) and its NOTIFY and lock helpers.
@@ -24,22 +24,6 @@ def test_both_engines_name_their_shared_statements_the_same():
     assert POSTGRES.names() - SQLITE.names() == POSTGRES_ONLY
     assert SQLITE.names() - POSTGRES.names() == SQLITE_ONLY
     assert len(POSTGRES.names() & SQLITE.names()) >= 40
-
-
-def test_a_batch_spanning_queues_follows_each_queues_policy(app):
-    """The old enqueue_many took the first job's policy for the whole batch."""
-    app.queue_policies = {"reports": EnqueuePolicy.ACCEPT}
-    try:
-        register_worker_row(app.store, "w", ("default",))
-        handles = app.enqueue_many([tasks.add.new_job(1, 1), tasks.add.configure(queue="reports").new_job(2, 2)])
-        assert [h.state for h in handles] == [JobState.QUEUED, JobState.QUEUED]
-        # And the other way round: the served queue first, then one whose policy refuses.
-        with pytest.raises(NoLiveWorkerError, match="nightly"):
-            app.enqueue_many([tasks.add.configure(queue="reports").new_job(3, 3),
-                              tasks.add.configure(queue="nightly").new_job(4, 4)])
-        assert len(app.list_jobs(limit=10)) == 2  # the refused batch wrote nothing
-    finally:
-        app.queue_policies = {}
 
 
 def test_a_job_timed_out_by_the_database_retries_after_its_tasks_backoff(app):
@@ -87,43 +71,3 @@ def test_driver_errors_leave_the_store_as_conveyors_own(app):
         execute(app, "ALTER TABLE conveyor_queues_away RENAME TO conveyor_queues")
 
 
-def test_an_empty_enqueue_returns_nothing_on_both_engines(app):
-    assert app.store.enqueue([], policy=EnqueuePolicy.REFUSE, liveness_timeout=5) == []
-
-
-def test_finish_jobs_writes_only_states_a_running_job_may_move_to(app):
-    from conveyor.model import Outcome
-
-    store = app.store
-    register_worker_row(store, "w")
-    store.enqueue([NewJob(task="t.add")], policy="accept", liveness_timeout=5)  # type: ignore[arg-type]
-    [claimed] = store.claim_jobs("w", ["default"], 1)
-    for state in (JobState.FAILED, JobState.RUNNING):
-        assert store.finish_jobs([Outcome(job_id=claimed.id, lease_token=claimed.lease_token, state=state)]) == []
-    job = app.get_job(claimed.id)
-    assert job.state == JobState.RUNNING and job.lease_token == claimed.lease_token
-
-
-def test_meta_updates_set_each_key_the_same_way_on_both_engines(app):
-    store = app.store
-    register_worker_row(store, "w")
-    store.enqueue([NewJob(task="t.add", meta={"nested": {"x": 1}, "gone": 1, "keep": True})],  # type: ignore[arg-type]
-                  policy="accept", liveness_timeout=5)
-    [claimed] = store.claim_jobs("w", ["default"], 1)
-    assert store.update_progress(claimed.id, claimed.lease_token, meta={"nested": {"y": 2}, "gone": None, "f": False})
-    assert app.get_job(claimed.id).meta == {"nested": {"y": 2}, "gone": None, "keep": True, "f": False}
-
-
-def test_progress_is_announced_as_progress_on_both_engines(app):
-    store = app.store
-    seen: list[tuple[str, str]] = []
-    unsubscribe = store.subscribe_events(lambda state, ids: seen.extend((state, i) for i in ids))
-    try:
-        register_worker_row(store, "w")
-        store.enqueue([NewJob(task="t.add")], policy="accept", liveness_timeout=5)  # type: ignore[arg-type]
-        [claimed] = store.claim_jobs("w", ["default"], 1)
-        wait_for(lambda: ("running", claimed.id) in seen, timeout=5)
-        store.update_progress(claimed.id, claimed.lease_token, percent=50)
-        wait_for(lambda: ("progress", claimed.id) in seen, timeout=5)
-    finally:
-        unsubscribe()

@@ -1,0 +1,1 @@
+"""Extract-transform-load integrations (Jira, GitHub, embeddings), organised by provider."""

@@ -1,0 +1,1 @@
+"""Jira Cloud integration: REST client, custom-field discovery, changelogs and workflow metrics."""

@@ -280,16 +280,22 @@ class Conveyor:
         )
         return [JobHandle(self, r.id, r.state, r.created) for r in results]
 
-    def _policies(self, jobs: list[NewJob], policy: EnqueuePolicy | str | None) -> EnqueuePolicy | list[EnqueuePolicy]:
-        """Each job's own policy (its task's, its queue's, or the app's), unless the call gives one."""
-        if policy or len(jobs) == 1 or (len({j.queue for j in jobs}) == 1 and len({j.task for j in jobs}) == 1):
-            return self._policy(jobs[0].task, jobs[0].queue, policy)  # a batch of one task and queue
-        chosen = {(j.task, j.queue): EnqueuePolicy.REFUSE for j in jobs}
-        for task, queue in chosen:
-            chosen[(task, queue)] = self._policy(task, queue, None)
-        if len(set(chosen.values())) == 1:
-            return next(iter(chosen.values()))
-        return [chosen[(j.task, j.queue)] for j in jobs]
+    def _policies(
+        self, jobs: list[NewJob], policy: EnqueuePolicy | str | None
+    ) -> EnqueuePolicy | Callable[[NewJob], EnqueuePolicy]:
+        """Each job's own policy (its task's, its queue's, or the app's), unless the call gives one.
+        For a batch, a function the store asks only about jobs of queues no live worker serves."""
+        if policy or len(jobs) == 1:
+            return self._policy(jobs[0].task, jobs[0].queue, policy)
+        chosen: dict[tuple[str, str], EnqueuePolicy] = {}
+
+        def policy_of(job: NewJob) -> EnqueuePolicy:
+            key = (job.task, job.queue)
+            if key not in chosen:
+                chosen[key] = self._policy(job.task, job.queue, None)
+            return chosen[key]
+
+        return policy_of
 
     def _policy(self, task_name: str, queue: str, policy: EnqueuePolicy | str | None) -> EnqueuePolicy:
         if policy:

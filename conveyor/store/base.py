@@ -199,11 +199,11 @@ class Store(ABC):
         self,
         jobs: list[NewJob],
         *,
-        policy: EnqueuePolicy | list[EnqueuePolicy],
+        policy: EnqueuePolicy | str | Callable[[NewJob], EnqueuePolicy],
         liveness_timeout: float,
         app_path: str | None = None,
     ) -> list[EnqueueResult]:
-        """Write jobs (`policy`: one for all, or one per job) after checking a live worker serves each queue (see EnqueuePolicy).
+        """Write jobs (`policy`: one for all, or a function giving each job's own) after checking a live worker serves each queue (see EnqueuePolicy).
 
         Raises NoLiveWorkerError under REFUSE (nothing written) and LivenessCheckError when the
         check itself cannot be made."""
@@ -212,7 +212,7 @@ class Store(ABC):
         self,
         jobs: list[NewJob],
         *,
-        policy: EnqueuePolicy | list[EnqueuePolicy],
+        policy: EnqueuePolicy | str | Callable[[NewJob], EnqueuePolicy],
         liveness_timeout: float,
         app_path: str | None = None,
     ) -> list[EnqueueResult]:

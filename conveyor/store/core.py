@@ -63,28 +63,31 @@ def delete_refused(job: Job) -> InvalidTransitionError:
 
 
 # -- enqueue ------------------------------------------------------------------------------------
-def policies_for(jobs: Sequence[NewJob], policy: EnqueuePolicy | str | Sequence[EnqueuePolicy | str]) -> list[EnqueuePolicy]:
-    """One policy per job: a single policy applies to all of them."""
+PolicyOfJob = Callable[[NewJob], EnqueuePolicy]
+PolicyChoice = EnqueuePolicy | str | PolicyOfJob  # one policy for every job, or each job's own
+
+
+def policy_of(policy: PolicyChoice) -> PolicyOfJob:
+    """The policy of each job. A function is asked only for jobs whose queue has no live worker,
+    so a batch whose queues are all served costs nothing per job."""
     if isinstance(policy, str):
-        return [EnqueuePolicy(policy)] * len(jobs)
-    if len(policy) != len(jobs):
-        raise ValueError(f"{len(policy)} policies for {len(jobs)} jobs")
-    return [p if type(p) is EnqueuePolicy else EnqueuePolicy(p) for p in policy]
+        fixed = EnqueuePolicy(policy)
+        return lambda _job: fixed
+    return policy
 
 
 def refusals_for(
-    jobs: Sequence[NewJob], policies: list[EnqueuePolicy], workers: dict[str, tuple[int, int]],
-    app_path: str | None,
+    jobs: Sequence[NewJob], policy: PolicyOfJob, workers: dict[str, tuple[int, int]], app_path: str | None,
 ) -> list[str | None]:
     """admit() for a batch, given (running, paused) workers per queue: the error each job is
     written with (None: as asked). Raises NoLiveWorkerError when any job's policy refuses."""
     if all(running > 0 for running, _ in workers.values()):
         return [None] * len(jobs)  # the common case: every queue served
-    decided: dict[tuple[str, EnqueuePolicy], str | None] = {}
-    for job, policy in zip(jobs, policies, strict=True):
-        if (job.queue, policy) not in decided:
-            decided[(job.queue, policy)] = admit(job, policy, *workers[job.queue], app_path)
-    return [decided[(job.queue, policy)] for job, policy in zip(jobs, policies, strict=True)]
+    refusals: list[str | None] = []
+    for job in jobs:
+        running, paused = workers[job.queue]
+        refusals.append(None if running > 0 else admit(job, policy(job), running, paused, app_path))
+    return refusals
 
 
 def refusal(queue: str, app_path: str | None) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from conveyor.model import EnqueuePolicy, JobState, NewJob
+from conveyor.model import JobState, NewJob
 from conveyor.store import core
 from conveyor.store.base import EnqueueResult, dumps, validate_new_job
 from conveyor.store.postgres.connection import Q, connection_lost
@@ -25,13 +25,13 @@ COPY_COLUMNS = ("id", "task", "queue", "priority", "tenant", "args", "kwargs", "
 
 class PostgresBulkEnqueue(PostgresListeners):
     def _enqueue_many(
-        self, jobs: list[NewJob], policies: list[EnqueuePolicy], liveness: float, app_path: str | None
+        self, jobs: list[NewJob], policy: core.PolicyOfJob, liveness: float, app_path: str | None
     ) -> list[EnqueueResult]:
         for job in jobs:
             validate_new_job(job)
         for attempt in (1, 2):
             try:
-                created = self._write_many(jobs, policies, liveness, app_path)
+                created = self._write_many(jobs, policy, liveness, app_path)
                 break
             except psycopg.Error as exc:
                 if attempt == 2 and self._first_attempt_landed(exc):
@@ -67,7 +67,7 @@ class PostgresBulkEnqueue(PostgresListeners):
         return await asyncio.to_thread(self._landed_result, job_id)
 
     def _write_many(
-        self, jobs: list[NewJob], policies: list[EnqueuePolicy], liveness: float, app_path: str | None
+        self, jobs: list[NewJob], policy: core.PolicyOfJob, liveness: float, app_path: str | None
     ) -> dict[str, tuple[str, str]]:
         """The bulk enqueue transaction; returns id -> (state, queue) of the jobs it wrote."""
         with self._connection() as conn, conn.transaction():
@@ -76,7 +76,7 @@ class PostgresBulkEnqueue(PostgresListeners):
             now = live[0][3]
             workers = {queue: (running, paused) for queue, running, paused, _ in live}
             # Each job's own policy decides (all refusals raise before anything is written).
-            refusals = core.refusals_for(jobs, policies, workers, app_path)
+            refusals = core.refusals_for(jobs, policy, workers, app_path)
             keyed = [(j, r) for j, r in zip(jobs, refusals, strict=True) if j.idempotency_key is not None]
             plain = jobs if not keyed else [j for j in jobs if j.idempotency_key is None]
             plain_refusals = refusals if not keyed else [r for j, r in zip(jobs, refusals, strict=True)

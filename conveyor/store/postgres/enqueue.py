@@ -40,20 +40,20 @@ class PostgresEnqueue(PostgresBulkEnqueue):
         self,
         jobs: list[NewJob],
         *,
-        policy: EnqueuePolicy | list[EnqueuePolicy],
+        policy: core.PolicyChoice,
         liveness_timeout: float,
         app_path: str | None = None,
     ) -> list[EnqueueResult]:
         if not jobs:
             return []
-        policies = core.policies_for(jobs, policy)
         if len(jobs) != 1:
-            return self._enqueue_many(jobs, policies, liveness_timeout, app_path)
-        job, params = jobs[0], self._enqueue_one_params(jobs[0], policies[0], liveness_timeout, app_path)
+            return self._enqueue_many(jobs, core.policy_of(policy), liveness_timeout, app_path)
+        job, chosen = jobs[0], core.policy_of(policy)(jobs[0])
+        params = self._enqueue_one_params(job, chosen, liveness_timeout, app_path)
         for attempt in (1, 2):
             try:
                 with self._connection() as conn:
-                    steps = self._enqueue_one_steps(job, policies[0], params, app_path)
+                    steps = self._enqueue_one_steps(job, chosen, params, app_path)
                     step = next(steps)
                     while True:
                         if step.prepared is not None:
@@ -73,21 +73,21 @@ class PostgresEnqueue(PostgresBulkEnqueue):
         self,
         jobs: list[NewJob],
         *,
-        policy: EnqueuePolicy | list[EnqueuePolicy],
+        policy: core.PolicyChoice,
         liveness_timeout: float,
         app_path: str | None = None,
     ) -> list[EnqueueResult]:
         if not jobs:
             return []
-        policies = core.policies_for(jobs, policy)
         if len(jobs) != 1:  # bulk: COPY on the sync pool, in a thread
             return await super().enqueue_async(
-                jobs, policy=policies, liveness_timeout=liveness_timeout, app_path=app_path)
-        job, params = jobs[0], self._enqueue_one_params(jobs[0], policies[0], liveness_timeout, app_path)
+                jobs, policy=policy, liveness_timeout=liveness_timeout, app_path=app_path)
+        job, chosen = jobs[0], core.policy_of(policy)(jobs[0])
+        params = self._enqueue_one_params(job, chosen, liveness_timeout, app_path)
         for attempt in (1, 2):
             try:
                 async with self.loop_connections.connection() as conn:
-                    steps = self._enqueue_one_steps(job, policies[0], params, app_path)
+                    steps = self._enqueue_one_steps(job, chosen, params, app_path)
                     step = next(steps)
                     while True:
                         if step.prepared is not None:

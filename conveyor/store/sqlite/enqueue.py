@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from conveyor.model import EnqueuePolicy, JobState, NewJob
+from conveyor.model import JobState, NewJob
 from conveyor.store import core
 from conveyor.store.base import EnqueueResult, dumps, validate_new_job
 from conveyor.store.sqlite.connection import Q
@@ -18,11 +18,11 @@ class SQLiteEnqueue(SQLiteEvents):
         self,
         jobs: list[NewJob],
         *,
-        policy: EnqueuePolicy | list[EnqueuePolicy],
+        policy: core.PolicyChoice,
         liveness_timeout: float,
         app_path: str | None = None,
     ) -> list[EnqueueResult]:
-        policies = core.policies_for(jobs, policy)
+        chosen = core.policy_of(policy)
         for job in jobs:
             validate_new_job(job)
         encoded = [(j, dumps(j.args), dumps(j.kwargs), dumps(j.meta)) for j in jobs]
@@ -36,7 +36,7 @@ class SQLiteEnqueue(SQLiteEvents):
                     row = conn.execute(Q.live_workers, {"now": now, "liveness": liveness_timeout, "queue": queue}).fetchone()
                     workers[queue] = (int(row["running"]), int(row["paused"]))
                 # Each job's own policy decides (all refusals raise before anything is written).
-                refusals = core.refusals_for(jobs, policies, workers, app_path)
+                refusals = core.refusals_for(jobs, chosen, workers, app_path)
                 for (job, args, kwargs, meta), refusal in zip(encoded, refusals, strict=True):
                     run_at = job.run_at.timestamp() if job.run_at is not None else now
                     state = "failed" if refusal is not None else "scheduled" if run_at > now else "queued"

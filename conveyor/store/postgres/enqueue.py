@@ -48,8 +48,7 @@ class PostgresEnqueue(PostgresBulkEnqueue):
             return []
         if len(jobs) != 1:
             return self._enqueue_many(jobs, core.policy_of(policy), liveness_timeout, app_path)
-        job, chosen = jobs[0], core.policy_of(policy)(jobs[0])
-        params = self._enqueue_one_params(job, chosen, liveness_timeout, app_path)
+        job, chosen, params = self._one_job(jobs[0], policy, liveness_timeout, app_path)
         for attempt in (1, 2):
             try:
                 with self._connection() as conn:
@@ -82,8 +81,7 @@ class PostgresEnqueue(PostgresBulkEnqueue):
         if len(jobs) != 1:  # bulk: COPY on the sync pool, in a thread
             return await super().enqueue_async(
                 jobs, policy=policy, liveness_timeout=liveness_timeout, app_path=app_path)
-        job, chosen = jobs[0], core.policy_of(policy)(jobs[0])
-        params = self._enqueue_one_params(job, chosen, liveness_timeout, app_path)
+        job, chosen, params = self._one_job(jobs[0], policy, liveness_timeout, app_path)
         for attempt in (1, 2):
             try:
                 async with self.loop_connections.connection() as conn:
@@ -149,13 +147,15 @@ class PostgresEnqueue(PostgresBulkEnqueue):
             return False
         raise core.enqueue_failed(exc) from None
 
-    def _enqueue_one_params(
-        self, job: NewJob, policy: EnqueuePolicy, liveness: float, app_path: str | None
-    ) -> dict[str, Any]:
-        """A job as the single-enqueue statements' parameters. JSON goes as text cast to jsonb by
-        the statement: no Jsonb wrapper and dumper lookup per value on the client."""
+    @staticmethod
+    def _one_job(
+        job: NewJob, policy: core.PolicyChoice, liveness: float, app_path: str | None
+    ) -> tuple[NewJob, EnqueuePolicy, dict[str, Any]]:
+        """The job, its policy, and the job as the single-enqueue statements' parameters. JSON goes
+        as text cast to jsonb by the statement: no Jsonb wrapper and dumper lookup per value."""
+        chosen = EnqueuePolicy(policy) if isinstance(policy, str) else policy(job)
         validate_new_job(job)
-        return {
+        return job, chosen, {
             "id": job.id,
             "task": job.task,
             "queue": job.queue,
@@ -172,7 +172,7 @@ class PostgresEnqueue(PostgresBulkEnqueue):
             "parent_id": job.parent_id,
             "idempotency_key": job.idempotency_key,
             "liveness": liveness,
-            "refuse": policy is EnqueuePolicy.REFUSE,
+            "refuse": chosen is EnqueuePolicy.REFUSE,
             # The refusal message is built only when it may be written.
-            "refusal": core.refusal(job.queue, app_path) if policy is EnqueuePolicy.RECORD_FAILED else None,
+            "refusal": core.refusal(job.queue, app_path) if chosen is EnqueuePolicy.RECORD_FAILED else None,
         }

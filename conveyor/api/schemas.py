@@ -174,6 +174,17 @@ class CancelOut(BaseModel):
     state: str = Field(description="cancelled, or running when the worker was asked to cancel it")
 
 
+class ParameterOut(BaseModel):
+    """One parameter of a task (the leading ctx left out)."""
+
+    name: str
+    required: bool
+    keyword: bool = Field(description="false for a positional-only parameter (pass it in args)")
+    default: Any = Field(None, description="the real default (its repr when not JSON; see default_is_json)")
+    default_is_json: bool | None = None
+    annotation: str | None = None
+
+
 class TaskOut(BaseModel):
     name: str
     queue: str
@@ -183,6 +194,7 @@ class TaskOut(BaseModel):
     is_async: bool
     doc: str
     parameters: list[str]
+    signature: list[ParameterOut]
 
 
 class TaskListOut(BaseModel):

@@ -82,7 +82,7 @@ class MaintenanceThread:
             stranded_deadline=s.stranded_deadline, result_ttl=s.result_ttl,
             failure_ttl=s.failure_ttl, prune_batch=s.prune_batch,
         )
-        log_maintenance(report)
+        log_maintenance(report, self.app.app_path)
         return report
 
     def _run(self) -> None:

@@ -18,6 +18,7 @@ from conveyor.api.schemas import (
     WorkerListOut,
 )
 from conveyor.api.state import ApiContext, get_ctx
+from conveyor.commands import worker_command
 from conveyor.store import JobFilter
 
 Responses = dict[int | str, dict[str, Any]]
@@ -95,7 +96,7 @@ def _supervisor(ctx: ApiContext) -> Any:
         raise ApiError(
             409, "This server does not supervise a worker pool.",
             action="Start the server with `conveyor up --workers N` to add and remove workers from here, "
-            "or start workers yourself: conveyor worker --app APP.",
+            f"or start workers yourself: {worker_command(ctx.app.app_path, 'high,default,low')}",
         )
     return ctx.supervisor
 

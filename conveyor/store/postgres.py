@@ -841,6 +841,15 @@ class PostgresStore(Store):
             return None
         return self._job(row) if row else None
 
+    def find_job_ids(self, fragment: str, limit: int = 3) -> list[str]:
+        # Interactive look-ups only (the CLI): a suffix cannot use the id index, so this scans.
+        rows = self._fetchall(
+            "SELECT id::text AS id FROM conveyor_jobs WHERE id::text LIKE %(prefix)s OR id::text LIKE %(suffix)s "
+            "ORDER BY id DESC LIMIT %(limit)s",
+            {"prefix": fragment + "%", "suffix": "%" + fragment, "limit": limit}, read=True,
+        )
+        return [str(r["id"]) for r in rows]
+
     def get_jobs(self, job_ids: list[str]) -> list[Job]:
         valid = [i for i in job_ids if _is_uuid(i)]
         if not valid:

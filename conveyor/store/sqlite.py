@@ -298,6 +298,13 @@ class SQLiteStore(Store):
         )
         return self._job(rows[0]) if rows else None
 
+    def find_job_ids(self, fragment: str, limit: int = 3) -> list[str]:
+        rows = self._all(
+            "SELECT id FROM conveyor_jobs WHERE id LIKE :prefix OR id LIKE :suffix ORDER BY id DESC LIMIT :limit",
+            {"prefix": fragment + "%", "suffix": "%" + fragment, "limit": limit},
+        )
+        return [str(r["id"]) for r in rows]
+
     def get_jobs(self, job_ids: list[str]) -> list[Job]:
         jobs: list[Job] = []
         for i in range(0, len(job_ids), 500):  # SQLite caps the number of bound parameters

@@ -136,7 +136,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(job.to_dict(), indent=2))
     else:
-        print_job(job)
+        print_job(job, full_traceback=args.full_traceback)
     return EXIT_OK
 
 
@@ -303,7 +303,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     app = load_app(args.app, args.database_url, check_schema=False, must_exist=False)
     app.migrate()  # `up` is the zero-setup path: it creates or upgrades the schema itself
     return run_up(app, host=args.host, port=args.port, workers=args.workers, concurrency=args.concurrency,
-                  auth=not args.no_auth, seed_demo=not args.no_demo_jobs)
+                  auth=not args.no_auth, seed_demo=not args.no_demo_jobs, access_log=args.access_log)
 
 
 # -- parser ---------------------------------------------------------------------------------
@@ -342,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("status", cmd_status, "show one job's whole record")
     p.add_argument("job_id", help="the whole id, or a unique start or tail of it")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--full-traceback", action="store_true", help="include Conveyor's own frames")
 
     p = add("jobs", cmd_jobs, "list jobs, newest first")
     p.add_argument("--state", help="comma-separated states")
@@ -400,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=10)
     p.add_argument("--no-auth", action="store_true")
     p.add_argument("--no-demo-jobs", action="store_true")
+    p.add_argument("--access-log", action="store_true", help="log every HTTP request (off: mostly the "
+                   "dashboard's own polling)")
     return parser
 
 

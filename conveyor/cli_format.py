@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from conveyor.model import Job
@@ -37,7 +38,34 @@ def _line(label: str, value: Any) -> str:
     return f"{label:<12}{value}"  # the longest label (enqueued_at) is 11 characters
 
 
-def print_job(job: Job) -> None:
+# Frames of Conveyor's runner and the standard library's executors: not the user's code.
+RUNNER_FRAME = re.compile(r'File "[^"]*(/conveyor/(worker|context|process_isolation|app)\.py|/concurrent/futures/'
+                          r'[^"]*|/asyncio/[^"]*|/threading\.py)"')
+
+
+def trim_traceback(text: str) -> tuple[str, int]:
+    """The traceback with runner frames left out, and how many were."""
+    lines = text.rstrip().split("\n")
+    out: list[str] = []
+    hidden = i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not line.startswith('  File "'):
+            out.append(line)
+            continue
+        frame = [line]
+        while i < len(lines) and lines[i].startswith("    "):
+            frame.append(lines[i])
+            i += 1
+        if RUNNER_FRAME.search(line):
+            hidden += 1
+        else:
+            out += frame
+    return "\n".join(out), hidden
+
+
+def print_job(job: Job, *, full_traceback: bool = False) -> None:
     d = job.to_dict()
     lines = [
         _line("job", d["id"]),
@@ -60,5 +88,7 @@ def print_job(job: Job) -> None:
         lines.append(f"attempt {attempt['attempt']}: {attempt['outcome']} on {attempt['worker_id']} "
                      f"({attempt['started_at']} .. {attempt['ended_at']}) {attempt['error'] or ''}".rstrip())
     if d["traceback"]:
-        lines.append("traceback:\n" + d["traceback"].rstrip())
+        text, hidden = (d["traceback"].rstrip(), 0) if full_traceback else trim_traceback(d["traceback"])
+        note = f" ({hidden} Conveyor and executor frames left out; --full-traceback shows them)" if hidden else ""
+        lines.append(f"traceback{note}:\n{text}")
     print("\n".join(lines))

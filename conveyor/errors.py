@@ -78,6 +78,10 @@ class NoLiveWorkerError(ConveyorError):
         )
 
 
+    def to_dict(self) -> dict[str, str]:
+        return {**super().to_dict(), "queue": self.queue}
+
+
 class LivenessCheckError(ConveyorError):
     """The live-worker check itself failed: we never assume workers are running."""
 

@@ -252,6 +252,13 @@ class WorkerActionOut(BaseModel):
     requested: Literal["paused", "running", "stopping"]
 
 
+class PoolWorkerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queues: list[Annotated[str, Field(pattern=QUEUE_PATTERN)]] | None = Field(
+        None, min_length=1, max_length=50, description="Queues in priority order (default: the pool's)")
+
+
 class PoolWorkerOut(BaseModel):
     id: str
     supervised: bool = True

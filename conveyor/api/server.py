@@ -230,9 +230,10 @@ def serve(
     *,
     supervisor: object | None = None,
     log_level: str = "info",
+    access_log: bool = True,
     **options: Any,
 ) -> None:
-    """Run the API with uvicorn until interrupted."""
+    """Run the API with uvicorn until interrupted (access_log: one line per HTTP request)."""
     import uvicorn
 
     if not auth and not is_loopback(host):
@@ -254,7 +255,7 @@ def serve(
             logger.handlers = list(handlers)
             logger.propagate = False
     config = uvicorn.Config(
-        fastapi_app, host=host, port=port, log_level=log_level, server_header=False,
+        fastapi_app, host=host, port=port, log_level=log_level, server_header=False, access_log=access_log,
         ws_ping_interval=20.0, ws_ping_timeout=20.0, ws_max_size=64 * 1024,
         log_config=None if handlers else uvicorn.config.LOGGING_CONFIG,
     )

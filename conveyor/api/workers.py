@@ -13,6 +13,7 @@ from conveyor.api.schemas import (
     TEXT_PATTERN,
     ErrorOut,
     PoolStopOut,
+    PoolWorkerIn,
     PoolWorkerOut,
     WorkerActionOut,
     WorkerListOut,
@@ -102,9 +103,10 @@ def _supervisor(ctx: ApiContext) -> Any:
 
 
 @router.post("/api/pool/workers", status_code=201, response_model=PoolWorkerOut, responses=NO_POOL)
-def add_pool_worker(request: Request, caller: Admin) -> dict[str, Any]:
-    """Start one more supervised worker."""
-    worker_id = _supervisor(get_ctx(request)).start_worker()
+def add_pool_worker(request: Request, caller: Admin, body: PoolWorkerIn | None = None) -> dict[str, Any]:
+    """Start one more supervised worker: for the pool's queues, or the queues given."""
+    queues = ",".join(body.queues) if body and body.queues else None
+    worker_id = _supervisor(get_ctx(request)).start_worker(queues)
     return {"id": str(worker_id), "supervised": True}
 
 

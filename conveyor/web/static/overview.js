@@ -2,8 +2,8 @@
 // a throughput sparkline from a client-side history of samples, stranded-queue banners and the
 // workers at a glance.
 import {
-  $, api, boot, busy, canOperate, clear, every, fmtAge, fmtNum, h, live, markReady, patch, plural, qs, renderStranded,
-  setDeadCount, throttle, toast,
+  $, api, boot, busy, canOperate, clear, copyButton, every, fmtAge, fmtNum, h, live, markReady, patch, plural, qs,
+  renderStranded, setDeadCount, startWorkerButton, STRANDED_POLL_MS, throttle, toast, workerCommand,
 } from "./app.js";
 
 await boot();
@@ -167,19 +167,28 @@ function renderWorkers(workers) {
       href: `/workers#${encodeURIComponent(w.id)}`,
       title: `${w.id}\n${state}, heartbeat ${fmtAge(w.heartbeat_age)} ago\nqueues: ${w.queues.join(", ")}` },
     h("span", { class: "dot", "aria-hidden": "true" }),
-    `${w.hostname}:${w.pid}`,
-    h("span", { class: "muted" }, w.alive ? `${w.jobs_in_flight}/${w.concurrency} busy` : "dead"),
+    w.id,
+    h("span", { class: "muted" }, w.alive ? `${busyCount(w)}/${w.concurrency} busy` : "dead"),
     state === "paused" ? h("span", { class: "muted" }, "paused") : null);
   });
-  clear(glance, summary, chips.length ? chips : h("span", { class: "muted" },
-    "No worker has run recently. Start one with ", h("code", { class: "cmd" },
-      `conveyor worker --app ${document.body.dataset.appPath}`)));
+  const stopped = workers.filter((w) => !w.alive && w.state === "stopped");
+  const cmd = workerCommand("high,default,low");
+  clear(glance, summary, chips.length ? chips : h("span", { class: "muted", "data-testid": "no-worker" },
+    stopped.length ? `No worker is running (${plural(stopped.length, "worker")} stopped in the last hour). `
+      : "No worker is running. ",
+    "Start one with ", h("code", { class: "cmd" }, cmd), " ", copyButton(cmd), " ",
+    startWorkerButton("high,default,low")));
+}
+
+/** Jobs running on a worker now: the same rows the Running counts come from. */
+function busyCount(w) {
+  return (w.current_jobs || []).length;
 }
 
 async function refresh() {
   const [queues, workers] = await Promise.all([api("/api/queues"), api("/api/workers")]);
   record(queues.items);
-  renderStranded($("#stranded"), queues.items);
+  const stranded = renderStranded($("#stranded"), queues.items);
   setDeadCount(queues.items);
   renderTiles(queues.items, workers.items);
   renderQueues(queues.items);
@@ -187,6 +196,7 @@ async function refresh() {
   lastUpdate = Date.now();
   updatedText();
   markReady();
+  return stranded ? STRANDED_POLL_MS : REFRESH_MS;
 }
 
 function updatedText() {

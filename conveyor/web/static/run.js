@@ -2,7 +2,8 @@
 // serves the task's queue the API refuses (503) and the page shows its actionable error at once:
 // nothing is queued.
 import {
-  $, api, boot, canOperate, clear, every, fillErrorBox, h, markPolling, markReady, plural, setDeadCount, renderStranded, workerCommand,
+  $, api, boot, canOperate, clear, every, fillErrorBox, h, markPolling, markReady, plural, setDeadCount, renderStranded, STRANDED_POLL_MS,
+  workerCommand,
 } from "./app.js";
 
 await boot();
@@ -281,9 +282,10 @@ function showRunError(err) {
 async function refreshQueues() {
   const data = await api("/api/queues");
   queues = new Map(data.items.map((q) => [q.name, q]));
-  renderStranded($("#banners"), data.items);
+  const stranded = renderStranded($("#banners"), data.items);
   setDeadCount(data.items);
   renderQueueStatus();
+  return stranded ? STRANDED_POLL_MS : 3000;
 }
 
 const data = await api("/api/tasks");

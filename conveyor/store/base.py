@@ -306,6 +306,11 @@ class Store(ABC):
     def get_job(self, job_id: str, tenant: str | None = None) -> Job | None: ...
 
     @abstractmethod
+    def task_metric_rows(self, since: float, step: int, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Per-minute task figures since `since` (unix seconds), added up per task, queue and
+        chart point t (unix seconds, a multiple of `step`): see conveyor/task_metrics.py."""
+
+    @abstractmethod
     def find_job_ids(self, fragment: str, limit: int = 3) -> list[str]:
         """Ids that start or end with `fragment` (lower-case hex and '-'), newest first."""
 

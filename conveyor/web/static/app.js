@@ -544,6 +544,15 @@ export function trimTraceback(text) {
   return { text: out.join("\n"), hidden };
 }
 
+/** args and kwargs as the call would read: (1, 2, size=3); the whole of it on hover. */
+export function argsPreview(job) {
+  const parts = [...(job.args || []).map((a) => JSON.stringify(a)),
+    ...Object.entries(job.kwargs || {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`)];
+  if (!parts.length) return h("span", { class: "muted" }, "()");
+  const text = `(${parts.join(", ")})`;
+  return h("span", { title: text, "data-testid": "args-preview" }, text.length > 48 ? `${text.slice(0, 47)}…` : text);
+}
+
 /** The random tail of a UUIDv7 id: its head is the creation time, the same for every job made
  * within ~65 s. (`conveyor status` takes this tail too.) */
 export function shortId(id) {

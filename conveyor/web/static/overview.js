@@ -5,6 +5,7 @@ import {
   $, api, boot, busy, canOperate, clear, copyButton, every, fmtAge, fmtNum, h, live, markReady, patch, plural, qs,
   renderStranded, setDeadCount, startWorkerButton, STRANDED_POLL_MS, throttle, toast, workerCommand,
 } from "./app.js";
+import { barChart } from "./charts.js";
 
 await boot();
 
@@ -185,6 +186,21 @@ function busyCount(w) {
   return (w.current_jobs || []).length;
 }
 
+let historyAt = 0;
+
+/** Processed and failed attempts in the last hour, a bar per minute (per-minute aggregates). */
+async function refreshHistory() {
+  if (Date.now() - historyAt < 5000) return;
+  historyAt = Date.now();
+  const data = await api("/api/metrics/tasks?window=hour");
+  $("#h-processed").textContent = fmtNum(data.totals.processed);
+  $("#h-failed").textContent = fmtNum(data.totals.failed);
+  $("#h-failed").classList.toggle("zero", !data.totals.failed);
+  const box = $("#h-chart");
+  clear(box, barChart(data.series, { width: Math.max(240, box.clientWidth), height: 70, step: data.step_seconds,
+    label: "Attempts per minute, last hour: succeeded and failed" }));
+}
+
 async function refresh() {
   const [queues, workers] = await Promise.all([api("/api/queues"), api("/api/workers")]);
   record(queues.items);
@@ -193,6 +209,7 @@ async function refresh() {
   renderTiles(queues.items, workers.items);
   renderQueues(queues.items);
   renderWorkers(workers.items);
+  await refreshHistory();
   lastUpdate = Date.now();
   updatedText();
   markReady();

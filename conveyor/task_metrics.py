@@ -74,7 +74,8 @@ def quantile(hist: list[int], q: float, maximum: float) -> float | None:
     for i, n in enumerate(hist):
         if n and seen + n >= rank:
             low = DURATION_BOUNDS[i - 1] if i > 0 else 0.0
-            high = DURATION_BOUNDS[i] if i < len(DURATION_BOUNDS) else max(maximum, low)
+            high = min(DURATION_BOUNDS[i], maximum) if i < len(DURATION_BOUNDS) else max(maximum, low)
+            high = max(high, low)
             value = low + (high - low) * max(0.0, rank - seen) / n
             return min(value, maximum)
         seen += n

@@ -1,4 +1,4 @@
-"""Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /metrics, /login and the
+"""Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /stats (Metrics), /login and the
 static files at /static.
 
 The pages are thin server-rendered shells; their data comes from the JSON API (/api/...) and the
@@ -95,7 +95,8 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     def run(request: Request) -> HTMLResponse:
         return render(request, "run")
 
-    @router.get("/metrics", response_class=HTMLResponse)
+    # Not /metrics: that is the Prometheus endpoint.
+    @router.get("/stats", response_class=HTMLResponse)
     def metrics(request: Request) -> HTMLResponse:
         return render(request, "metrics")
 

@@ -17,7 +17,7 @@ let queueName = params.get("queue") || "";
 let last = null;
 
 function setUrl() {
-  const url = `/metrics${qs({ window: windowName === "hour" ? "" : windowName, queue: queueName })}`;
+  const url = `/stats${qs({ window: windowName === "hour" ? "" : windowName, queue: queueName })}`;
   if (url !== location.pathname + location.search) history.replaceState(null, "", url);
 }
 

@@ -115,3 +115,15 @@ def test_a_closed_pipe_ends_quietly(app, database_url):
                           text=True, timeout=60)
     assert done.stdout.startswith("id"), done.stdout
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_status_trims_runner_frames_from_the_traceback(app, database_url, capsys, start_worker):
+    start_worker()
+    job = tasks.fail.enqueue("boom").wait(20)
+    code, out, _ = run(database_url, capsys, "status", job.id)
+    assert code == 0
+    shown = out.split("traceback", 1)[1]
+    assert "tests/tasks.py" in shown and "RuntimeError: boom" in shown
+    assert "conveyor/worker.py" not in shown and "Conveyor and executor frames left out" in shown
+    code, out, _ = run(database_url, capsys, "status", job.id, "--full-traceback")
+    assert "conveyor/worker.py" in out

@@ -102,13 +102,21 @@ def test_stranded_banner_starts_a_worker_under_a_pool(pool_server: Any, web: Bro
     expect(banner).to_contain_text("worker --app tests.tasks:app --queues reports")
     web.shot("stranded")
     banner.get_by_test_id("start-worker").click()
-    expect(banner).to_have_count(0, timeout=LIVE)
+    wait_for(lambda: app.store.live_worker_count("reports", app.settings.liveness_timeout)[0] == 1, timeout=20,
+             message="a worker for queue reports")
+    expect(banner).to_have_count(0, timeout=1500)  # polled every 0.5 s while a queue is stranded
     (started,) = [w for w in supervisor.workers() if w["running"]]
-    assert app.store.live_worker_count("reports", app.settings.liveness_timeout)[0] == 1
     wait_for(lambda: app.list_jobs(queue="reports", states=["completed"], limit=5), timeout=20,
              message="the reports job to run")
     chip = page.locator(f'.worker-chip[href="/workers#{started["id"]}"]')
     expect(chip).to_contain_text(started["id"], timeout=LIVE)  # the same name as on its card
+    expect(chip).to_contain_text("0/2 busy")  # busy counts the jobs running on it, as "Running" does
+    page.goto(f"{server.url}/workers")
+    card = page.locator(f'[data-testid="worker-card"][data-worker-id="{started["id"]}"]')
+    expect(card.get_by_test_id("worker-busy")).to_have_text("0/2")
+    card.get_by_test_id("worker-stop").click()
+    expect(page.locator("#confirm-title")).to_have_text(f"Stop worker {started['id']}?")
+    page.locator("#confirm-cancel").click()
     assert page_errors(web.errors) == []
 
 
@@ -122,3 +130,24 @@ def test_every_page_link_is_in_view_on_a_phone(server: DashboardServer, phone: B
     assert overflow <= 0
     phone.shot("metrics")
     assert page_errors(phone.errors) == []
+
+
+def test_a_dead_jobs_traceback_shows_the_tasks_frames_once(
+    server: DashboardServer, web: Browsing, start_worker: Any
+) -> None:
+    start_worker(["high", "default", "low"], 2)
+    job = tasks.fail.enqueue("boom").wait(20)
+    assert "conveyor/worker.py" in job.traceback  # the stored one is whole
+    page = login(web, server, f"/jobs/{job.id}")
+    trimmed = page.get_by_test_id("error-traceback")
+    expect(trimmed).to_contain_text('tests/tasks.py", line')
+    expect(trimmed).to_contain_text("RuntimeError: boom")
+    assert "conveyor/worker.py" not in trimmed.inner_text() and "concurrent/futures" not in trimmed.inner_text()
+    expect(page.locator("#error-tb-summary")).to_contain_text("Full traceback (with")
+    page.locator("#error-tb-summary").click()
+    expect(page.locator("#error-tb-full")).to_contain_text("conveyor/worker.py")
+    latest = page.locator('#attempts li[data-attempt="3"]')
+    expect(latest).to_contain_text("shown under Error above")
+    expect(latest.locator("pre.traceback")).to_have_count(0)  # not shown twice
+    web.shot("traceback")
+    assert page_errors(web.errors) == []

@@ -89,7 +89,7 @@ def test_conveyor_up_keeps_no_access_log_unless_asked(tmp_path):
                 cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT,
             )
             try:
-                def healthy() -> bool:
+                def healthy(port: int = port) -> bool:
                     try:
                         return httpx.get(f"http://127.0.0.1:{port}/api/queues", timeout=2).status_code == 200
                     except httpx.HTTPError:
@@ -99,7 +99,7 @@ def test_conveyor_up_keeps_no_access_log_unless_asked(tmp_path):
                 for _ in range(3):
                     httpx.get(f"http://127.0.0.1:{port}/api/queues", timeout=5)
                 if expect_lines:
-                    wait_for(lambda: "GET /api/queues" in log_path.read_text(errors="replace"), timeout=10,
+                    wait_for(lambda path=log_path: "GET /api/queues" in path.read_text(errors="replace"), timeout=10,
                              message="access log lines")
             finally:
                 up.send_signal(signal.SIGTERM)

@@ -8,7 +8,14 @@ import time
 import pytest
 
 from conveyor import JobState
-from conveyor.task_metrics import DURATION_BOUNDS, HIST_COLUMNS, MinuteFigures, bucket_index, quantile, summarise
+from conveyor.task_metrics import (
+    DURATION_BOUNDS,
+    HIST_COLUMNS,
+    MinuteFigures,
+    bucket_index,
+    quantile,
+    summarise,
+)
 from tests import tasks
 from tests.api.conftest import ApiServer
 from tests.conftest import wait_for

@@ -110,9 +110,9 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
         check_delay(args.delay)
     app = load_app(args.app, args.database_url)
     task = app.get_task(args.task)
-    task.signature.check(task.name, task_args, task_kwargs)
     if app.policy_for(task.name, args.queue or task.options.queue, args.policy) is not EnqueuePolicy.ACCEPT:
         check_queue(app, args.queue)
+    task.signature.check(task.name, task_args, task_kwargs)
     handle = app.enqueue(
         task.name, task_args, task_kwargs, queue=args.queue, priority=args.priority, delay=args.delay,
         policy=args.policy, token=args.token, idempotency_key=args.idempotency_key,

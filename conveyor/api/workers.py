@@ -106,7 +106,8 @@ def _supervisor(ctx: ApiContext) -> Any:
 def add_pool_worker(request: Request, caller: Admin, body: PoolWorkerIn | None = None) -> dict[str, Any]:
     """Start one more supervised worker: for the pool's queues, or the queues given."""
     queues = ",".join(body.queues) if body and body.queues else None
-    worker_id = _supervisor(get_ctx(request)).start_worker(queues)
+    supervisor = _supervisor(get_ctx(request))
+    worker_id = supervisor.start_worker(queues) if queues else supervisor.start_worker()
     return {"id": str(worker_id), "supervised": True}
 
 

@@ -41,6 +41,8 @@ def test_run_now_prefills_the_real_defaults_and_runs_as_shown(
 
     # Arguments that cannot bind are refused at once, naming the parameter; nothing is written.
     page.goto(f"{server.url}/run?task=t.add")
+    expect(page.locator("#main")).to_have_attribute("data-ready", "true")
+    expect(editor).to_have_value(re.compile(r'"b": null'))  # the page has filled in its template
     editor.fill('{"a": 1, "b": 2, "extra": 3}')
     page.get_by_test_id("run-submit").click()
     error = page.get_by_test_id("run-error")

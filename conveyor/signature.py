@@ -27,9 +27,16 @@ class TaskSignature:
                          if p.default is _EMPTY and p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)]
         self.var_args = any(p.kind == kinds.VAR_POSITIONAL for p in self.params)
         self.var_kwargs = any(p.kind == kinds.VAR_KEYWORD for p in self.params)
+        # Fast path for positional-only calls (bulk enqueue): how many args bind with no kwargs.
+        required_keyword_only = any(n not in self.positional for n in self.required)
+        self._fewest_args = len(self.positional) + 1 if required_keyword_only else len(
+            [n for n in self.positional if n in self.required])
+        self._most_args = 1 << 30 if self.var_args else len(self.positional)
 
     def check(self, task: str, args: list[Any], kwargs: dict[str, Any]) -> None:
         """Raise InvalidJobError naming the parameter when the arguments cannot bind."""
+        if not kwargs and self._fewest_args <= len(args) <= self._most_args:
+            return
         if len(args) > len(self.positional) and not self.var_args:
             raise self._error(task, f"takes {len(self.positional)} positional argument(s) but {len(args)} were given",
                               "args")

@@ -120,3 +120,27 @@ def test_the_fix_command_names_the_apps_real_module(tmp_path, monkeypatch):
     finally:
         module.queue_app.close()
         sys.modules.pop("shop_jobs", None)
+
+
+def test_signature_check_covers_every_kind_of_parameter():
+    from conveyor.signature import TaskSignature
+
+    def fn(ctx, a, /, b, *rest, k, opt=1, **extra): ...
+
+    sig = TaskSignature(fn, skip_first=True)
+    sig.check("f", [1, 2, 3, 4], {"k": 1, "anything": 2})  # *rest and **extra take the rest
+    for args, kwargs, parameter in [([1, 2], {}, "k"), ([1], {"k": 1}, "b"), ([], {"a": 1, "b": 2, "k": 3}, "a"),
+                                    ([1, 2], {"b": 3, "k": 4}, "b")]:
+        with pytest.raises(InvalidJobError) as caught:
+            sig.check("f", args, kwargs)
+        assert caught.value.parameter == parameter, (args, kwargs, caught.value.message)
+
+    def plain(x, y=2): ...
+
+    quick = TaskSignature(plain, skip_first=False)
+    quick.check("p", [1], {})
+    quick.check("p", [1, 2], {})
+    for args in ([], [1, 2, 3]):
+        with pytest.raises(InvalidJobError):
+            quick.check("p", args, {})
+    assert [p["name"] for p in TaskSignature(fn, skip_first=True).to_list()] == ["a", "b", "k", "opt"]

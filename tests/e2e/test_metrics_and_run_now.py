@@ -153,3 +153,23 @@ def test_a_dead_jobs_traceback_shows_the_tasks_frames_once(
     expect(latest.locator("pre.traceback")).to_have_count(0)  # not shown twice
     web.shot("traceback")
     assert page_errors(web.errors) == []
+
+
+def test_a_refused_run_now_offers_to_start_a_worker_under_a_pool(pool_server: Any, web: Browsing, app: Any) -> None:
+    server, supervisor = pool_server
+    page = login(web, server, "/run?task=t.add")
+    editor = page.get_by_test_id("run-kwargs")
+    expect(editor).to_have_value(re.compile(r'"b": null'))
+    editor.fill('{"a": 1, "b": 2}')
+    page.get_by_test_id("run-submit").click()
+    error = page.get_by_test_id("run-error")
+    expect(error).to_contain_text(re.compile("no live worker", re.I))
+    button = error.get_by_test_id("start-worker")
+    expect(button).to_have_text("Start a worker for “default”")
+    button.click()
+    wait_for(lambda: app.store.live_worker_count("default", app.settings.liveness_timeout)[0] == 1, timeout=20,
+             message="the pool's new worker for default")
+    assert app.list_jobs(limit=5) == []  # the refused run wrote nothing
+    page.get_by_test_id("run-submit").click()
+    expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}$"), timeout=LIVE)
+    assert page_errors(web.errors) == []

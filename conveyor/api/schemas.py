@@ -252,6 +252,57 @@ class WorkerActionOut(BaseModel):
     requested: Literal["paused", "running", "stopping"]
 
 
+# -- task metrics -------------------------------------------------------------------------------
+class DurationOut(BaseModel):
+    avg: float | None
+    p50: float | None = Field(description="seconds, from the duration histogram (accurate to a bucket)")
+    p95: float | None
+    max: float | None
+
+
+class PickupOut(BaseModel):
+    avg: float | None = Field(description="seconds from queued to started")
+    max: float | None
+
+
+class MetricPointOut(BaseModel):
+    t: float = Field(description="start of the point, unix seconds")
+    succeeded: int
+    failed: int
+    p95: float | None
+
+
+class FiguresOut(BaseModel):
+    processed: int = Field(description="attempts that ran and ended: succeeded + failed")
+    succeeded: int
+    failed: int = Field(description="attempts that failed (towards a retry or dead)")
+    failure_rate: float | None
+    duration: DurationOut
+    pickup: PickupOut
+
+
+class TaskFiguresOut(FiguresOut):
+    task: str
+    queues: list[str]
+    series: list[MetricPointOut]
+
+
+class QueueFiguresOut(FiguresOut):
+    queue: str
+
+
+class TaskMetricsOut(BaseModel):
+    window: Literal["hour", "day", "week"]
+    since: float
+    until: float
+    step_seconds: int
+    generated_at: float
+    totals: FiguresOut
+    series: list[MetricPointOut]
+    tasks: list[TaskFiguresOut]
+    queues: list[QueueFiguresOut]
+
+
 class PoolWorkerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -10,14 +10,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 
 from conveyor.api.auth import AUTH_ERRORS, Viewer
-from conveyor.api.schemas import QUEUE_PATTERN, TEXT_PATTERN
+from conveyor.api.schemas import QUEUE_PATTERN, TEXT_PATTERN, TaskMetricsOut
 from conveyor.api.state import get_ctx
 from conveyor.task_metrics import WINDOWS, summarise
 
 router = APIRouter(tags=["metrics"], responses=AUTH_ERRORS)
 
 
-@router.get("/api/metrics/tasks")
+@router.get("/api/metrics/tasks", response_model=TaskMetricsOut)
 def task_metrics(
     request: Request,
     caller: Viewer,

@@ -73,6 +73,8 @@ function render(data) {
   clear($("#m-queues tbody"), data.queues.map((q) => h("tr", { "data-queue": q.queue },
     h("th", { scope: "row", class: "span", "data-label": "Queue" }, h("a", { href: `/jobs${qs({ queue: q.queue })}` }, q.queue)),
     figureCells(q, "queue"))));
+  $("#m-queues").hidden = data.queues.length === 0;
+  $("#m-queues-empty").hidden = data.queues.length > 0;
   const stepText = STEP_WORDS[data.step_seconds] || `${data.step_seconds} s`;
   $("#metrics-summary").textContent = `${WINDOW_WORDS[data.window][0].toUpperCase()}${WINDOW_WORDS[data.window].slice(1)}` +
     `${queueName ? `, queue ${queueName}` : ""}: one bar per ${stepText}. Refreshes every ${REFRESH_MS / 1000} s.`;

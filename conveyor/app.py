@@ -10,10 +10,18 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, ParamSpec, TypeVar
 
+from conveyor.commands import find_app_path
 from conveyor.context import current_job
-from conveyor.errors import InvalidJobError, JobFailedError, JobNotFoundError, UnknownTaskError
+from conveyor.errors import (
+    InvalidJobError,
+    JobFailedError,
+    JobNotFoundError,
+    LivenessCheckError,
+    UnknownTaskError,
+)
 from conveyor.model import DEFAULT_RETRY, EnqueuePolicy, Job, JobState, NewJob, RetryPolicy
 from conveyor.settings import Settings
+from conveyor.signature import TaskSignature
 from conveyor.store import JobFilter, Store, open_store
 
 P = ParamSpec("P")
@@ -64,6 +72,7 @@ class Task(Generic[P, R]):
         self.is_async = inspect.iscoroutinefunction(fn)
         params = list(inspect.signature(fn).parameters)
         self.takes_context = bool(params) and params[0] == "ctx"
+        self.signature = TaskSignature(fn, skip_first=self.takes_context)
         if options.isolation not in ("thread", "process"):
             raise InvalidJobError(f"Unknown isolation {options.isolation!r}.", action="Use 'thread' or 'process'.")
         if options.isolation == "process" and self.is_async:
@@ -136,6 +145,25 @@ class JobHandle:
         return self.wait(timeout, raise_on_failure=True).result
 
 
+INTERNAL_TASK_PREFIX = "conveyor."  # built-in tasks (the doctor's probe): not offered to users
+MAX_DELAY_SECONDS = 10 * 366 * 86400.0  # ten years: beyond that a delay is a typo (and overflows datetime)
+
+
+def check_delay(delay: float | timedelta) -> float:
+    """Seconds of a delay, refused unless a finite, non-negative number (NaN would run at once)."""
+    try:
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+    except (TypeError, ValueError):
+        raise InvalidJobError(f"delay must be a number of seconds, got {delay!r}.",
+                              action="Pass delay >= 0 seconds.") from None
+    if seconds < 0:
+        raise InvalidJobError(f"delay must not be negative, got {seconds}.", action="Pass delay >= 0 seconds.")
+    if not seconds <= MAX_DELAY_SECONDS:  # also true for NaN
+        raise InvalidJobError(f"delay must be a finite number of seconds from 0 to {MAX_DELAY_SECONDS:.0f}, "
+                              f"got {seconds}.", action="Pass delay >= 0 seconds.")
+    return seconds
+
+
 def _probe(nonce: str) -> str:
     return nonce
 
@@ -164,11 +192,24 @@ class Conveyor:
         self.settings = base.with_overrides(database_url=database_url, enqueue_policy=(
             EnqueuePolicy(enqueue_policy).value if enqueue_policy else None))
         self.tasks: dict[str, Task[Any, Any]] = {}
-        self.app_path = app_path  # "module:attr", used in the messages that say how to start a worker
+        self._app_path = app_path  # "module:attr", used in the messages that say how to start a worker
+        self._app_path_searched = False
         self._store: Store | None = None
         self._store_lock = threading.Lock()
         # Built in: `conveyor doctor` enqueues it to prove a worker picks jobs up and finishes them.
         self.task(name="conveyor.probe", max_attempts=1, timeout=30, policy="refuse")(_probe)
+
+    @property
+    def app_path(self) -> str | None:
+        """'module:attr' of this app: as given, else found from the module its tasks live in."""
+        if self._app_path is None and not self._app_path_searched:
+            self._app_path_searched = True  # once: enqueue passes it on every call
+            self._app_path = find_app_path(self)
+        return self._app_path
+
+    @app_path.setter
+    def app_path(self, value: str | None) -> None:
+        self._app_path = value
 
     # -- store ----------------------------------------------------------------------------
     @property
@@ -220,24 +261,31 @@ class Conveyor:
         return register(fn) if fn is not None else register
 
     def get_task(self, name: str) -> Task[Any, Any]:
+        """The task registered as `name`, or the one task whose name ends in `.name`
+        (`make_thumbnail` for `images.make_thumbnail`) when exactly one does."""
         task = self.tasks.get(name)
-        if task is None:
-            known = ", ".join(sorted(self.tasks)) or "none"
-            raise UnknownTaskError(
-                f"Unknown task {name!r}.",
-                action=f"Use one of the registered tasks: {known}.",
-            )
-        return task
+        if task is not None:
+            return task
+        public = sorted(n for n in self.tasks if not n.startswith(INTERNAL_TASK_PREFIX))
+        matches = [n for n in public if n.rsplit(".", 1)[-1] == name] if name else []
+        if len(matches) == 1:
+            return self.tasks[matches[0]]
+        if len(matches) > 1:
+            raise UnknownTaskError(f"Task name {name!r} is ambiguous: {', '.join(matches)} match it.",
+                                   action="Use the full name of one of them.")
+        raise UnknownTaskError(
+            f"Unknown task {name!r}.",
+            action=f"Use one of the registered tasks: {', '.join(public) or 'none'}.",
+        )
 
     # -- enqueue --------------------------------------------------------------------------
     def build_job(self, task_name: str, args: list[Any], kwargs: dict[str, Any], call: CallOptions) -> NewJob:
         task = self.get_task(task_name)
+        task.signature.check(task.name, args, kwargs)
         opts = task.options
         run_at = call.run_at
         if call.delay is not None:
-            seconds = call.delay.total_seconds() if isinstance(call.delay, timedelta) else float(call.delay)
-            if seconds < 0:
-                raise InvalidJobError(f"delay must not be negative, got {seconds}.", action="Pass delay >= 0 seconds.")
+            seconds = check_delay(call.delay)
             run_at = datetime.now(UTC) + timedelta(seconds=seconds) if seconds > 0 else None
         if run_at is not None and run_at.tzinfo is None:
             raise InvalidJobError(
@@ -245,7 +293,7 @@ class Conveyor:
             )
         parent = current_job()
         return NewJob(
-            task=task_name,
+            task=task.name,
             args=list(args),
             kwargs=dict(kwargs),
             queue=call.queue or opts.queue,
@@ -264,23 +312,31 @@ class Conveyor:
         """Write built jobs; the policy says what happens when no live worker serves a queue."""
         if not jobs:
             return []
-        chosen = self._policy(jobs[0].task, jobs[0].queue, policy)
-        results = self.store.enqueue(
-            jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
-        )
+        chosen = self.policy_for(jobs[0].task, jobs[0].queue, policy)
+        try:
+            results = self.store.enqueue(
+                jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
+            )
+        except LivenessCheckError:
+            self.store.check_schema()  # a database never upgraded: say so, with the command
+            raise
         return [JobHandle(self, r.id, r.state, r.created) for r in results]
 
     async def submit_async(self, jobs: list[NewJob], policy: EnqueuePolicy | str | None = None) -> list[JobHandle]:
         """submit() for async code: the event loop is never blocked on the database."""
         if not jobs:
             return []
-        chosen = self._policy(jobs[0].task, jobs[0].queue, policy)
-        results = await self.store.enqueue_async(
-            jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
-        )
+        chosen = self.policy_for(jobs[0].task, jobs[0].queue, policy)
+        try:
+            results = await self.store.enqueue_async(
+                jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
+            )
+        except LivenessCheckError:
+            self.store.check_schema()  # a database never upgraded: say so, with the command
+            raise
         return [JobHandle(self, r.id, r.state, r.created) for r in results]
 
-    def _policy(self, task_name: str, queue: str, policy: EnqueuePolicy | str | None) -> EnqueuePolicy:
+    def policy_for(self, task_name: str, queue: str, policy: EnqueuePolicy | str | None) -> EnqueuePolicy:
         if policy:
             return EnqueuePolicy(policy)
         task = self.tasks.get(task_name)

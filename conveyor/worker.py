@@ -26,6 +26,7 @@ from typing import Any
 
 from conveyor import __version__
 from conveyor.app import MISSING_DEPENDENCY_ERRORS, Conveyor, Task
+from conveyor.commands import worker_command
 from conveyor.context import JobContext, _current
 from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, PermanentError
 from conveyor.logs import lifecycle, lifecycle_log
@@ -237,6 +238,9 @@ class Worker:
                     f"Task {claimed.task!r} is not registered in this worker (app {self.app.app_path or '?'}); "
                     "deploy a worker whose app defines it."
                 )
+            # Arguments that do not fit the signature (a job written before the task changed, or
+            # by a client that skipped the check) fail the same way every time: permanent.
+            task.signature.check(task.name, claimed.args, claimed.kwargs)
             result = await self._invoke(task, claimed, ctx)
             if ctx.cancelled:
                 outcome = self._outcome(claimed, JobState.CANCELLED)
@@ -506,7 +510,7 @@ class Worker:
             stranded_deadline=self.settings.stranded_deadline, result_ttl=self.settings.result_ttl,
             failure_ttl=self.settings.failure_ttl, prune_batch=self.settings.prune_batch,
         )
-        log_maintenance(report)
+        log_maintenance(report, self.app.app_path)
         return report
 
     # -- helpers --------------------------------------------------------------------------
@@ -529,7 +533,7 @@ def _job_fields(claimed: ClaimedJob) -> dict[str, Any]:
             "token": claimed.token}
 
 
-def log_maintenance(report: Any) -> None:
+def log_maintenance(report: Any, app_path: str | None = None) -> None:
     if report is None:
         return
     if report.dead_workers:
@@ -541,7 +545,7 @@ def log_maintenance(report: Any) -> None:
     for queue in report.stranded_queues:
         lifecycle(
             "QUEUE_STRANDED", logging.WARNING, queue=queue,
-            action=f"start a worker: conveyor worker --app APP --queues {queue}",
+            action=f"start a worker: {worker_command(app_path, queue)}",
         )
     if report.expired:
         lifecycle("JOB_EXPIRED", logging.WARNING, count=len(report.expired))

@@ -26,7 +26,7 @@ from tests import tasks as test_tasks
 from tests.postgres_server import PostgresServer, find_server
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = "conveyor_jobs, conveyor_workers, conveyor_queues, conveyor_api_keys, conveyor_completions"
+TABLES = "conveyor_jobs, conveyor_workers, conveyor_queues, conveyor_api_keys, conveyor_completions, conveyor_task_minutes"
 
 # Short timings so never-stuck behaviour shows in seconds, not minutes.
 FAST = {

@@ -22,7 +22,7 @@ from fastapi.responses import RedirectResponse
 
 from conveyor import __version__
 from conveyor.api import auth as auth_routes
-from conveyor.api import dead, events, health, jobs, metrics, queues, workers
+from conveyor.api import dead, events, health, jobs, metrics, queues, task_metrics, workers
 from conveyor.api.auth import CREATE_KEY_HINT, Authenticator
 from conveyor.api.errors import install_error_handlers
 from conveyor.api.events import EventHub
@@ -82,7 +82,7 @@ class MaintenanceThread:
             stranded_deadline=s.stranded_deadline, result_ttl=s.result_ttl,
             failure_ttl=s.failure_ttl, prune_batch=s.prune_batch,
         )
-        log_maintenance(report)
+        log_maintenance(report, self.app.app_path)
         return report
 
     def _run(self) -> None:
@@ -198,7 +198,7 @@ def create_app(
     _document_tasks(fastapi_app, conveyor_app)
     install_error_handlers(fastapi_app)
     fastapi_app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    for module in (jobs, queues, workers, dead, auth_routes, health, metrics, events):
+    for module in (jobs, queues, workers, dead, auth_routes, health, metrics, task_metrics, events):
         fastapi_app.include_router(module.router)
 
     @fastapi_app.get("/docs", include_in_schema=False)
@@ -230,9 +230,10 @@ def serve(
     *,
     supervisor: object | None = None,
     log_level: str = "info",
+    access_log: bool = True,
     **options: Any,
 ) -> None:
-    """Run the API with uvicorn until interrupted."""
+    """Run the API with uvicorn until interrupted (access_log: one line per HTTP request)."""
     import uvicorn
 
     if not auth and not is_loopback(host):
@@ -254,7 +255,7 @@ def serve(
             logger.handlers = list(handlers)
             logger.propagate = False
     config = uvicorn.Config(
-        fastapi_app, host=host, port=port, log_level=log_level, server_header=False,
+        fastapi_app, host=host, port=port, log_level=log_level, server_header=False, access_log=access_log,
         ws_ping_interval=20.0, ws_ping_timeout=20.0, ws_max_size=64 * 1024,
         log_config=None if handlers else uvicorn.config.LOGGING_CONFIG,
     )

@@ -53,6 +53,7 @@ from conveyor.store.base import (
 )
 from conveyor.store.loop_connections import LoopConnections
 from conveyor.store.prepared import PreparedStatement
+from conveyor.task_metrics import DURATION_BOUNDS, HIST_COLUMNS, RETENTION_SECONDS, SUM_COLUMNS
 
 log = logging.getLogger("conveyor.store")
 
@@ -219,6 +220,28 @@ SELECT claimed.*, (SELECT count(*) FROM event) FROM claimed
 # Completions are counted per 10-second bucket (conveyor_completions, migration 0003).
 COMPLETION_BUCKET = "to_timestamp(floor(extract(epoch FROM now()) / 10) * 10)"
 
+# Per-minute task figures (conveyor_task_minutes, migration 0007; conveyor/task_metrics.py):
+# every finished attempt that ran (completed, or failed towards a retry or dead).
+TASK_MINUTES = f"""task_minutes AS (
+    INSERT INTO conveyor_task_minutes AS m (minute, tenant, queue, task, worker_id,
+        {", ".join(SUM_COLUMNS[:2])}, duration_sum, duration_max, pickup_n, pickup_sum, pickup_max,
+        {", ".join(HIST_COLUMNS)})
+    SELECT date_trunc('minute', now()), tenant, queue, task, coalesce(worker_id, ''),
+        count(*) FILTER (WHERE state = 'completed'), count(*) FILTER (WHERE state <> 'completed'),
+        sum(dur), max(dur), count(pick), coalesce(sum(pick), 0), coalesce(max(pick), 0),
+        {", ".join(f"count(*) FILTER (WHERE b = {i})" for i in range(len(HIST_COLUMNS)))}
+    FROM (SELECT *, greatest(0, extract(epoch FROM updated_at - started_at))::float8 AS dur,
+                 greatest(0, extract(epoch FROM started_at - queued_at))::float8 AS pick,
+                 width_bucket(greatest(0, extract(epoch FROM updated_at - started_at))::float8,
+                              '{{{",".join(map(str, DURATION_BOUNDS))}}}'::float8[]) AS b
+          FROM done WHERE state IN ('completed', 'scheduled', 'dead') AND started_at IS NOT NULL) d
+    GROUP BY tenant, queue, task, coalesce(worker_id, '')
+    ON CONFLICT (minute, tenant, queue, task, worker_id) DO UPDATE SET
+        {", ".join(f"{c} = m.{c} + excluded.{c}" for c in SUM_COLUMNS)},
+        duration_max = greatest(m.duration_max, excluded.duration_max),
+        pickup_max = greatest(m.pickup_max, excluded.pickup_max)
+)"""
+
 FINISH = f"""
 WITH v AS (
     SELECT * FROM unnest(%(id)s::uuid[], %(lease)s::uuid[], %(state)s::text[], %(result)s::jsonb[],
@@ -241,8 +264,9 @@ done AS (
         lease_token = NULL, deadline = NULL, cancel_requested = false, updated_at = clock_timestamp()
     FROM v
     WHERE j.id = v.id AND j.lease_token = v.lease AND j.state = 'running'
-    RETURNING j.id, j.state, j.queue, j.tenant, j.worker_id
+    RETURNING j.id, j.state, j.queue, j.tenant, j.worker_id, j.task, j.started_at, j.queued_at, j.updated_at
 ),
+{TASK_MINUTES},
 counted AS (
     INSERT INTO conveyor_completions AS c (bucket, tenant, queue, worker_id, n)
     SELECT {COMPLETION_BUCKET}, tenant, queue, coalesce(worker_id, ''), count(*)
@@ -252,6 +276,16 @@ counted AS (
 wake AS (SELECT pg_notify('{CHANNEL_WAKE}', q.queue) FROM (SELECT DISTINCT queue FROM done WHERE state = 'queued') q),
 event AS ({chunked_event("'finished'", "done")})
 SELECT done.id, (SELECT count(*) FROM wake) + (SELECT count(*) FROM event) AS notified FROM done
+"""
+
+# The Metrics page's figures: per-minute rows added up per task, queue and chart point.
+TASK_METRIC_ROWS = f"""
+SELECT task, queue, (floor(extract(epoch FROM minute) / %(step)s) * %(step)s)::float8 AS t,
+    {", ".join(f"sum({c})::float8 AS {c}" for c in SUM_COLUMNS)},
+    max(duration_max) AS duration_max, max(pickup_max) AS pickup_max
+FROM conveyor_task_minutes
+WHERE minute >= to_timestamp(%(since)s) AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s)
+GROUP BY 1, 2, 3
 """
 
 # Running jobs whose worker is gone (no heartbeat inside the liveness timeout, or stopped without
@@ -841,6 +875,18 @@ class PostgresStore(Store):
             return None
         return self._job(row) if row else None
 
+    def task_metric_rows(self, since: float, step: int, tenant: str | None = None) -> list[dict[str, Any]]:
+        return self._fetchall(TASK_METRIC_ROWS, {"since": since, "step": step, "tenant": tenant}, read=True)
+
+    def find_job_ids(self, fragment: str, limit: int = 3) -> list[str]:
+        # Interactive look-ups only (the CLI): a suffix cannot use the id index, so this scans.
+        rows = self._fetchall(
+            "SELECT id::text AS id FROM conveyor_jobs WHERE id::text LIKE %(prefix)s OR id::text LIKE %(suffix)s "
+            "ORDER BY id DESC LIMIT %(limit)s",
+            {"prefix": fragment + "%", "suffix": "%" + fragment, "limit": limit}, read=True,
+        )
+        return [str(r["id"]) for r in rows]
+
     def get_jobs(self, job_ids: list[str]) -> list[Job]:
         valid = [i for i in job_ids if _is_uuid(i)]
         if not valid:
@@ -1243,6 +1289,8 @@ class PostgresStore(Store):
                 "AND coalesce(stopped_at, last_heartbeat) < now() - interval '7 days'"
             )
             cur.execute("DELETE FROM conveyor_completions WHERE bucket < now() - interval '2 hours'")
+            cur.execute("DELETE FROM conveyor_task_minutes WHERE minute < now() - make_interval(secs => %s)",
+                        (RETENTION_SECONDS,))
             self._notify_events(conn, "finished", changed)
         return report
 

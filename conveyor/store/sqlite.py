@@ -50,6 +50,7 @@ from conveyor.store.base import (
     load_migrations,
     validate_new_job,
 )
+from conveyor.task_metrics import HIST_COLUMNS, RETENTION_SECONDS, SUM_COLUMNS, MinuteFigures
 
 log = logging.getLogger("conveyor.store")
 
@@ -98,6 +99,23 @@ def _load(value: Any) -> Any:
 
 def _epoch(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
+
+
+RAN_STATES = (JobState.COMPLETED, JobState.SCHEDULED, JobState.DEAD)  # attempts that ran and ended
+_MINUTE_COLUMNS = ("minute", "tenant", "queue", "task", "worker_id", "succeeded", "failed", "duration_sum",
+                   "duration_max", "pickup_n", "pickup_sum", "pickup_max", *HIST_COLUMNS)
+TASK_MINUTES_UPSERT = (
+    f"INSERT INTO conveyor_task_minutes ({', '.join(_MINUTE_COLUMNS)}) VALUES ({', '.join('?' * len(_MINUTE_COLUMNS))}) "
+    "ON CONFLICT (minute, tenant, queue, task, worker_id) DO UPDATE SET "
+    + ", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)
+    + ", duration_max = max(duration_max, excluded.duration_max), pickup_max = max(pickup_max, excluded.pickup_max)"
+)
+TASK_METRIC_ROWS = (
+    "SELECT task, queue, CAST(minute / :step AS INTEGER) * :step AS t, "
+    + ", ".join(f"sum({c}) AS {c}" for c in SUM_COLUMNS)
+    + ", max(duration_max) AS duration_max, max(pickup_max) AS pickup_max FROM conveyor_task_minutes "
+    "WHERE minute >= :since AND (:tenant IS NULL OR tenant = :tenant) GROUP BY 1, 2, 3"
+)
 
 
 class SQLiteStore(Store):
@@ -298,6 +316,16 @@ class SQLiteStore(Store):
         )
         return self._job(rows[0]) if rows else None
 
+    def task_metric_rows(self, since: float, step: int, tenant: str | None = None) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._all(TASK_METRIC_ROWS, {"since": since, "step": step, "tenant": tenant})]
+
+    def find_job_ids(self, fragment: str, limit: int = 3) -> list[str]:
+        rows = self._all(
+            "SELECT id FROM conveyor_jobs WHERE id LIKE :prefix OR id LIKE :suffix ORDER BY id DESC LIMIT :limit",
+            {"prefix": fragment + "%", "suffix": "%" + fragment, "limit": limit},
+        )
+        return [str(r["id"]) for r in rows]
+
     def get_jobs(self, job_ids: list[str]) -> list[Job]:
         jobs: list[Job] = []
         for i in range(0, len(job_ids), 500):  # SQLite caps the number of bound parameters
@@ -388,6 +416,7 @@ class SQLiteStore(Store):
         done: list[str] = []
         woken: set[str] = set()
         completed: dict[tuple[str, str, str], int] = {}
+        minutes: dict[tuple[str, str, str, str], MinuteFigures] = {}
         with self._write() as conn:
             now = time.time()
             finished_iso = datetime.fromtimestamp(now, UTC).isoformat()
@@ -404,7 +433,7 @@ class SQLiteStore(Store):
                                               ELSE json_insert(attempt_log, '$[#]', json(:entry)) END,
                            lease_token = NULL, deadline = NULL, cancel_requested = 0, updated_at = :now
                        WHERE id = :id AND lease_token = :lease AND state = 'running'
-                       RETURNING queue, tenant, worker_id""",
+                       RETURNING queue, tenant, worker_id, task, started_at, queued_at""",
                     {
                         "state": o.state.value,
                         "result": dumps(o.result) if o.state == JobState.COMPLETED else None,
@@ -419,12 +448,19 @@ class SQLiteStore(Store):
                     elif o.state == JobState.COMPLETED:
                         key = (row["tenant"], row["queue"], row["worker_id"] or "")
                         completed[key] = completed.get(key, 0) + 1
+                    if o.state in RAN_STATES and row["started_at"] is not None:
+                        figures = minutes.setdefault(
+                            (row["tenant"], row["queue"], row["task"], row["worker_id"] or ""), MinuteFigures())
+                        pickup = row["started_at"] - row["queued_at"] if row["queued_at"] is not None else None
+                        figures.add(o.state == JobState.COMPLETED, now - row["started_at"], pickup)
             # Throughput counters (migration 0002): one row per 10-second bucket, queue and worker.
             conn.executemany(
                 "INSERT INTO conveyor_completions (bucket, tenant, queue, worker_id, n) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (bucket, tenant, queue, worker_id) DO UPDATE SET n = n + excluded.n",
                 [(now // 10 * 10, *key, n) for key, n in completed.items()],
             )
+            # Per-minute task figures (migration 0007, conveyor/task_metrics.py).
+            conn.executemany(TASK_MINUTES_UPSERT, [(now // 60 * 60, *key, *f.values()) for key, f in minutes.items()])
         self._wake(woken)
         return done
 
@@ -806,6 +842,7 @@ class SQLiteStore(Store):
                 "AND coalesce(stopped_at, last_heartbeat) < ?",
                 (now - 7 * 86400,),
             )
+            conn.execute("DELETE FROM conveyor_task_minutes WHERE minute < ?", (now - RETENTION_SECONDS,))
             conn.execute("DELETE FROM conveyor_completions WHERE bucket < ?", (now - 7200,))
             conn.execute("DELETE FROM conveyor_deletions WHERE deleted_at < ?", (now - DELETIONS_KEPT_S,))
         self._wake(woken)

@@ -369,7 +369,8 @@ class SQLiteStore(Store):
                        WHERE id IN (SELECT id FROM conveyor_jobs WHERE state = 'queued' AND queue = :queue
                                     ORDER BY priority DESC, run_at, id LIMIT :limit)
                        RETURNING id, task, queue, tenant, args, kwargs, attempts, max_attempts, timeout,
-                                 lease_token, token, started_at, priority, run_at""",
+                                 lease_token, token, started_at, priority, run_at,
+                                 pipeline_run_id, step, stage""",
                     {"now": now, "worker": worker_id, "queue": queue, "limit": limit - len(claimed)},
                 ).fetchall()
                 rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
@@ -379,6 +380,7 @@ class SQLiteStore(Store):
                         args=json.loads(r["args"]), kwargs=json.loads(r["kwargs"]), attempts=r["attempts"],
                         max_attempts=r["max_attempts"], timeout=r["timeout"], lease_token=r["lease_token"],
                         token=r["token"], started_at=_ts(r["started_at"]),  # type: ignore[arg-type]
+                        pipeline_run_id=r["pipeline_run_id"], step=r["step"], stage=r["stage"],
                     )
                     for r in rows
                 )
@@ -425,6 +427,9 @@ class SQLiteStore(Store):
                 "ON CONFLICT (bucket, tenant, queue, worker_id) DO UPDATE SET n = n + excluded.n",
                 [(now // 10 * 10, *key, n) for key, n in completed.items()],
             )
+            if any(o.emits for o in outcomes):  # pipelines hook: emits commit with their completions
+                from conveyor.store.pipelines_sqlite import insert_emits
+                woken |= insert_emits(conn, outcomes, set(done))
         self._wake(woken)
         return done
 

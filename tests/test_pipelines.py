@@ -55,9 +55,9 @@ def test_overlap_and_wait_step_order(app: Conveyor, start_worker: Any) -> None:
         second_ext = app.get_job(jobs[("second", "extraction")])
         last_first = max((app.get_job(i) for (s, _), i in jobs.items() if s == "first"),
                          key=lambda j: j.finished_at)
-        assert second_ext.created_at >= first_ext.finished_at
+        assert second_ext.started_at >= first_ext.finished_at
         if pipeline is etl_wait:  # the whole first step had finished
-            assert second_ext.created_at >= last_first.finished_at
+            assert second_ext.started_at >= last_first.finished_at
 
 
 def test_dead_stage_job_fails_run_and_continue_gives_partial(app: Conveyor, start_worker: Any,

@@ -7,7 +7,6 @@ folds the deltas into pipeline_stage_counts under the run's row lock.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +19,6 @@ from psycopg.types.json import Jsonb
 
 from conveyor.store.base import CHANNEL_WAKE
 from conveyor.store.pipelines_common import (
-    OUTSTANDING,
     RUN_COLUMNS,
     RawRecord,
     RunFilter,

@@ -14,6 +14,7 @@ from conveyor.pipelines.declaration import Pipeline, PipelineError, stage_queues
 from conveyor.pipelines.rules import (
     CANCELLED,
     FAILED,
+    READY,
     RUN_DONE,
     RUNNING,
     Decision,
@@ -138,7 +139,7 @@ class Runs:
                 skipped += [(step.name, st.name) for st in step.stages[:index]]
         record = RunRecord(
             id=run_id, pipeline=name, tenant=tenant, token=token or uuid.uuid4().hex, params=params, queues=queues,
-            state=FAILED if error else RUNNING, status={}, error=error,
+            state=FAILED if error else READY, status={}, error=error,
             reprocess_of=reprocess_of.id if reprocess_of else None, from_stage=from_stage,
             created_at=None, started_at=None, finished_at=None, updated_at=None,  # type: ignore[arg-type]
         )
@@ -160,27 +161,35 @@ class Runs:
     # -- advance ------------------------------------------------------------------------------
     def advance(self, run_id: str) -> str | None:
         """Apply the rules to the run's current counters under its lock: start the steps whose turn
-        has come, fail or finish the run. Safe to call any number of times from any process."""
+        has come, fail or finish the run. Safe to call any number of times from any process.
+
+        The common case (nothing to change) takes no lock and writes only the folded counters."""
+        self.sql.fold(run_id)
+        record = self.sql.get_run(run_id)
+        if record is None or record.pipeline not in self.app.pipelines or record.state in RUN_DONE:
+            return record.state if record else None
+        pipeline = self.declared(record.pipeline)
+        decision = decide(pipeline, counts_of(record), RUNNING)
+        if record.state == RUNNING and decision.run_state == RUNNING and not decision.start_steps:
+            return RUNNING
         with self.sql.locked(run_id) as tx:
-            if tx is None or tx.run.pipeline not in self.app.pipelines:
-                return None
-            pipeline = self.declared(tx.run.pipeline)
+            if tx is None or tx.run.state in RUN_DONE:
+                return tx.run.state if tx else None
             counts = counts_of(tx.run)
-            decision = decide(pipeline, counts, tx.run.state)
+            decision = decide(pipeline, counts, RUNNING)
             if decision.start_steps:
                 for job in self._start_steps(tx, pipeline, decision):
                     c = counts.setdefault((job.step, job.stage), StageCounts())
                     c.entered += 1
                     c.outstanding += 1
                 counts = self._with_started(counts, pipeline, decision)
-                decision = decide(pipeline, counts, tx.run.state)
+                decision = decide(pipeline, counts, RUNNING)
             if decision.failed:
                 tx.cancel_outstanding()
             status = status_json(pipeline, counts, decision, tx.run.token)
-            if decision.run_state != tx.run.state or status != tx.run.status:
-                tx.update_run(state=decision.run_state, status=status,
-                              error=decision.error if decision.failed else tx.run.error, started=True,
-                              finished=decision.run_state in RUN_DONE and tx.run.state not in RUN_DONE)
+            tx.update_run(state=decision.run_state, status=status,
+                          error=decision.error if decision.failed else tx.run.error, started=True,
+                          finished=decision.run_state in RUN_DONE)
             return decision.run_state
 
     @staticmethod
@@ -254,7 +263,7 @@ class Runs:
         pipeline = self.declared(record.pipeline)
         pipeline.step(step)
         with self.sql.locked(run_id) as tx:
-            if tx.run.state == CANCELLED or tx.run.state == RUNNING and not tx.run.counts:
+            if tx.run.state == CANCELLED:
                 raise InvalidTransitionError(f"Run {run_id} is {tx.run.state}; a cancelled run cannot be retried.",
                                              action="Start a new run.")
             n = tx.requeue(step, ("dead", "failed", "cancelled"))

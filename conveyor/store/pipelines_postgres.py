@@ -56,6 +56,8 @@ SET entered = c.entered + agg.entered, outstanding = c.outstanding + agg.outstan
 FROM agg WHERE c.run_id = %(run)s AND c.step = agg.step AND c.stage = agg.stage
 """
 
+LOCK_COUNTS = ("SELECT 1 FROM pipeline_stage_counts WHERE run_id = %(run)s ORDER BY step, stage FOR UPDATE")
+
 # Compacted counters plus the deltas not folded yet, and the running jobs, in one snapshot.
 COUNTS = f"""
 SELECT c.step, c.stage,
@@ -206,10 +208,18 @@ class PostgresPipelineSQL:
             if row is None:
                 yield None
                 return
+            cur.execute(LOCK_COUNTS, {"run": run_id})
             cur.execute(FOLD, {"run": run_id})
             record = _record(row)
             record.counts = self._counts(cur, run_id)
             yield PostgresRunTransaction(conn, record)
+
+    def fold(self, run_id: str) -> None:
+        """Fold the run's counter deltas into its counters (no run lock: the counter rows are
+        locked in one order, so concurrent folds wait for each other instead of deadlocking)."""
+        with self.store._connection() as conn, conn.transaction():
+            conn.execute(LOCK_COUNTS, {"run": run_id})
+            conn.execute(FOLD, {"run": run_id})
 
     def live_workers(self, queues: list[str], liveness: float) -> dict[str, int]:
         rows = self._rows(
@@ -283,9 +293,12 @@ class PostgresRunTransaction:
     def update_run(self, *, state: str, status: dict[str, Any], error: str | None,
                    started: bool = False, finished: bool = False) -> None:
         self.conn.execute(
-            "UPDATE pipeline_runs SET state = %s, status = %s, error = %s, updated_at = now(), "
-            "started_at = CASE WHEN %s THEN coalesce(started_at, now()) ELSE started_at END, "
-            "finished_at = CASE WHEN %s THEN now() WHEN %s = 'RUNNING' THEN NULL ELSE finished_at END WHERE id = %s",
+            # clock_timestamp(): the moment of the change, not the start of a transaction that may
+            # have waited for the run's lock.
+            "UPDATE pipeline_runs SET state = %s, status = %s, error = %s, updated_at = clock_timestamp(), "
+            "started_at = CASE WHEN %s THEN coalesce(started_at, clock_timestamp()) ELSE started_at END, "
+            "finished_at = CASE WHEN %s THEN clock_timestamp() WHEN %s = 'RUNNING' THEN NULL ELSE finished_at END "
+            "WHERE id = %s",
             (state, Jsonb(status), error, started, finished, state, self.run.id))
         notify(self.conn, [(CHANNEL_RUNS, self.run.id)])
 

@@ -192,6 +192,11 @@ class SQLitePipelineSQL:
             yield tx
         self.store._wake(woken)
 
+    def fold(self, run_id: str) -> None:
+        with self.store._write() as conn:
+            conn.execute(FOLD, {"run": run_id})
+            conn.execute("DELETE FROM pipeline_count_deltas WHERE run_id = ?", (run_id,))
+
     def live_workers(self, queues: list[str], liveness: float) -> dict[str, int]:
         from conveyor.store.sqlite import LIVE_WORKERS
         now = time.time()

@@ -57,7 +57,7 @@ CREATE TABLE pipeline_count_deltas (
 CREATE INDEX pipeline_count_deltas_run ON pipeline_count_deltas (run_id);
 
 -- A run's jobs: cancel, retry a step, running counts, jobs by run.
-CREATE INDEX conveyor_jobs_pipeline ON conveyor_jobs (pipeline_run_id, step, stage, state)
+CREATE INDEX conveyor_jobs_pipeline ON conveyor_jobs (pipeline_run_id, state, step, stage)
     WHERE pipeline_run_id IS NOT NULL;
 
 -- Every terminal change of a stage job (completed, dead, failed, cancelled, and back again by a

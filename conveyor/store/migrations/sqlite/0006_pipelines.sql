@@ -54,7 +54,7 @@ CREATE TABLE pipeline_count_deltas (
 );
 CREATE INDEX pipeline_count_deltas_run ON pipeline_count_deltas (run_id);
 
-CREATE INDEX conveyor_jobs_pipeline ON conveyor_jobs (pipeline_run_id, step, stage, state)
+CREATE INDEX conveyor_jobs_pipeline ON conveyor_jobs (pipeline_run_id, state, step, stage)
     WHERE pipeline_run_id IS NOT NULL;
 
 CREATE TRIGGER pipeline_count_job AFTER UPDATE OF state ON conveyor_jobs

@@ -132,3 +132,64 @@ def test_cancel_leaves_nothing_queued_or_running(app: Conveyor, start_worker: An
              message="no job of the run queued or running")
     n = len(jobs_of(app, run.id))
     assert app.get_run(run.id).state == "CANCELLED" and len(jobs_of(app, run.id)) == n
+
+
+def test_raw_data_store_and_reprocess_from_a_stage(app: Conveyor, start_worker: Any,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("P_RAW", "1")
+    start_worker(STAGE_QUEUES, concurrency=4)
+    run = finished(app, etl.start({"n": 3, "raw": True}).id)
+    assert run.state == "FINISHED"
+    sql = pipeline_sql(app.store)
+    raw_ids = sql.raw_ids(run.id, "main")
+    assert len(raw_ids) == 3
+    raw = sql.get_raw(raw_ids[0])
+    assert raw is not None and raw.payload == '{"item": 0}' and raw.token == run.token
+    assert (raw.source, raw.fingerprint) == ("test-api", "page=0")
+    again = app.runs.reprocess(run.id, "transform")
+    assert again.reprocess_of == run.id and again.token != run.token
+    again = finished(app, again.id)
+    assert again.state == "FINISHED", again.error
+    jobs = jobs_of(app, again.id)
+    assert not [j for j in jobs if j[2] == "extraction"], "nothing fetched again"
+    results = sorted(app.get_job(j[0]).result for j in jobs if j[2] == "embedding")
+    assert results == ['{"item": 0}', '{"item": 1}', '{"item": 2}']
+    assert again.status["steps"]["main"]["extraction"] == "finished"
+    with pytest.raises(PipelineError, match="first stage"):
+        app.runs.reprocess(run.id, "extraction")
+    with pytest.raises(PipelineError, match="no stage"):
+        app.runs.reprocess(run.id, "nope")
+
+
+def test_bad_input_is_refused_and_writes_nothing(app: Conveyor, start_worker: Any) -> None:
+    from conveyor import UnknownTaskError
+    from tests.tasks import app as tasks_app
+    with pytest.raises(PipelineError, match="no steps"):
+        tasks_app.pipeline("t.bad1", steps=[])
+    with pytest.raises(UnknownTaskError, match="nope.task"):
+        tasks_app.pipeline("t.bad2", steps=[{"name": "s", "stages": [{"name": "x", "task": "nope.task"}]}])
+    with pytest.raises(PipelineError, match="cycle"):
+        tasks_app.pipeline("t.bad3", steps=[
+            {"name": "a", "stages": [{"name": "x", "task": "p.embed"}], "depends_on": ["b"]},
+            {"name": "b", "stages": [{"name": "x", "task": "p.embed"}], "depends_on": ["a"]}])
+    with pytest.raises(PipelineError, match="unknown step"):
+        tasks_app.pipeline("t.bad4", steps=[{"name": "a", "stages": [{"name": "x", "task": "p.embed"}],
+                                              "depends_on": ["zzz"]}])
+    with pytest.raises(PipelineError, match="declared twice"):
+        tasks_app.pipeline("t.etl", steps=[{"name": "a", "stages": [{"name": "x", "task": "p.embed"}]}])
+    assert not {"t.bad1", "t.bad2", "t.bad3", "t.bad4"} & set(tasks_app.pipelines)
+    start_worker(STAGE_QUEUES, concurrency=1)
+    with pytest.raises(PipelineError, match="Unknown pipeline"):
+        app.runs.start("t.nope")
+    with pytest.raises(Exception, match="JSON"):
+        etl.start({"n": object()})
+    assert app.runs.list() == []
+    assert app.get_run("not-a-run-id") is None
+    from tests.tasks import add
+    job = add.configure(queue="p_extract").enqueue(1, 2)
+    assert job.wait(10).state.value == "completed"  # an ordinary job is unaffected
+    from conveyor.context import JobContext
+    ctx = JobContext(job_id="j", task="t", queue="q", tenant="default", attempt=1, max_attempts=1, token="x",
+                     lease_token="l", store=app.store)
+    with pytest.raises(PipelineError, match="not a pipeline stage"):
+        ctx.emit(1)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import InvalidTransitionError, NoLiveWorkerError
+from conveyor.errors import InvalidTransitionError, JobNotFoundError, NoLiveWorkerError
 from conveyor.model import EnqueuePolicy, new_job_id
 from conveyor.pipelines.declaration import Pipeline, PipelineError, stage_queues
 from conveyor.pipelines.rules import (
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from conveyor.app import Conveyor
 
 
-class RunNotFoundError(PipelineError):
+class RunNotFoundError(JobNotFoundError):
     """No run with that id (or not the caller's tenant's)."""
 
 
@@ -122,7 +122,7 @@ class Runs:
             values["tier"] = params["tier"] = tier
         queues = stage_queues(pipeline, values, lambda task: self.app.get_task(task).options.queue)
         chosen = EnqueuePolicy(policy) if policy else EnqueuePolicy(self.app.settings.enqueue_policy)
-        run_id = str(uuid.uuid4())
+        run_id = new_job_id()  # UUIDv7: run lists are ordered by id, i.e. by creation
         error = None
         if chosen is not EnqueuePolicy.ACCEPT:
             live = self.sql.live_workers(sorted(set(queues.values())), self.app.settings.liveness_timeout)

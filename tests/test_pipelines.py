@@ -193,3 +193,32 @@ def test_bad_input_is_refused_and_writes_nothing(app: Conveyor, start_worker: An
                      lease_token="l", store=app.store)
     with pytest.raises(PipelineError, match="not a pipeline stage"):
         ctx.emit(1)
+
+
+def test_cli_pipelines(app: Conveyor, start_worker: Any, capsys: pytest.CaptureFixture[str],
+                       monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from conveyor.cli import main
+    base = ["--app", "tests.tasks:app", "--database-url", app.settings.database_url]
+    assert main(["pipelines", "start", "t.etl", "--params", '{"n": 2}', *base]) == 4  # no live worker
+    assert "p_extract" in capsys.readouterr().err
+    start_worker(STAGE_QUEUES, concurrency=2)
+    assert main(["pipelines", "list", *base]) == 0
+    assert "t.etl_tiered" in capsys.readouterr().out
+    assert main(["pipelines", "start", "t.etl", "--params", '{"n": 2}', "--wait", "20", "--json", *base]) == 0
+    run = __import__("json").loads(capsys.readouterr().out)
+    assert run["state"] == "FINISHED"
+    assert main(["pipelines", "status", run["id"], *base]) == 0
+    assert "embedding=finished (2 done, 0 outstanding, 0 failed)" in capsys.readouterr().out
+    assert main(["pipelines", "status", *base]) == 0 and run["id"] in capsys.readouterr().out
+    assert main(["pipelines", "status", "01a2a3a4-0000-7000-8000-000000000000", *base]) == 5
+    assert main(["pipelines", "start", "t.etl", "--params", "{nope", *base]) == 2
+    assert main(["pipelines", "cancel", run["id"], *base]) == 2  # already ended
+    cure = tmp_path / "cure"
+    monkeypatch.setenv("P_POISON", "0")
+    monkeypatch.setenv("P_CURE", str(cure))
+    assert main(["pipelines", "start", "t.etl", "--params", '{"n": 2}', "--wait", "20", "--json", *base]) == 1
+    failed = __import__("json").loads(capsys.readouterr().out)
+    cure.write_text("ok")
+    assert main(["pipelines", "retry-step", failed["id"], "--step", "main", *base]) == 0
+    assert finished(app, failed["id"]).state == "FINISHED"
+    assert main(["pipelines", "reprocess", failed["id"], "--from-stage", "extraction", *base]) == 2

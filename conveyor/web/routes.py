@@ -32,6 +32,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "dead": ("dead.html", "Dead letters"),
     "run": ("run.html", "Run now"),
     "login": ("login.html", "Log in"),
+    "pipelines": ("pipelines.html", "Pipelines"),
 }
 NO_STORE = {"Cache-Control": "no-cache"}
 
@@ -86,6 +87,14 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     @router.get("/run", response_class=HTMLResponse)
     def run(request: Request) -> HTMLResponse:
         return render(request, "run")
+
+    @router.get("/pipelines", response_class=HTMLResponse)
+    def pipelines(request: Request) -> HTMLResponse:
+        return render(request, "pipelines", run_id=None)
+
+    @router.get("/pipelines/runs/{run_id}", response_class=HTMLResponse)
+    def pipeline_run(request: Request, run_id: str) -> HTMLResponse:
+        return render(request, "pipelines", run_id=run_id)
 
     @router.get("/login", response_class=HTMLResponse)
     def login(request: Request) -> HTMLResponse:

@@ -38,6 +38,7 @@ log = logging.getLogger("conveyor.worker")
 
 DEFAULT_QUEUES = ["high", "default", "low"]
 FLUSH_BATCH = 500  # most outcomes recorded in one statement
+ADVANCE_EVERY = 0.02  # pipelines: seconds between passes over the runs whose jobs ended
 
 
 class _Running:
@@ -253,7 +254,10 @@ class Worker:
                     dumps(result)  # a result that cannot be stored fails the attempt, not the batch
                 outcome = self._outcome(claimed, JobState.COMPLETED, result=result)
                 if ctx.emitted:  # pipelines: the emits go with the completion, in its transaction
-                    outcome.emits = await self._db(self.stage_emits.build, claimed, ctx.emitted)
+                    if self.stage_emits.quick(claimed, ctx.emitted):  # a few items, run known: no thread hop
+                        outcome.emits = self.stage_emits.build(claimed, ctx.emitted)
+                    else:
+                        outcome.emits = await self._db(self.stage_emits.build, claimed, ctx.emitted)
         except asyncio.CancelledError:
             if running.handed_back:
                 outcome = self._outcome(claimed, JobState.QUEUED)
@@ -408,8 +412,10 @@ class Worker:
             self._advance_needed.set()
 
     async def _advance_loop(self) -> None:
-        """Whatever runs changed while the last pass was in flight go next (coalesced)."""
+        """Whatever runs changed while the last pass was in flight go next, at most one pass per
+        ADVANCE_EVERY: under load, many completion batches share one pass (each costs a commit)."""
         while True:
+            await asyncio.sleep(ADVANCE_EVERY)
             await self._advance_needed.wait()
             self._advance_needed.clear()
             runs, self._runs_to_advance = self._runs_to_advance, set()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
+
 from conveyor import Conveyor
 from conveyor.store.pipelines_common import pipeline_sql
 from tests.conftest import live_workers, wait_for
@@ -18,20 +20,26 @@ def ended(app: Conveyor, run_id: str, timeout: float) -> Any:
 
 def spawn_stage_workers(app: Conveyor, spawn_worker: Any, transform_workers: int = 1, **env: str) -> list[Any]:
     procs = [spawn_worker("p_extract,p_embed", concurrency=8, **env)]
-    procs += [spawn_worker("p_transform", concurrency=4, **env) for _ in range(transform_workers)]
+    procs += [spawn_worker("p_transform", concurrency=10, **env) for _ in range(transform_workers)]
     wait_for(lambda: live_workers(app, "p_transform") == transform_workers and live_workers(app, "p_embed") == 1,
              timeout=20, message="workers up")
     return procs
 
 
 def assert_never_finished_early(app: Conveyor, run_id: str) -> None:
-    """Every job of the run had ended when the run was marked FINISHED (at the flip)."""
+    """Every job of the run had ended when the run was marked FINISHED (at the flip): no job of
+    the run ends after the run's finished_at (one query over the run's jobs)."""
     run = app.get_run(run_id)
     assert run is not None and run.state == "FINISHED" and run.finished_at is not None
-    for job_id, *_ in pipeline_sql(app.store).job_ids(run_id):
-        job = app.get_job(job_id)
-        assert job is not None and job.finished_at is not None and job.finished_at <= run.finished_at, \
-            f"job {job_id} ({job.state}) ended after the run was FINISHED"
+    if app.store.engine == "postgres":
+        with psycopg.connect(app.settings.database_url) as conn:
+            late = conn.execute("SELECT count(*) FROM conveyor_jobs WHERE pipeline_run_id = %s AND "
+                                "(finished_at IS NULL OR finished_at > %s)", (run_id, run.finished_at)).fetchone()
+    else:
+        late = app.store._conn().execute(  # type: ignore[attr-defined]
+            "SELECT count(*) FROM conveyor_jobs WHERE pipeline_run_id = ? AND (finished_at IS NULL OR finished_at > ?)",
+            (run_id, run.finished_at.timestamp())).fetchone()
+    assert late[0] == 0, f"{late[0]} job(s) ended after the run was FINISHED"
 
 
 def test_four_workers_on_one_stage_with_random_delays(app: Conveyor, spawn_worker: Any) -> None:

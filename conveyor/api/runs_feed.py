@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.app import Conveyor
+from conveyor.pipelines.rules import RUN_DONE
 from conveyor.store.pipelines_common import pipeline_sql
 
 log = logging.getLogger("conveyor.api.runs")
@@ -131,3 +132,8 @@ class RunHub:
 
     def unwatch(self, sub: RunSubscriber) -> None:
         self.subs.discard(sub)
+        # Forget ended runs nobody watches any more (memory stays bounded by what is watched).
+        for run_id in [r for r, run in self.last.items() if run["state"] in RUN_DONE]:
+            if not any(s.run_id == run_id for s in self.subs):
+                del self.last[run_id]
+                self.seq.pop(run_id, None)

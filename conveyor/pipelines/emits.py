@@ -32,6 +32,10 @@ class StageEmits:
                 self._runs[run_id] = run
         return run
 
+    def quick(self, claimed: ClaimedJob, emitted: list[str]) -> bool:
+        """True when building is cheap enough for the event loop: few items, run already read."""
+        return len(emitted) <= 64 and claimed.pipeline_run_id in self._runs
+
     def build(self, claimed: ClaimedJob, emitted: list[str]) -> list[StageJob]:
         """The jobs of the next stage for items emitted by `claimed` ('[item]' JSON each)."""
         assert claimed.pipeline_run_id and claimed.step and claimed.stage

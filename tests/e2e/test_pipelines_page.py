@@ -13,19 +13,19 @@ from tests.pipeline_tasks import etl, etl_slow
 
 def test_pipelines_page_and_live_run_grid(app: Any, server: DashboardServer, web: Browsing, start_worker: Any,
                                           monkeypatch: Any) -> None:
-    monkeypatch.setenv("P_SLOW", "0.02")
+    monkeypatch.setenv("P_SLOW", "0.05")
     start_worker(["p_extract", "p_transform", "p_embed"], concurrency=4)
     page = login(web, server, "/pipelines")
     expect(page.get_by_test_id("pipelines")).to_contain_text("t.etl_tiered")
     expect(page.get_by_test_id("pipelines")).to_contain_text("p_transform · 1 live")
 
-    run = etl_slow.start({"n": 150})
+    run = etl_slow.start({"n": 300})
     expect(page.locator(f'[data-run="{run.id}"]')).to_be_visible(timeout=LIVE)  # from the all-runs feed
     page.locator(f'[data-run="{run.id}"] a').click()
     grid = page.get_by_test_id("run-grid")
     expect(grid.locator('tr[data-step="main"] td[data-state="running"]').first).to_be_visible(timeout=LIVE)
     expect(page.get_by_test_id("run-seq")).to_contain_text("live · update", timeout=LIVE)
-    expect(grid.locator('tr[data-step="main"] td').nth(2)).to_contain_text("150 done", timeout=LIVE)
+    expect(grid.locator('tr[data-step="main"] td').nth(2)).to_contain_text("300 done", timeout=LIVE)
     expect(page.get_by_test_id("run-state")).to_have_text("FINISHED", timeout=LIVE)
     expect(grid.locator('td[data-state="finished"]')).to_have_count(3)
     expect(page.get_by_test_id("run-jobs")).to_have_attribute("href", f"/jobs?token={run.token}")

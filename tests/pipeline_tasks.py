@@ -55,6 +55,17 @@ def slow(ctx: JobContext, item: Any) -> Any:
     return item
 
 
+@app.task(name="p.atransform", queue="p_transform", max_attempts=3, retry=FAST_RETRY)
+async def atransform(ctx: JobContext, item: Any) -> Any:
+    ctx.emit(item)
+    return item
+
+
+@app.task(name="p.aembed", queue="p_embed", max_attempts=3, retry=FAST_RETRY)
+async def aembed(ctx: JobContext, item: Any) -> Any:
+    return item
+
+
 def _stages(transform_task: str = "p.transform", extract_queue: str | None = None) -> list[dict[str, Any]]:
     return [{"name": "extraction", "task": "p.extract", "queue": extract_queue},
             {"name": "transform", "task": transform_task},
@@ -62,6 +73,9 @@ def _stages(transform_task: str = "p.transform", extract_queue: str | None = Non
 
 
 etl = app.pipeline("t.etl", steps=[{"name": "main", "display_name": "Main", "stages": _stages()}])
+etl_async = app.pipeline("t.etl_async", steps=[{"name": "main", "stages": [
+    {"name": "extraction", "task": "p.extract"}, {"name": "transform", "task": "p.atransform"},
+    {"name": "embedding", "task": "p.aembed"}]}])
 etl_slow = app.pipeline("t.etl_slow", steps=[{"name": "main", "stages": _stages("p.slow")}])
 etl_two = app.pipeline("t.etl_two", steps=[
     {"name": "first", "stages": _stages()},

@@ -10,7 +10,7 @@ import psycopg
 from conveyor import Conveyor
 from conveyor.store.pipelines_common import pipeline_sql
 from tests.conftest import live_workers, wait_for
-from tests.pipeline_tasks import etl, etl_slow
+from tests.pipeline_tasks import etl, etl_async, etl_slow
 
 
 def ended(app: Conveyor, run_id: str, timeout: float) -> Any:
@@ -56,7 +56,7 @@ def test_four_workers_on_one_stage_with_random_delays(app: Conveyor, spawn_worke
 
 def test_fan_out_of_10000_items(app: Conveyor, spawn_worker: Any) -> None:
     spawn_stage_workers(app, spawn_worker)
-    run = etl.start({"n": 10_000})
+    run = etl_async.start({"n": 10_000})
     done = ended(app, run.id, timeout=120)
     assert done.state == "FINISHED"
     stages = done.status["steps"]["main"]["stages"]
@@ -66,13 +66,13 @@ def test_fan_out_of_10000_items(app: Conveyor, spawn_worker: Any) -> None:
 
 def test_sigkill_of_a_stage_worker_loses_and_duplicates_nothing(app: Conveyor, spawn_worker: Any) -> None:
     n = 120
-    _, doomed = spawn_stage_workers(app, spawn_worker, P_SLOW="0.05")
+    _, doomed = spawn_stage_workers(app, spawn_worker, P_SLOW="0.2")
     run = etl_slow.start({"n": n})
     sql = pipeline_sql(app.store)
-    wait_for(lambda: len([j for j in sql.job_ids(run.id) if j[2] == "embedding"]) >= 10, timeout=30,
-             message="transform under way")
-    doomed.kill()
-    spawn_worker("p_transform", concurrency=4, P_SLOW="0.05")
+    wait_for(lambda: len([j for j in sql.job_ids(run.id) if j[2] == "embedding"]) >= 10
+             and sql.job_ids(run.id, ("running",)), timeout=30, message="transform under way, jobs in flight")
+    doomed.kill()  # with transform attempts in flight: their emits must never land
+    spawn_worker("p_transform", concurrency=10, P_SLOW="0.05")
     done = ended(app, run.id, timeout=60)
     assert done.state == "FINISHED"
     last = [j for j in sql.job_ids(run.id) if j[2] == "embedding"]

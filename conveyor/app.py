@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from conveyor.commands import find_app_path
 from conveyor.context import current_job
@@ -23,6 +23,10 @@ from conveyor.model import DEFAULT_RETRY, EnqueuePolicy, Job, JobState, NewJob, 
 from conveyor.settings import Settings
 from conveyor.signature import TaskSignature
 from conveyor.store import JobFilter, Store, open_store
+
+if TYPE_CHECKING:
+    from conveyor.pipelines import DeclaredPipeline, PipelineRun
+    from conveyor.pipelines.runs import Runs
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -196,6 +200,8 @@ class Conveyor:
         self._app_path_searched = False
         self._store: Store | None = None
         self._store_lock = threading.Lock()
+        self.pipelines: dict[str, DeclaredPipeline] = {}  # app.pipeline(...)
+        self._runs: Runs | None = None
         # Built in: `conveyor doctor` enqueues it to prove a worker picks jobs up and finishes them.
         self.task(name="conveyor.probe", max_attempts=1, timeout=30, policy="refuse")(_probe)
 
@@ -380,6 +386,30 @@ class Conveyor:
             handles += self.submit(batch, policy)
         return handles
 
+    # -- pipelines ------------------------------------------------------------------------
+    def pipeline(self, name: str, steps: list[Any]) -> DeclaredPipeline:
+        """Declare a pipeline of ordered steps, each an ordered list of stages (registered tasks);
+        see conveyor.pipelines. Refused with a clear error: unknown tasks, no steps, cycles."""
+        from conveyor.pipelines import DeclaredPipeline
+        from conveyor.pipelines.declaration import PipelineError, build_pipeline
+
+        if name in self.pipelines:
+            raise PipelineError(f"Pipeline {name!r} is declared twice.", action="Give one of them another name.")
+        declared = DeclaredPipeline(self, build_pipeline(name, steps, self.tasks))
+        self.pipelines[name] = declared
+        return declared
+
+    @property
+    def runs(self) -> Runs:
+        if self._runs is None:
+            from conveyor.pipelines.runs import Runs
+            self._runs = Runs(self)
+        return self._runs
+
+    def get_run(self, run_id: str, tenant: str | None = None) -> PipelineRun | None:
+        """A pipeline run with its status JSON; None for an unknown id."""
+        return self.runs.get(run_id, tenant)
+
     # -- reading --------------------------------------------------------------------------
     def get_job(self, job_id: str) -> Job | None:
         return self.store.get_job(job_id)
@@ -392,4 +422,5 @@ class Conveyor:
         clone = Conveyor(settings=replace(self.settings, database_url=database_url), app_path=self.app_path,
                          queue_policies=dict(self.queue_policies))
         clone.tasks = {name: Task(clone, t.fn, name, t.options) for name, t in self.tasks.items()}
+        clone.pipelines = {name: replace(p, app=clone) for name, p in self.pipelines.items()}
         return clone

@@ -394,6 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-auth", action="store_true", help="no API keys (loopback only)")
 
+    from conveyor import cli_pipelines  # pipelines: conveyor pipelines ...
+    cli_pipelines.add_arguments(add("pipelines", lambda a: cli_pipelines.cmd_pipelines(a, load_app),
+                                    "pipelines: list, start, status, cancel, retry-step, reprocess"))
+
     p = add("up", cmd_up, "everything on one machine: migrate, API + dashboard, workers, demo jobs")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)

@@ -31,6 +31,7 @@ from conveyor.context import JobContext, _current
 from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, PermanentError
 from conveyor.logs import lifecycle, lifecycle_log
 from conveyor.model import DEFAULT_RETRY, JobState, Outcome, WorkerInfo
+from conveyor.pipelines.emits import StageEmits
 from conveyor.process_isolation import run_in_process
 from conveyor.store.base import ClaimedJob, MaintenanceReport, dumps
 
@@ -38,6 +39,7 @@ log = logging.getLogger("conveyor.worker")
 
 DEFAULT_QUEUES = ["high", "default", "low"]
 FLUSH_BATCH = 500  # most outcomes recorded in one statement
+ADVANCE_EVERY = 0.02  # pipelines: seconds between passes over the runs whose jobs ended
 
 
 class _Running:
@@ -95,6 +97,9 @@ class Worker:
         self._claim_threshold = max(1, min(self.settings.claim_batch, concurrency) // 2)
         self._waited_for_slots = False
         self._stage_warned = 0.0
+        self.stage_emits = StageEmits(app)  # pipelines: builds emitted items into stage jobs
+        self._runs_to_advance: set[str] = set()  # pipelines: runs whose jobs just ended
+        self._advance_needed = asyncio.Event()
 
     # -- public ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -123,12 +128,14 @@ class Worker:
         )
         flusher = asyncio.create_task(self._flush_loop())
         stager = asyncio.create_task(self._stage_loop())
+        advancer = asyncio.create_task(self._advance_loop())  # pipelines
         self.started.set()
         try:
             await self._claim_loop()
             await self._drain()
         finally:
             stager.cancel()
+            advancer.cancel()
             self._flush_needed.set()
             self._stop_flusher = True
             await flusher
@@ -221,6 +228,8 @@ class Worker:
             timeout=claimed.timeout,
             deadline=time.monotonic() + claimed.timeout if claimed.timeout else None,
         )
+        if claimed.pipeline_run_id:  # pipelines: a stage job may emit
+            ctx.stage = (claimed.pipeline_run_id, claimed.step or "", claimed.stage or "")
         running = _Running(claimed, ctx)
         self._running[claimed.id] = running
         running.task = asyncio.create_task(self._execute(running))
@@ -248,6 +257,11 @@ class Worker:
                 if result is not None:
                     dumps(result)  # a result that cannot be stored fails the attempt, not the batch
                 outcome = self._outcome(claimed, JobState.COMPLETED, result=result)
+                if ctx.emitted:  # pipelines: the emits go with the completion, in its transaction
+                    if self.stage_emits.quick(claimed, ctx.emitted):  # a few items, run known: no thread hop
+                        outcome.emits = self.stage_emits.build(claimed, ctx.emitted)
+                    else:
+                        outcome.emits = await self._db(self.stage_emits.build, claimed, ctx.emitted)
         except asyncio.CancelledError:
             if running.handed_back:
                 outcome = self._outcome(claimed, JobState.QUEUED)
@@ -308,7 +322,7 @@ class Worker:
     def _outcome(self, claimed: ClaimedJob, state: JobState, **extra: Any) -> Outcome:
         return Outcome(
             job_id=claimed.id, lease_token=claimed.lease_token, state=state, attempt=claimed.attempts,
-            started_at=claimed.started_at, worker_id=self.id, **extra,
+            started_at=claimed.started_at, worker_id=self.id, run_id=claimed.pipeline_run_id, **extra,
         )
 
     def _failure(self, claimed: ClaimedJob, exc: BaseException) -> Outcome:
@@ -378,6 +392,7 @@ class Worker:
                     await self._db(self.store.finish_jobs, batch)
                     backoff = 0.05
                     self._flushing = []
+                    self._advance_runs_of(batch)  # pipelines
                     self._slot_free.set()  # the claim loop may be waiting for the backlog to shrink
                 except Exception as exc:  # keep the batch and retry: no result is lost
                     log.warning("recording %d outcomes failed (%s); retrying in %.2fs", len(batch), exc, backoff)
@@ -392,6 +407,27 @@ class Worker:
                     continue
             if self._stop_flusher and not self._outcomes:
                 return
+
+    # -- pipelines: advance runs right after their jobs' outcomes are recorded ------------------
+    def _advance_runs_of(self, batch: list[Outcome]) -> None:
+        runs = {o.run_id for o in batch if o.run_id}
+        if runs and self.app.pipelines:
+            self._runs_to_advance |= runs
+            self._advance_needed.set()
+
+    async def _advance_loop(self) -> None:
+        """Whatever runs changed while the last pass was in flight go next, at most one pass per
+        ADVANCE_EVERY: under load, many completion batches share one pass (each costs a commit)."""
+        while True:
+            await asyncio.sleep(ADVANCE_EVERY)
+            await self._advance_needed.wait()
+            self._advance_needed.clear()
+            runs, self._runs_to_advance = self._runs_to_advance, set()
+            for run_id in sorted(runs):
+                try:
+                    await self._db(self.app.runs.advance, run_id)
+                except Exception as exc:  # maintenance advances every active run too
+                    log.warning("advancing pipeline run %s failed: %s", run_id, exc)
 
     # -- shutdown -------------------------------------------------------------------------
     def _on_signal(self, sig: signal.Signals) -> None:
@@ -440,6 +476,8 @@ class Worker:
                 if time.monotonic() >= next_maintenance:
                     self._release_unknown_jobs()
                     report = self.run_maintenance()
+                    if self.app.pipelines:  # pipelines: a rescue or timeout may have ended a stage
+                        self.app.runs.advance_active()
                     next_maintenance = time.monotonic() + self.settings.maintenance_interval
                     if report is not None and report.next_expiry is not None:
                         # Run again as soon as the stalest worker can be declared dead, so a

@@ -22,12 +22,13 @@ from fastapi.responses import RedirectResponse
 
 from conveyor import __version__
 from conveyor.api import auth as auth_routes
-from conveyor.api import dead, events, health, jobs, metrics, queues, task_metrics, workers
+from conveyor.api import dead, events, health, jobs, metrics, pipelines, queues, task_metrics, workers
 from conveyor.api.auth import CREATE_KEY_HINT, Authenticator
 from conveyor.api.errors import install_error_handlers
 from conveyor.api.events import EventHub
 from conveyor.api.limits import MAX_BODY_BYTES, BodySizeLimit, RateLimiter
 from conveyor.api.metrics import ApiMetrics
+from conveyor.api.runs_feed import RunHub
 from conveyor.api.state import ApiContext
 from conveyor.app import Conveyor
 from conveyor.errors import ConfigurationError
@@ -83,6 +84,8 @@ class MaintenanceThread:
             failure_ttl=s.failure_ttl, prune_batch=s.prune_batch,
         )
         log_maintenance(report, self.app.app_path)
+        if self.app.pipelines:  # pipelines: act on changes no worker reported
+            self.app.runs.advance_active()
         return report
 
     def _run(self) -> None:
@@ -164,6 +167,7 @@ def create_app(
         supervisor=supervisor,
     )
     upkeep = MaintenanceThread(conveyor_app) if maintenance else None
+    run_hub = RunHub(conveyor_app)  # pipelines: WS /ws/runs
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -171,6 +175,7 @@ def create_app(
         if auth and not await asyncio.to_thread(conveyor_app.store.list_api_keys):
             log.warning("no API keys exist yet: %s", CREATE_KEY_HINT)
         await hub.start()
+        await run_hub.start()
         if upkeep is not None:
             upkeep.start()
         try:
@@ -179,6 +184,7 @@ def create_app(
             if upkeep is not None:
                 await asyncio.to_thread(upkeep.stop)
             await hub.stop()
+            await run_hub.stop()
             if supervisor is not None:
                 # Here and not after serve() returns: on SIGTERM uvicorn re-raises the signal once
                 # shut down, which ends the process before any code after it would run.
@@ -195,10 +201,11 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     fastapi_app.state.conveyor = ctx
+    fastapi_app.state.run_hub = run_hub
     _document_tasks(fastapi_app, conveyor_app)
     install_error_handlers(fastapi_app)
     fastapi_app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    for module in (jobs, queues, workers, dead, auth_routes, health, metrics, task_metrics, events):
+    for module in (jobs, queues, workers, dead, auth_routes, health, metrics, task_metrics, events, pipelines):
         fastapi_app.include_router(module.router)
 
     @fastapi_app.get("/docs", include_in_schema=False)

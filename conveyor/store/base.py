@@ -67,6 +67,10 @@ class ClaimedJob:
     lease_token: str
     token: str
     started_at: datetime
+    # Pipelines: the run, step and stage of a stage job (None for other jobs).
+    pipeline_run_id: str | None = None
+    step: str | None = None
+    stage: str | None = None
 
 
 @dataclass

@@ -211,7 +211,8 @@ claimed AS (
         finished_at = NULL
     FROM picked WHERE c.id = picked.id
     RETURNING c.id::text, c.task, c.queue, c.tenant, c.args, c.kwargs, c.attempts, c.max_attempts, c.timeout,
-        c.lease_token::text, coalesce(c.token, replace(c.id::text, '-', '')), c.started_at
+        c.lease_token::text, coalesce(c.token, replace(c.id::text, '-', '')), c.started_at,
+        c.pipeline_run_id::text, c.step, c.stage  -- pipelines (conveyor/pipelines)
 ),
 event AS ({chunked_event("'running'", "claimed")})
 SELECT claimed.*, (SELECT count(*) FROM event) FROM claimed
@@ -949,7 +950,7 @@ class PostgresStore(Store):
         # Plain tuples and text ids: this runs for every job, so no per-row dict or UUID object.
         with self._connection() as conn:
             rows = conn.execute(CLAIM, {"queues": queues, "limit": limit, "worker_id": worker_id}).fetchall()
-        return [ClaimedJob(*r[:12]) for r in rows]
+        return [ClaimedJob(*r[:15]) for r in rows]
 
     def finish_jobs(self, outcomes: list[Outcome]) -> list[str]:
         if not outcomes:
@@ -966,6 +967,9 @@ class PostgresStore(Store):
             params["traceback"].append(o.traceback)
             params["delay"].append(o.retry_delay)
             params["entry"].append(Jsonb(attempt_entry(o, now)) if o.error is not None else None)
+        if any(o.emits for o in outcomes):  # pipelines hook: emits commit with their completions
+            from conveyor.store.pipelines_postgres import finish_with_emits
+            return finish_with_emits(self, FINISH, params, outcomes)
         # Never prepared: a generic plan guesses 10 rows from unnest and picks a nested loop that
         # re-runs it per running job (100-370 ms for a 500-outcome batch instead of ~2 ms).
         return [str(r["id"]) for r in self._fetchall(FINISH, params, prepare=False)]

@@ -397,7 +397,8 @@ class SQLiteStore(Store):
                        WHERE id IN (SELECT id FROM conveyor_jobs WHERE state = 'queued' AND queue = :queue
                                     ORDER BY priority DESC, run_at, id LIMIT :limit)
                        RETURNING id, task, queue, tenant, args, kwargs, attempts, max_attempts, timeout,
-                                 lease_token, token, started_at, priority, run_at""",
+                                 lease_token, token, started_at, priority, run_at,
+                                 pipeline_run_id, step, stage""",
                     {"now": now, "worker": worker_id, "queue": queue, "limit": limit - len(claimed)},
                 ).fetchall()
                 rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
@@ -407,6 +408,7 @@ class SQLiteStore(Store):
                         args=json.loads(r["args"]), kwargs=json.loads(r["kwargs"]), attempts=r["attempts"],
                         max_attempts=r["max_attempts"], timeout=r["timeout"], lease_token=r["lease_token"],
                         token=r["token"], started_at=_ts(r["started_at"]),  # type: ignore[arg-type]
+                        pipeline_run_id=r["pipeline_run_id"], step=r["step"], stage=r["stage"],
                     )
                     for r in rows
                 )
@@ -461,6 +463,9 @@ class SQLiteStore(Store):
             )
             # Per-minute task figures (migration 0007, conveyor/task_metrics.py).
             conn.executemany(TASK_MINUTES_UPSERT, [(now // 60 * 60, *key, *f.values()) for key, f in minutes.items()])
+            if any(o.emits for o in outcomes):  # pipelines hook: emits commit with their completions
+                from conveyor.store.pipelines_sqlite import insert_emits
+                woken |= insert_emits(conn, outcomes, set(done))
         self._wake(woken)
         return done
 

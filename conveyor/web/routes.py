@@ -34,6 +34,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "run": ("run.html", "Run now"),
     "metrics": ("metrics.html", "Metrics"),
     "login": ("login.html", "Log in"),
+    "pipelines": ("pipelines.html", "Pipelines"),
 }
 NO_STORE = {"Cache-Control": "no-cache"}
 
@@ -99,6 +100,14 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     @router.get("/stats", response_class=HTMLResponse)
     def metrics(request: Request) -> HTMLResponse:
         return render(request, "metrics")
+
+    @router.get("/pipelines", response_class=HTMLResponse)
+    def pipelines(request: Request) -> HTMLResponse:
+        return render(request, "pipelines", run_id=None)
+
+    @router.get("/pipelines/runs/{run_id}", response_class=HTMLResponse)
+    def pipeline_run(request: Request, run_id: str) -> HTMLResponse:
+        return render(request, "pipelines", run_id=run_id)
 
     @router.get("/login", response_class=HTMLResponse)
     def login(request: Request) -> HTMLResponse:

@@ -8,13 +8,25 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
+from conveyor.commands import find_app_path
 from conveyor.context import current_job
-from conveyor.errors import InvalidJobError, JobFailedError, JobNotFoundError, UnknownTaskError
+from conveyor.errors import (
+    InvalidJobError,
+    JobFailedError,
+    JobNotFoundError,
+    LivenessCheckError,
+    UnknownTaskError,
+)
 from conveyor.model import DEFAULT_RETRY, EnqueuePolicy, Job, JobState, NewJob, RetryPolicy
 from conveyor.settings import Settings
+from conveyor.signature import TaskSignature
 from conveyor.store import JobFilter, Store, open_store
+
+if TYPE_CHECKING:
+    from conveyor.pipelines import DeclaredPipeline, PipelineRun
+    from conveyor.pipelines.runs import Runs
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -64,6 +76,7 @@ class Task(Generic[P, R]):
         self.is_async = inspect.iscoroutinefunction(fn)
         params = list(inspect.signature(fn).parameters)
         self.takes_context = bool(params) and params[0] == "ctx"
+        self.signature = TaskSignature(fn, skip_first=self.takes_context)
         if options.isolation not in ("thread", "process"):
             raise InvalidJobError(f"Unknown isolation {options.isolation!r}.", action="Use 'thread' or 'process'.")
         if options.isolation == "process" and self.is_async:
@@ -136,6 +149,25 @@ class JobHandle:
         return self.wait(timeout, raise_on_failure=True).result
 
 
+INTERNAL_TASK_PREFIX = "conveyor."  # built-in tasks (the doctor's probe): not offered to users
+MAX_DELAY_SECONDS = 10 * 366 * 86400.0  # ten years: beyond that a delay is a typo (and overflows datetime)
+
+
+def check_delay(delay: float | timedelta) -> float:
+    """Seconds of a delay, refused unless a finite, non-negative number (NaN would run at once)."""
+    try:
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+    except (TypeError, ValueError):
+        raise InvalidJobError(f"delay must be a number of seconds, got {delay!r}.",
+                              action="Pass delay >= 0 seconds.") from None
+    if seconds < 0:
+        raise InvalidJobError(f"delay must not be negative, got {seconds}.", action="Pass delay >= 0 seconds.")
+    if not seconds <= MAX_DELAY_SECONDS:  # also true for NaN
+        raise InvalidJobError(f"delay must be a finite number of seconds from 0 to {MAX_DELAY_SECONDS:.0f}, "
+                              f"got {seconds}.", action="Pass delay >= 0 seconds.")
+    return seconds
+
+
 def _probe(nonce: str) -> str:
     return nonce
 
@@ -164,11 +196,26 @@ class Conveyor:
         self.settings = base.with_overrides(database_url=database_url, enqueue_policy=(
             EnqueuePolicy(enqueue_policy).value if enqueue_policy else None))
         self.tasks: dict[str, Task[Any, Any]] = {}
-        self.app_path = app_path  # "module:attr", used in the messages that say how to start a worker
+        self._app_path = app_path  # "module:attr", used in the messages that say how to start a worker
+        self._app_path_searched = False
         self._store: Store | None = None
         self._store_lock = threading.Lock()
+        self.pipelines: dict[str, DeclaredPipeline] = {}  # app.pipeline(...)
+        self._runs: Runs | None = None
         # Built in: `conveyor doctor` enqueues it to prove a worker picks jobs up and finishes them.
         self.task(name="conveyor.probe", max_attempts=1, timeout=30, policy="refuse")(_probe)
+
+    @property
+    def app_path(self) -> str | None:
+        """'module:attr' of this app: as given, else found from the module its tasks live in."""
+        if self._app_path is None and not self._app_path_searched:
+            self._app_path_searched = True  # once: enqueue passes it on every call
+            self._app_path = find_app_path(self)
+        return self._app_path
+
+    @app_path.setter
+    def app_path(self, value: str | None) -> None:
+        self._app_path = value
 
     # -- store ----------------------------------------------------------------------------
     @property
@@ -220,24 +267,31 @@ class Conveyor:
         return register(fn) if fn is not None else register
 
     def get_task(self, name: str) -> Task[Any, Any]:
+        """The task registered as `name`, or the one task whose name ends in `.name`
+        (`make_thumbnail` for `images.make_thumbnail`) when exactly one does."""
         task = self.tasks.get(name)
-        if task is None:
-            known = ", ".join(sorted(self.tasks)) or "none"
-            raise UnknownTaskError(
-                f"Unknown task {name!r}.",
-                action=f"Use one of the registered tasks: {known}.",
-            )
-        return task
+        if task is not None:
+            return task
+        public = sorted(n for n in self.tasks if not n.startswith(INTERNAL_TASK_PREFIX))
+        matches = [n for n in public if n.rsplit(".", 1)[-1] == name] if name else []
+        if len(matches) == 1:
+            return self.tasks[matches[0]]
+        if len(matches) > 1:
+            raise UnknownTaskError(f"Task name {name!r} is ambiguous: {', '.join(matches)} match it.",
+                                   action="Use the full name of one of them.")
+        raise UnknownTaskError(
+            f"Unknown task {name!r}.",
+            action=f"Use one of the registered tasks: {', '.join(public) or 'none'}.",
+        )
 
     # -- enqueue --------------------------------------------------------------------------
     def build_job(self, task_name: str, args: list[Any], kwargs: dict[str, Any], call: CallOptions) -> NewJob:
         task = self.get_task(task_name)
+        task.signature.check(task.name, args, kwargs)
         opts = task.options
         run_at = call.run_at
         if call.delay is not None:
-            seconds = call.delay.total_seconds() if isinstance(call.delay, timedelta) else float(call.delay)
-            if seconds < 0:
-                raise InvalidJobError(f"delay must not be negative, got {seconds}.", action="Pass delay >= 0 seconds.")
+            seconds = check_delay(call.delay)
             run_at = datetime.now(UTC) + timedelta(seconds=seconds) if seconds > 0 else None
         if run_at is not None and run_at.tzinfo is None:
             raise InvalidJobError(
@@ -245,7 +299,7 @@ class Conveyor:
             )
         parent = current_job()
         return NewJob(
-            task=task_name,
+            task=task.name,
             args=list(args),
             kwargs=dict(kwargs),
             queue=call.queue or opts.queue,
@@ -265,9 +319,13 @@ class Conveyor:
         if not jobs:
             return []
         chosen = self._policies(jobs, policy)
-        results = self.store.enqueue(
-            jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
-        )
+        try:
+            results = self.store.enqueue(
+                jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
+            )
+        except LivenessCheckError:
+            self.store.check_schema()  # a database never upgraded: say so, with the command
+            raise
         return [JobHandle(self, r.id, r.state, r.created) for r in results]
 
     async def submit_async(self, jobs: list[NewJob], policy: EnqueuePolicy | str | None = None) -> list[JobHandle]:
@@ -275,9 +333,13 @@ class Conveyor:
         if not jobs:
             return []
         chosen = self._policies(jobs, policy)
-        results = await self.store.enqueue_async(
-            jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
-        )
+        try:
+            results = await self.store.enqueue_async(
+                jobs, policy=chosen, liveness_timeout=self.settings.liveness_timeout, app_path=self.app_path
+            )
+        except LivenessCheckError:
+            self.store.check_schema()  # a database never upgraded: say so, with the command
+            raise
         return [JobHandle(self, r.id, r.state, r.created) for r in results]
 
     def _policies(
@@ -286,18 +348,18 @@ class Conveyor:
         """Each job's own policy (its task's, its queue's, or the app's), unless the call gives one.
         For a batch, a function the store asks only about jobs of queues no live worker serves."""
         if policy or len(jobs) == 1:
-            return self._policy(jobs[0].task, jobs[0].queue, policy)
+            return self.policy_for(jobs[0].task, jobs[0].queue, policy)
         chosen: dict[tuple[str, str], EnqueuePolicy] = {}
 
         def policy_of(job: NewJob) -> EnqueuePolicy:
             key = (job.task, job.queue)
             if key not in chosen:
-                chosen[key] = self._policy(job.task, job.queue, None)
+                chosen[key] = self.policy_for(job.task, job.queue, None)
             return chosen[key]
 
         return policy_of
 
-    def _policy(self, task_name: str, queue: str, policy: EnqueuePolicy | str | None) -> EnqueuePolicy:
+    def policy_for(self, task_name: str, queue: str, policy: EnqueuePolicy | str | None) -> EnqueuePolicy:
         if policy:
             return EnqueuePolicy(policy)
         task = self.tasks.get(task_name)
@@ -341,6 +403,30 @@ class Conveyor:
             handles += self.submit(batch, policy)
         return handles
 
+    # -- pipelines ------------------------------------------------------------------------
+    def pipeline(self, name: str, steps: list[Any]) -> DeclaredPipeline:
+        """Declare a pipeline of ordered steps, each an ordered list of stages (registered tasks);
+        see conveyor.pipelines. Refused with a clear error: unknown tasks, no steps, cycles."""
+        from conveyor.pipelines import DeclaredPipeline
+        from conveyor.pipelines.declaration import PipelineError, build_pipeline
+
+        if name in self.pipelines:
+            raise PipelineError(f"Pipeline {name!r} is declared twice.", action="Give one of them another name.")
+        declared = DeclaredPipeline(self, build_pipeline(name, steps, self.tasks))
+        self.pipelines[name] = declared
+        return declared
+
+    @property
+    def runs(self) -> Runs:
+        if self._runs is None:
+            from conveyor.pipelines.runs import Runs
+            self._runs = Runs(self)
+        return self._runs
+
+    def get_run(self, run_id: str, tenant: str | None = None) -> PipelineRun | None:
+        """A pipeline run with its status JSON; None for an unknown id."""
+        return self.runs.get(run_id, tenant)
+
     # -- reading --------------------------------------------------------------------------
     def get_job(self, job_id: str) -> Job | None:
         return self.store.get_job(job_id)
@@ -353,4 +439,5 @@ class Conveyor:
         clone = Conveyor(settings=replace(self.settings, database_url=database_url), app_path=self.app_path,
                          queue_policies=dict(self.queue_policies))
         clone.tasks = {name: Task(clone, t.fn, name, t.options) for name, t in self.tasks.items()}
+        clone.pipelines = {name: replace(p, app=clone) for name, p in self.pipelines.items()}
         return clone

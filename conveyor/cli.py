@@ -9,14 +9,23 @@ import json
 import os
 import sys
 import threading
-import time
-import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from datetime import UTC, datetime
 
 from conveyor import __version__
-from conveyor.app import Conveyor
-from conveyor.cli_format import age, jobs_table, print_job, table
+from conveyor.app import Conveyor, check_delay
+from conveyor.cli_format import age, print_job, short_id, table
+from conveyor.cli_input import (
+    CliError,
+    check_queue,
+    check_queue_name,
+    check_seconds,
+    parse_json,
+    require_sqlite_file,
+    resolve_job_id,
+)
+from conveyor.commands import worker_command
+from conveyor.doctor import run_doctor
 from conveyor.errors import (
     ConfigurationError,
     ConveyorError,
@@ -24,9 +33,9 @@ from conveyor.errors import (
     JobNotFoundError,
     LivenessCheckError,
     NoLiveWorkerError,
-    SchemaOutdatedError,
 )
 from conveyor.logs import configure_logging
+from conveyor.model import EnqueuePolicy
 from conveyor.settings import Settings
 from conveyor.store import JobFilter
 
@@ -34,14 +43,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DATABASE, EXIT_NO_WORKER, EXIT_NOT_FOUND 
 DEFAULT_APP = "conveyor.demo:app"
 
 
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 # -- shared helpers -------------------------------------------------------------------------
-def load_app(path: str | None, database_url: str | None, *, check_schema: bool = True) -> Conveyor:
+def load_app(
+    path: str | None, database_url: str | None, *, check_schema: bool = True, must_exist: bool = True
+) -> Conveyor:
     """Import 'module:attr' (default: the demo app), bind it to the chosen database and check
     that the schema is current (so every command fails with the fix, not with missing tables)."""
     path = path or os.environ.get("CONVEYOR_APP") or DEFAULT_APP
@@ -61,37 +66,11 @@ def load_app(path: str | None, database_url: str | None, *, check_schema: bool =
     url = database_url or os.environ.get("CONVEYOR_DATABASE_URL")
     if url and url != settings.database_url:
         app = app.with_database(url)
+    if must_exist:
+        require_sqlite_file(app.settings.database_url)
     if check_schema:
         app.store.check_schema()
     return app
-
-
-def parse_json(value: str | None, kind: type, flag: str) -> Any:
-    if value is None:
-        return kind()
-    try:
-        parsed = json.loads(value)
-    except ValueError as exc:
-        raise CliError(f"{flag} is not valid JSON ({exc}): {value!r}") from None
-    if not isinstance(parsed, kind):
-        raise CliError(f"{flag} must be a JSON {'array' if kind is list else 'object'}, got {value!r}")
-    return parsed
-
-
-def known_queues(app: Conveyor) -> set[str]:
-    names = {"high", "default", "low"} | {t.options.queue for t in app.tasks.values()}
-    names |= {q.name for q in app.store.queue_stats(app.settings.liveness_timeout)}
-    for worker in app.store.list_workers(app.settings.liveness_timeout):
-        names |= set(worker.queues)
-    return names
-
-
-def check_queue(app: Conveyor, queue: str | None) -> None:
-    if queue is not None and queue not in known_queues(app):
-        raise CliError(
-            f"Unknown queue {queue!r}: no task, worker or job uses it. Known queues: "
-            f"{', '.join(sorted(known_queues(app)))}. To create it, start a worker with --queues {queue}."
-        )
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -119,15 +98,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    app = load_app(args.app, args.database_url)
+    # Everything the user typed is checked before anything is written.
     task_args = parse_json(args.args, list, "--args")
     task_kwargs = parse_json(args.kwargs, dict, "--kwargs")
     if args.delay is not None and args.delay < 0:
         raise CliError(f"--delay must not be negative, got {args.delay}")
-    app.get_task(args.task)
-    check_queue(app, args.queue)
+    check_seconds(args.delay, "--delay")
+    check_seconds(args.wait, "--wait")
+    check_queue_name(args.queue)
+    if args.delay is not None:
+        check_delay(args.delay)
+    app = load_app(args.app, args.database_url)
+    task = app.get_task(args.task)
+    if app.policy_for(task.name, args.queue or task.options.queue, args.policy) is not EnqueuePolicy.ACCEPT:
+        check_queue(app, args.queue)
+    task.signature.check(task.name, task_args, task_kwargs)
     handle = app.enqueue(
-        args.task, task_args, task_kwargs, queue=args.queue, priority=args.priority, delay=args.delay,
+        task.name, task_args, task_kwargs, queue=args.queue, priority=args.priority, delay=args.delay,
         policy=args.policy, token=args.token, idempotency_key=args.idempotency_key,
     )
     print(handle.id)
@@ -143,13 +130,13 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     app = load_app(args.app, args.database_url)
-    job = app.get_job(args.job_id)
+    job = app.get_job(resolve_job_id(app, args.job_id))
     if job is None:
         raise JobNotFoundError(f"No job with id {args.job_id}.", action="List jobs with: conveyor jobs")
     if args.json:
         print(json.dumps(job.to_dict(), indent=2))
     else:
-        print_job(job)
+        print_job(job, full_traceback=args.full_traceback)
     return EXIT_OK
 
 
@@ -167,7 +154,13 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([j.to_dict() for j in jobs], indent=2))
         return EXIT_OK
-    print(jobs_table(jobs))
+    now = datetime.now(UTC)
+    rows = [
+        [j.id, j.task, j.queue, j.state.value, f"{j.attempts}/{j.max_attempts}",
+         age((now - j.created_at).total_seconds()), (j.error or "")[:60]]
+        for j in jobs
+    ]
+    print(table(rows, ["id", "task", "queue", "state", "attempts", "age", "error"]))
     return EXIT_OK
 
 
@@ -188,7 +181,7 @@ def cmd_queues(args: argparse.Namespace) -> int:
     for s in stats:
         if s.stranded:
             print(f"\nQueue '{s.name}' has {s.counts['queued']} ready job(s) and no live worker. "
-                  f"Start one with: conveyor worker --app {app.app_path} --queues {s.name}")
+                  f"Start one with: {worker_command(app.app_path, s.name)}")
     return EXIT_OK
 
 
@@ -209,7 +202,7 @@ def cmd_workers(args: argparse.Namespace) -> int:
     rows = [
         [w.id, w.hostname, str(w.pid), ",".join(w.queues), w.state if w.alive or w.state in ("stopped", "dead")
          else "dead?", age(w.heartbeat_age), str(w.jobs_in_flight), str(w.processed), str(w.failed),
-         ",".join(j[:8] for j in w.current_jobs[:5])]
+         ",".join(short_id(j) for j in w.current_jobs[:5])]
         for w in workers
     ]
     print(table(rows, ["id", "host", "pid", "queues", "state", "heartbeat", "in flight", "done", "failed", "jobs"]))
@@ -229,15 +222,16 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     app = load_app(args.app, args.database_url)
-    state = app.store.cancel_job(args.job_id)
+    state = app.store.cancel_job(resolve_job_id(app, args.job_id))
     print("cancelled" if state.value == "cancelled" else "cancel requested (the job is running; its worker stops it)")
     return EXIT_OK
 
 
 def cmd_retry(args: argparse.Namespace) -> int:
     app = load_app(args.app, args.database_url)
-    app.store.retry_job(args.job_id)
-    print(f"requeued {args.job_id}")
+    job_id = resolve_job_id(app, args.job_id)
+    app.store.retry_job(job_id)
+    print(f"requeued {job_id}")
     return EXIT_OK
 
 
@@ -268,59 +262,7 @@ def cmd_dead(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """Check the database, the schema, live workers per queue, and a real pickup round trip."""
-    problems = 0
-
-    def report(ok: bool, what: str, fix: str = "") -> None:
-        nonlocal problems
-        problems += 0 if ok else 1
-        print(f"[{'ok' if ok else 'FAIL'}] {what}" + (f"\n       fix: {fix}" if fix and not ok else ""))
-
-    try:
-        app = load_app(args.app, args.database_url, check_schema=False)
-        store = app.store
-        report(True, f"database reachable: {store.redacted_url()} ({store.engine})")
-    except DatabaseUnavailableError as exc:
-        report(False, f"database unreachable: {exc.message}", exc.action)
-        return EXIT_DATABASE
-    try:
-        store.check_schema()
-        report(True, f"schema current (version {store.schema_version()})")
-    except SchemaOutdatedError as exc:
-        report(False, exc.message, exc.action)
-        return EXIT_FAILED
-    queues = [q.strip() for q in args.queues.split(",")] if args.queues else sorted(
-        {t.options.queue for name, t in app.tasks.items() if name != "conveyor.probe"} or {"default"})
-    for queue in queues:
-        running, paused = store.live_worker_count(queue, app.settings.liveness_timeout)
-        report(running > 0, f"queue '{queue}': {running} live worker(s)" + (f", {paused} paused" if paused else ""),
-               f"conveyor worker --app {app.app_path} --queues {queue}")
-    for s in store.queue_stats(app.settings.liveness_timeout):
-        if s.stranded:
-            report(False, f"queue '{s.name}' is stranded: {s.counts['queued']} ready job(s), no live worker",
-                   f"conveyor worker --app {app.app_path} --queues {s.name}")
-    for queue in queues:
-        running, _ = store.live_worker_count(queue, app.settings.liveness_timeout)
-        if not running:
-            continue
-        nonce = uuid.uuid4().hex
-        started = time.monotonic()
-        try:
-            handle = app.enqueue("conveyor.probe", [nonce], queue=queue, policy="refuse", max_attempts=1)
-            job = handle.wait(args.timeout)
-        except TimeoutError:
-            report(False, f"queue '{queue}': the probe job was not finished within {args.timeout}s",
-                   "the workers are alive but not picking jobs up: check their logs (are they paused or busy?)")
-            continue
-        elapsed = (time.monotonic() - started) * 1000
-        ok = job.state.value == "completed" and job.result == nonce
-        pickup = ((job.started_at - job.queued_at).total_seconds() * 1000) if job.started_at and job.queued_at else 0
-        report(ok, f"queue '{queue}': probe job picked up in {pickup:.1f} ms and finished in {elapsed:.0f} ms "
-                   f"by {job.worker_id}" if ok else f"queue '{queue}': probe ended {job.state.value}: {job.error}",
-               "make sure the worker runs this app's code (conveyor.probe is built in)")
-        app.store.delete_job(job.id) if ok else None
-    print("all checks passed" if problems == 0 else f"{problems} problem(s) found")
-    return EXIT_OK if problems == 0 else EXIT_FAILED
+    return run_doctor(lambda: load_app(args.app, args.database_url, check_schema=False), args)
 
 
 def cmd_apikey(args: argparse.Namespace) -> int:
@@ -358,10 +300,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from conveyor.supervisor import run_up
 
-    app = load_app(args.app, args.database_url, check_schema=False)
+    app = load_app(args.app, args.database_url, check_schema=False, must_exist=False)
     app.migrate()  # `up` is the zero-setup path: it creates or upgrades the schema itself
     return run_up(app, host=args.host, port=args.port, workers=args.workers, concurrency=args.concurrency,
-                  auth=not args.no_auth, seed_demo=not args.no_demo_jobs)
+                  auth=not args.no_auth, seed_demo=not args.no_demo_jobs, access_log=args.access_log)
 
 
 # -- parser ---------------------------------------------------------------------------------
@@ -398,8 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", type=float, metavar="SECONDS", help="wait for the job to finish")
 
     p = add("status", cmd_status, "show one job's whole record")
-    p.add_argument("job_id")
+    p.add_argument("job_id", help="the whole id, or a unique start or tail of it")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--full-traceback", action="store_true", help="include Conveyor's own frames")
 
     p = add("jobs", cmd_jobs, "list jobs, newest first")
     p.add_argument("--state", help="comma-separated states")
@@ -421,9 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade"])
 
     p = add("cancel", cmd_cancel, "cancel a job")
-    p.add_argument("job_id")
+    p.add_argument("job_id", help="the whole id, or a unique start or tail of it")
     p = add("retry", cmd_retry, "run a finished (dead, failed, cancelled, completed) job again")
-    p.add_argument("job_id")
+    p.add_argument("job_id", help="the whole id, or a unique start or tail of it")
 
     p = add("dead", cmd_dead, "the dead-letter list: list, requeue, purge")
     p.add_argument("action", nargs="?", choices=["list", "requeue", "purge"], default="list")
@@ -435,7 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = add("doctor", cmd_doctor, "check database, schema, live workers and a real pickup round trip")
-    p.add_argument("--queues", help="queues to check (default: the app's task queues)")
+    p.add_argument("--queues", help="queues to check (default: the app's task queues and every queue a live "
+                   "worker serves)")
     p.add_argument("--timeout", type=float, default=10.0)
 
     p = add("apikey", cmd_apikey, "API keys: create, list, revoke")
@@ -450,6 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-auth", action="store_true", help="no API keys (loopback only)")
 
+    from conveyor import cli_pipelines  # pipelines: conveyor pipelines ...
+    cli_pipelines.add_arguments(add("pipelines", lambda a: cli_pipelines.cmd_pipelines(a, load_app),
+                                    "pipelines: list, start, status, cancel, retry-step, reprocess"))
+
     p = add("up", cmd_up, "everything on one machine: migrate, API + dashboard, workers, demo jobs")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -457,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=10)
     p.add_argument("--no-auth", action="store_true")
     p.add_argument("--no-demo-jobs", action="store_true")
+    p.add_argument("--access-log", action="store_true", help="log every HTTP request (off: mostly the "
+                   "dashboard's own polling)")
     return parser
 
 
@@ -488,8 +438,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = EXIT_FAILED
     except KeyboardInterrupt:
         code = 130
-    sys.stdout.flush()
+    except BrokenPipeError:
+        return closed_pipe()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return closed_pipe()
     return code
+
+
+def closed_pipe() -> int:
+    """The reader went away (`conveyor status ID | head`): stop quietly, as `cat` does."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's last flush at exit cannot fail
+    return 128 + 13  # SIGPIPE, as a shell reports a writer killed by it
 
 
 if __name__ == "__main__":

@@ -38,6 +38,10 @@ class JobContext:
     _cancelled: bool = False
     _cancel_event: threading.Event | None = None  # made on first use: most jobs never need it
     _lease_lost: bool = False
+    # Pipelines: (run id, step, stage) of a stage job, and what this attempt emitted so far
+    # ('[item]' JSON each); the worker writes the emits with the completion, under the lease.
+    stage: tuple[str, str, str] | None = None
+    emitted: list[str] | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -97,6 +101,41 @@ class JobContext:
     ) -> bool:
         """progress() for async tasks, without blocking the event loop."""
         return await asyncio.to_thread(self.progress, percent, processed=processed, failed=failed, meta=meta)
+
+    def emit(self, *items: Any) -> None:
+        """Send items to the next stage of this pipeline step (fan-out). Nothing is written until
+        the attempt completes: a failed, timed-out or orphaned attempt emits nothing."""
+        if self.stage is None:
+            from conveyor.pipelines.declaration import PipelineError
+            raise PipelineError(f"Task {self.task!r} emitted, but job {self.job_id} is not a pipeline stage job.",
+                                action="emit() works in stage tasks started by a pipeline run; enqueue "
+                                "follow-up jobs with task.enqueue(...) instead.")
+        from conveyor.store.base import dumps
+        if self.emitted is None:
+            self.emitted = []
+        self.emitted.extend(dumps([item]) for item in items)
+
+    def save_raw(self, payload: str | bytes, *, source: str, fingerprint: str) -> int:
+        """Store an API response exactly as received (raw_extraction_data) with its source, request
+        fingerprint and this run's token; returns the row id, which the stage usually emits.
+        The same (token, source, fingerprint) again (a retried attempt) updates the same row."""
+        if not isinstance(payload, str | bytes):
+            from conveyor.pipelines.declaration import PipelineError
+            raise PipelineError(f"save_raw takes the payload as received (str or bytes), got {type(payload).__name__}.",
+                                action="Pass response.text or response.content.")
+        from conveyor.store.pipelines_common import pipeline_sql
+        run_id, step = (self.stage[0], self.stage[1]) if self.stage else (None, None)
+        return pipeline_sql(self.store).save_raw(run_id=run_id, step=step, tenant=self.tenant, token=self.token,
+                                                 source=source, fingerprint=fingerprint, payload=payload)
+
+    def load_raw(self, raw_id: int) -> str | bytes:
+        """A payload saved by save_raw, unchanged."""
+        from conveyor.store.pipelines_common import pipeline_sql
+        record = pipeline_sql(self.store).get_raw(int(raw_id))
+        if record is None:
+            from conveyor.pipelines.declaration import PipelineError
+            raise PipelineError(f"No raw data row {raw_id}.", action="It may have been deleted.")
+        return record.payload
 
     def set_meta(self, **values: Any) -> bool:
         return self.progress(meta=values)

@@ -63,7 +63,10 @@ class UnknownTaskError(ConveyorError):
 
 
 class InvalidJobError(ConveyorError):
-    """Arguments that are not JSON, a negative delay, a bad queue name..."""
+    """Arguments that are not JSON or do not fit the task's signature, a negative delay, a bad
+    queue name... `parameter` names the task parameter at fault, when there is one."""
+
+    parameter: str | None = None
 
 
 class JobNotFoundError(ConveyorError):
@@ -79,7 +82,9 @@ class NoLiveWorkerError(ConveyorError):
 
     def __init__(self, queue: str, app_path: str | None = None, *, paused_workers: int = 0) -> None:
         self.queue = queue
-        app_ref = app_path or "myproject.tasks:app"
+        from conveyor.commands import worker_command  # here: commands is a leaf, errors is imported first
+
+        self.paused_workers = paused_workers
         paused = (
             f" {paused_workers} paused worker(s) serve it: resume them with "
             f"'conveyor workers resume' or from the dashboard."
@@ -89,12 +94,16 @@ class NoLiveWorkerError(ConveyorError):
         super().__init__(
             f"No live worker serves queue '{queue}' - the job would stay queued, so it was not "
             f"accepted.{paused}",
-            action=f"Start one with: conveyor worker --app {app_ref} --queues {queue}",
+            action=f"Start one with: {worker_command(app_path, queue)}",
             technical_details=(
                 f"No worker with a heartbeat inside the liveness timeout lists queue '{queue}'. "
                 "Use policy='accept' to queue jobs for workers that start later."
             ),
         )
+
+
+    def to_dict(self) -> dict[str, str]:
+        return {**super().to_dict(), "queue": self.queue}
 
 
 class LivenessCheckError(ConveyorError):

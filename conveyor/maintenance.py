@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from conveyor.commands import worker_command
 from conveyor.logs import lifecycle
 from conveyor.model import DEFAULT_RETRY
 from conveyor.store import MaintenanceReport
@@ -47,7 +48,7 @@ def run_maintenance(app: Conveyor, settings: Settings | None = None) -> Maintena
         stranded_deadline=settings.stranded_deadline, result_ttl=settings.result_ttl,
         failure_ttl=settings.failure_ttl, prune_batch=settings.prune_batch, retry_delay=retry_delays(app.tasks),
     )
-    log_maintenance(report)
+    log_maintenance(report, app.app_path)
     return report
 
 
@@ -58,7 +59,7 @@ def next_pass_in(report: MaintenanceReport | None, interval: float) -> float:
     return interval if expiry is None else min(interval, max(0.0, expiry) + 0.05)
 
 
-def log_maintenance(report: MaintenanceReport | None) -> None:
+def log_maintenance(report: MaintenanceReport | None, app_path: str | None = None) -> None:
     if report is None:
         return
     if report.dead_workers:
@@ -70,7 +71,7 @@ def log_maintenance(report: MaintenanceReport | None) -> None:
     for queue in report.stranded_queues:
         lifecycle(
             "QUEUE_STRANDED", logging.WARNING, queue=queue,
-            action=f"start a worker: conveyor worker --app APP --queues {queue}",
+            action=f"start a worker: {worker_command(app_path, queue)}",
         )
     if report.expired:
         lifecycle("JOB_EXPIRED", logging.WARNING, count=len(report.expired))
@@ -97,7 +98,10 @@ class MaintenanceThread:
             self._thread.join(timeout)
 
     def run_once(self) -> MaintenanceReport | None:
-        return run_maintenance(self.app)
+        report = run_maintenance(self.app)
+        if self.app.pipelines:  # pipelines: act on changes no worker reported
+            self.app.runs.advance_active()
+        return report
 
     def _run(self) -> None:
         wait = self.app.settings.maintenance_interval

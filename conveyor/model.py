@@ -288,6 +288,8 @@ class Outcome:
     attempt: int = 0
     started_at: datetime | None = None
     worker_id: str | None = None
+    run_id: str | None = None  # pipelines: the run of a stage job (its runs advance after the batch)
+    emits: list[Any] | None = None  # pipelines: StageJobs written with this completion, under its lease
 
 
 @dataclass

@@ -29,6 +29,7 @@ log = logging.getLogger("conveyor.supervisor")
 class _Child:
     worker_id: str
     process: subprocess.Popen[bytes]
+    queues: str = "high,default,low"
     started_at: float = field(default_factory=time.time)
     stopping: bool = False
     restarts: int = 0
@@ -49,13 +50,13 @@ class Supervisor:
         self._monitor = threading.Thread(target=self._watch, name="conveyor-supervisor", daemon=True)
         self._monitor.start()
 
-    def _spawn(self, worker_id: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, worker_id: str, queues: str) -> subprocess.Popen[bytes]:
         # The worker stops (gracefully) once this process is gone, however it ended, so no
         # worker outlives the `conveyor up` that started it.
         env = {**os.environ, "CONVEYOR_DATABASE_URL": self.database_url, SUPERVISOR_PID_ENV: str(os.getpid())}
         env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         return subprocess.Popen(
-            [sys.executable, "-m", "conveyor", "worker", "--app", self.app_path, "--queues", self.queues,
+            [sys.executable, "-m", "conveyor", "worker", "--app", self.app_path, "--queues", queues,
              "--concurrency", str(self.concurrency), "--worker-id", worker_id],
             env=env,
         )
@@ -64,10 +65,12 @@ class Supervisor:
     def _new_id() -> str:
         return f"{socket.gethostname()}-pool-{uuid.uuid4().hex[:6]}"
 
-    def start_worker(self) -> str:
+    def start_worker(self, queues: str | None = None) -> str:
+        """One more worker, for the pool's queues or the ones given (a stranded queue's banner)."""
         worker_id = self._new_id()
+        chosen = queues or self.queues
         with self._lock:
-            self._children[worker_id] = _Child(worker_id, self._spawn(worker_id))
+            self._children[worker_id] = _Child(worker_id, self._spawn(worker_id, chosen), queues=chosen)
         log.info("started worker %s", worker_id)
         return worker_id
 
@@ -107,7 +110,8 @@ class Supervisor:
                     new_id = self._new_id()
                     log.warning("worker %s exited with %s; restarting as %s", child.worker_id, code, new_id)
                     del self._children[child.worker_id]
-                    self._children[new_id] = _Child(new_id, self._spawn(new_id), restarts=child.restarts + 1)
+                    self._children[new_id] = _Child(new_id, self._spawn(new_id, child.queues), queues=child.queues,
+                                                    restarts=child.restarts + 1)
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop every worker gracefully (SIGTERM), killing those still running at the timeout."""
@@ -144,7 +148,7 @@ def dashboard_key(app: Conveyor, folder: Path) -> str:
 
 
 def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: int, auth: bool,
-           seed_demo: bool) -> int:
+           seed_demo: bool, access_log: bool = False) -> int:
     from conveyor.api.server import serve
 
     if workers < 0:
@@ -170,7 +174,8 @@ def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: in
     banner.append("  stop with Ctrl+C")
     print("\n".join(banner), flush=True)
     try:
-        serve(app, host=host, port=port, auth=auth, supervisor=supervisor)
+        # No access log by default: most of it would be the dashboard's own polling.
+        serve(app, host=host, port=port, auth=auth, supervisor=supervisor, access_log=access_log)
     finally:
         supervisor.shutdown()
     return 0

@@ -28,15 +28,18 @@ from conveyor import __version__
 from conveyor.app import MISSING_DEPENDENCY_ERRORS, Conveyor, Task
 from conveyor.context import JobContext, _current, with_deadline
 from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, PermanentError
+from conveyor.lifeline import run_lifeline
 from conveyor.logs import lifecycle, lifecycle_log
-from conveyor.maintenance import DEFAULT_QUEUES, STAGE_INTERVAL, StageWarnings, next_pass_in, run_maintenance
+from conveyor.maintenance import DEFAULT_QUEUES, STAGE_INTERVAL, StageWarnings, run_maintenance
 from conveyor.model import DEFAULT_RETRY, JobState, Outcome, WorkerInfo
+from conveyor.pipelines.emits import StageEmits
 from conveyor.process_isolation import run_in_process
 from conveyor.store.base import ClaimedJob, MaintenanceReport, dumps
 
 log = logging.getLogger("conveyor.worker")
 
 FLUSH_BATCH = 500  # most outcomes recorded in one statement
+ADVANCE_EVERY = 0.02  # pipelines: seconds between passes over the runs whose jobs ended
 
 
 class _Running:
@@ -94,6 +97,9 @@ class Worker:
         self._claim_threshold = max(1, min(self.settings.claim_batch, concurrency) // 2)
         self._waited_for_slots = False
         self._stage_warnings = StageWarnings()
+        self.stage_emits = StageEmits(app)  # pipelines: builds emitted items into stage jobs
+        self._runs_to_advance: set[str] = set()  # pipelines: runs whose jobs just ended
+        self._advance_needed = asyncio.Event()
 
     # -- public ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -114,7 +120,7 @@ class Worker:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._loop.add_signal_handler(sig, self._on_signal, sig)
         self.store.start_wake_listener(self._wake_threadsafe)
-        lifeline = threading.Thread(target=self._lifeline, name="conveyor-lifeline", daemon=True)
+        lifeline = threading.Thread(target=run_lifeline, args=(self,), name="conveyor-lifeline", daemon=True)
         lifeline.start()
         lifecycle(
             "WORKER_START", worker_id=self.id, queues=",".join(self.queues), concurrency=self.concurrency,
@@ -122,12 +128,14 @@ class Worker:
         )
         flusher = asyncio.create_task(self._flush_loop())
         stager = asyncio.create_task(self._stage_loop())
+        advancer = asyncio.create_task(self._advance_loop())  # pipelines
         self.started.set()
         try:
             await self._claim_loop()
             await self._drain()
         finally:
             stager.cancel()
+            advancer.cancel()
             self._flush_needed.set()
             self._stop_flusher = True
             await flusher
@@ -218,6 +226,8 @@ class Worker:
             timeout=claimed.timeout,
             deadline=time.monotonic() + claimed.timeout if claimed.timeout else None,
         )
+        if claimed.pipeline_run_id:  # pipelines: a stage job may emit
+            ctx.stage = (claimed.pipeline_run_id, claimed.step or "", claimed.stage or "")
         running = _Running(claimed, ctx)
         self._running[claimed.id] = running
         running.task = asyncio.create_task(self._execute(running))
@@ -235,6 +245,9 @@ class Worker:
                     f"Task {claimed.task!r} is not registered in this worker (app {self.app.app_path or '?'}); "
                     "deploy a worker whose app defines it."
                 )
+            # Arguments that do not fit the signature (a job written before the task changed, or
+            # by a client that skipped the check) fail the same way every time: permanent.
+            task.signature.check(task.name, claimed.args, claimed.kwargs)
             result = await self._invoke(task, claimed, ctx)
             if ctx.cancelled:
                 outcome = self._outcome(claimed, JobState.CANCELLED)
@@ -242,6 +255,11 @@ class Worker:
                 if result is not None:
                     dumps(result)  # a result that cannot be stored fails the attempt, not the batch
                 outcome = self._outcome(claimed, JobState.COMPLETED, result=result)
+                if ctx.emitted:  # pipelines: the emits go with the completion, in its transaction
+                    if self.stage_emits.quick(claimed, ctx.emitted):  # a few items, run known: no thread hop
+                        outcome.emits = self.stage_emits.build(claimed, ctx.emitted)
+                    else:
+                        outcome.emits = await self._db(self.stage_emits.build, claimed, ctx.emitted)
         except asyncio.CancelledError:
             if running.handed_back:
                 outcome = self._outcome(claimed, JobState.QUEUED)
@@ -281,7 +299,7 @@ class Worker:
     def _outcome(self, claimed: ClaimedJob, state: JobState, **extra: Any) -> Outcome:
         return Outcome(
             job_id=claimed.id, lease_token=claimed.lease_token, state=state, attempt=claimed.attempts,
-            started_at=claimed.started_at, worker_id=self.id, **extra,
+            started_at=claimed.started_at, worker_id=self.id, run_id=claimed.pipeline_run_id, **extra,
         )
 
     def _failure(self, claimed: ClaimedJob, exc: BaseException) -> Outcome:
@@ -351,6 +369,7 @@ class Worker:
                     await self._db(self.store.finish_jobs, batch)
                     backoff = 0.05
                     self._flushing = []
+                    self._advance_runs_of(batch)  # pipelines
                     self._slot_free.set()  # the claim loop may be waiting for the backlog to shrink
                 except Exception as exc:  # keep the batch and retry: no result is lost
                     log.warning("recording %d outcomes failed (%s); retrying in %.2fs", len(batch), exc, backoff)
@@ -365,6 +384,27 @@ class Worker:
                     continue
             if self._stop_flusher and not self._outcomes:
                 return
+
+    # -- pipelines: advance runs right after their jobs' outcomes are recorded ------------------
+    def _advance_runs_of(self, batch: list[Outcome]) -> None:
+        runs = {o.run_id for o in batch if o.run_id}
+        if runs and self.app.pipelines:
+            self._runs_to_advance |= runs
+            self._advance_needed.set()
+
+    async def _advance_loop(self) -> None:
+        """Whatever runs changed while the last pass was in flight go next, at most one pass per
+        ADVANCE_EVERY: under load, many completion batches share one pass (each costs a commit)."""
+        while True:
+            await asyncio.sleep(ADVANCE_EVERY)
+            await self._advance_needed.wait()
+            self._advance_needed.clear()
+            runs, self._runs_to_advance = self._runs_to_advance, set()
+            for run_id in sorted(runs):
+                try:
+                    await self._db(self.app.runs.advance, run_id)
+                except Exception as exc:  # maintenance advances every active run too
+                    log.warning("advancing pipeline run %s failed: %s", run_id, exc)
 
     # -- shutdown -------------------------------------------------------------------------
     def _on_signal(self, sig: signal.Signals) -> None:
@@ -400,59 +440,7 @@ class Worker:
                     self._outcomes.append(self._outcome(running.claimed, JobState.QUEUED))
             log.info("handed back %d in-flight job(s)", len(leftover))
 
-    # -- lifeline -------------------------------------------------------------------------
-    def _lifeline(self) -> None:
-        now = time.monotonic()
-        next_heartbeat = now + self.settings.heartbeat_interval
-        next_maintenance = now + self.settings.maintenance_interval * 0.5
-        while not self._lifeline_stop.wait(max(0.0, min(next_heartbeat, next_maintenance) - time.monotonic())):
-            try:
-                if time.monotonic() >= next_heartbeat:
-                    next_heartbeat = time.monotonic() + self.settings.heartbeat_interval
-                    self._heartbeat_once()
-                if time.monotonic() >= next_maintenance:
-                    self._release_unknown_jobs()
-                    report = self.run_maintenance()
-                    next_maintenance = time.monotonic() + next_pass_in(report, self.settings.maintenance_interval)
-            except Exception as exc:  # the database may be down: keep trying
-                log.warning("lifeline: %s: %s", type(exc).__name__, exc)
-                next_heartbeat = min(next_heartbeat, time.monotonic() + 1.0)
-                next_maintenance = max(next_maintenance, time.monotonic() + 1.0)
-
-    def _heartbeat_once(self) -> None:
-        desired = self.store.heartbeat(
-            self.id, state=self.state if self.state != "stopped" else "stopping",
-            jobs_in_flight=len(self._running), processed=self.processed, failed=self.failed,
-        )
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        if self.supervisor_pid is not None and os.getppid() != self.supervisor_pid and self.state != "stopping":
-            log.warning("supervisor (pid %d) is gone: stopping gracefully", self.supervisor_pid)
-            self.supervisor_pid = None
-            loop.call_soon_threadsafe(self._begin_stop, False)
-            return
-        if desired == "unregistered":
-            self.store.register_worker(self._info())
-        elif desired in ("paused", "running", "stopping") and desired != self.state and self.state != "stopping":
-            loop.call_soon_threadsafe(self._apply_desired, desired)
-        if self._running:
-            for job_id in self.store.cancel_requested_jobs(self.id):
-                loop.call_soon_threadsafe(self._cancel_job, job_id)
-
-    def _release_unknown_jobs(self) -> None:
-        """Hand back jobs leased to this worker that it does not run: their claim's answer was
-        lost with a dropped connection. Only leases older than a few seconds are considered, so a
-        claim whose answer is still on its way is never touched."""
-        known = set(self._running) | {o.job_id for o in list(self._outcomes) + list(self._flushing)}
-        grace = max(5.0, 2 * self.settings.heartbeat_interval)
-        unknown = [(i, lease) for i, lease in self.store.running_jobs(self.id, grace) if i not in known]
-        if unknown:
-            log.warning("handing back %d job(s) whose claim was lost with a connection", len(unknown))
-            self.store.finish_jobs([
-                Outcome(job_id=i, lease_token=lease, state=JobState.QUEUED, worker_id=self.id) for i, lease in unknown
-            ])
-
+    # -- lifeline (lifeline.py: heartbeat, operator requests, maintenance) ------------------
     def _apply_desired(self, desired: str) -> None:
         if desired == "stopping":
             log.info("stop requested by an operator")

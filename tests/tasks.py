@@ -163,3 +163,6 @@ def reports() -> str:
 @app.task(name="t.bad_result")
 def bad_result() -> object:
     return object()
+
+
+from tests import pipeline_tasks  # noqa: E402,F401 - stage tasks and pipelines on this app

@@ -408,7 +408,7 @@ def test_cli_round_trip(app, settings, spawn_worker):
     record = json.loads(status.stdout)
     assert record["state"] == "completed" and record["result"] == 42 and record["attempts"] == 1
     human = cli(settings, "status", job_id)
-    assert "state     completed" in human.stdout
+    assert "state       completed" in human.stdout
     assert cli(settings, "status", "00000000-0000-0000-0000-000000000000").returncode == 5
     assert job_id in cli(settings, "jobs", "--state", "completed").stdout
     queues = cli(settings, "queues")

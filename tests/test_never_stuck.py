@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from conveyor import EnqueuePolicy, JobState, NoLiveWorkerError
+from conveyor.commands import cli_command
 from conveyor.errors import LivenessCheckError
 from conveyor.model import NewJob, Outcome
 from conveyor.store import JobFilter
@@ -35,8 +36,8 @@ def test_no_worker_refuse_writes_nothing_with_an_actionable_message(app):
     err = caught.value
     assert err.queue == "default"
     assert "No live worker serves queue 'default'" in err.message
-    assert err.action == "Start one with: conveyor worker --app tests.tasks:app --queues default"
-    assert err.to_dict().keys() == {"error", "action", "technical_details"}
+    assert err.action == f"Start one with: {cli_command()} worker --app tests.tasks:app --queues default"
+    assert err.to_dict().keys() == {"error", "action", "technical_details", "queue"}
     assert count_jobs(app) == 0
     with pytest.raises(NoLiveWorkerError):
         app.enqueue_many([tasks.add.new_job(1, 1), tasks.reports.new_job()])

@@ -113,7 +113,12 @@ async def _conveyor_error(_: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         level = logging.INFO if isinstance(exc, NoLiveWorkerError) else logging.WARNING
         log.log(level, "%s: %s", type(exc).__name__, exc.message)
-    return error_response(status, exc.to_dict())
+    body: dict[str, Any] = exc.to_dict()
+    parameter = getattr(exc, "parameter", None)
+    if parameter:  # arguments that do not fit the task's signature
+        field = parameter if parameter == "args" else f"kwargs.{parameter}"
+        body["fields"] = [{"field": field, "location": "body", "message": exc.message}]
+    return error_response(status, body)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

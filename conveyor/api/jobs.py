@@ -27,9 +27,11 @@ from conveyor.api.schemas import (
     TaskListOut,
 )
 from conveyor.api.state import ApiContext, get_ctx
+from conveyor.app import INTERNAL_TASK_PREFIX
+from conveyor.commands import worker_command
 from conveyor.errors import NoLiveWorkerError
 from conveyor.maintenance import DEFAULT_QUEUES
-from conveyor.model import SEED_STATE_WORDS, Job, JobState
+from conveyor.model import SEED_STATE_WORDS, EnqueuePolicy, Job, JobState
 from conveyor.store import JobFilter
 
 Responses = dict[int | str, dict[str, Any]]
@@ -122,7 +124,8 @@ def parse_states(state: str | None) -> list[str]:
 
 
 def check_queue_known(ctx: ApiContext, queue: str) -> None:
-    """A queue no task uses, no live worker serves and no job is in is almost surely a typo."""
+    """A queue no task uses, no live worker serves and no job is in is almost surely a typo
+    (policy accept skips this check: it queues for workers that start later)."""
     if queue in DEFAULT_QUEUES or any(t.options.queue == queue for t in ctx.app.tasks.values()):
         return
     known = {s.name for s in ctx.store.queue_stats(ctx.settings.liveness_timeout)}
@@ -132,7 +135,8 @@ def check_queue_known(ctx: ApiContext, queue: str) -> None:
     raise ApiError(
         422, f"Unknown queue {queue!r}: no task uses it, no live worker serves it and it holds no jobs.",
         action=f"Use one of: {', '.join(names)}; or start a worker for it first "
-        f"(conveyor worker --queues {queue}).",
+        f"({worker_command(ctx.app.app_path, queue)}), or send policy 'accept' to queue it for a worker "
+        "that starts later.",
         fields=[{"field": "queue", "location": "body", "message": f"unknown queue {queue!r}"}],
     )
 
@@ -167,14 +171,15 @@ def enqueue(request: Request, body: EnqueueIn, caller: Operator) -> JSONResponse
     tenant = enqueue_tenant(caller, body.tenant)
     task = ctx.app.get_task(body.task)
     queue = body.queue or task.options.queue
-    check_queue_known(ctx, queue)
+    if ctx.app.policy_for(task.name, queue, body.policy) is not EnqueuePolicy.ACCEPT:
+        check_queue_known(ctx, queue)
     options = {
         "queue": body.queue, "priority": body.priority, "delay": body.delay, "run_at": body.run_at,
         "max_attempts": body.max_attempts, "timeout": body.timeout, "token": body.token, "tenant": tenant,
         "idempotency_key": body.idempotency_key, "policy": body.policy,
     }
     try:
-        handle = ctx.app.enqueue(body.task, body.args, body.kwargs, **options)
+        handle = ctx.app.enqueue(task.name, body.args, body.kwargs, **options)
     except NoLiveWorkerError:
         ctx.metrics.enqueued(queue, "refused")
         raise
@@ -257,15 +262,13 @@ def delete_job(request: Request, job_id: str, caller: Operator) -> Response:
 def list_tasks(request: Request, caller: Viewer) -> dict[str, Any]:
     items = []
     for name, task in sorted(get_ctx(request).app.tasks.items()):
-        if name.startswith("conveyor."):
+        if name.startswith(INTERNAL_TASK_PREFIX):
             continue  # built-in probes are not for the Run-now form
-        params = list(inspect.signature(task.fn).parameters.values())
-        if task.takes_context:
-            params = params[1:]
         items.append({
             "name": name, "queue": task.options.queue, "priority": task.options.priority,
             "max_attempts": task.options.max_attempts, "timeout": task.options.timeout,
             "is_async": task.is_async, "doc": inspect.getdoc(task.fn) or "",
-            "parameters": [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)],
+            "parameters": [p["name"] for p in task.signature.to_list()],
+            "signature": task.signature.to_list(),
         })
     return {"items": items}

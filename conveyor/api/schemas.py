@@ -174,6 +174,17 @@ class CancelOut(BaseModel):
     state: str = Field(description="cancelled, or running when the worker was asked to cancel it")
 
 
+class ParameterOut(BaseModel):
+    """One parameter of a task (the leading ctx left out)."""
+
+    name: str
+    required: bool
+    keyword: bool = Field(description="false for a positional-only parameter (pass it in args)")
+    default: Any = Field(None, description="the real default (its repr when not JSON; see default_is_json)")
+    default_is_json: bool | None = None
+    annotation: str | None = None
+
+
 class TaskOut(BaseModel):
     name: str
     queue: str
@@ -183,6 +194,7 @@ class TaskOut(BaseModel):
     is_async: bool
     doc: str
     parameters: list[str]
+    signature: list[ParameterOut]
 
 
 class TaskListOut(BaseModel):
@@ -238,6 +250,64 @@ class WorkerListOut(BaseModel):
 class WorkerActionOut(BaseModel):
     id: str
     requested: Literal["paused", "running", "stopping"]
+
+
+# -- task metrics -------------------------------------------------------------------------------
+class DurationOut(BaseModel):
+    avg: float | None
+    p50: float | None = Field(description="seconds, from the duration histogram (accurate to a bucket)")
+    p95: float | None
+    max: float | None
+
+
+class PickupOut(BaseModel):
+    avg: float | None = Field(description="seconds from queued to started")
+    max: float | None
+
+
+class MetricPointOut(BaseModel):
+    t: float = Field(description="start of the point, unix seconds")
+    succeeded: int
+    failed: int
+    p95: float | None
+
+
+class FiguresOut(BaseModel):
+    processed: int = Field(description="attempts that ran and ended: succeeded + failed")
+    succeeded: int
+    failed: int = Field(description="attempts that failed (towards a retry or dead)")
+    failure_rate: float | None
+    duration: DurationOut
+    pickup: PickupOut
+
+
+class TaskFiguresOut(FiguresOut):
+    task: str
+    queues: list[str]
+    series: list[MetricPointOut]
+
+
+class QueueFiguresOut(FiguresOut):
+    queue: str
+
+
+class TaskMetricsOut(BaseModel):
+    window: Literal["hour", "day", "week"]
+    since: float
+    until: float
+    step_seconds: int
+    generated_at: float
+    totals: FiguresOut
+    series: list[MetricPointOut]
+    tasks: list[TaskFiguresOut]
+    queues: list[QueueFiguresOut]
+
+
+class PoolWorkerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queues: list[Annotated[str, Field(pattern=QUEUE_PATTERN)]] | None = Field(
+        None, min_length=1, max_length=50, description="Queues in priority order (default: the pool's)")
 
 
 class PoolWorkerOut(BaseModel):

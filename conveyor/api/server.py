@@ -21,12 +21,13 @@ from fastapi.responses import RedirectResponse
 
 from conveyor import __version__
 from conveyor.api import auth as auth_routes
-from conveyor.api import dead, events, health, jobs, metrics, queues, workers
+from conveyor.api import dead, events, health, jobs, metrics, pipelines, queues, task_metrics, workers
 from conveyor.api.auth import CREATE_KEY_HINT, Authenticator
 from conveyor.api.errors import install_error_handlers
 from conveyor.api.events import EventHub
 from conveyor.api.limits import MAX_BODY_BYTES, BodySizeLimit, RateLimiter
 from conveyor.api.metrics import ApiMetrics
+from conveyor.api.runs_feed import RunHub
 from conveyor.api.state import ApiContext
 from conveyor.app import Conveyor
 from conveyor.errors import ConfigurationError
@@ -120,6 +121,7 @@ def create_app(
         supervisor=supervisor,
     )
     upkeep = MaintenanceThread(conveyor_app) if maintenance else None
+    run_hub = RunHub(conveyor_app)  # pipelines: WS /ws/runs
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -127,6 +129,7 @@ def create_app(
         if auth and not await asyncio.to_thread(conveyor_app.store.list_api_keys):
             log.warning("no API keys exist yet: %s", CREATE_KEY_HINT)
         await hub.start()
+        await run_hub.start()
         if upkeep is not None:
             upkeep.start()
         try:
@@ -135,6 +138,7 @@ def create_app(
             if upkeep is not None:
                 await asyncio.to_thread(upkeep.stop)
             await hub.stop()
+            await run_hub.stop()
             if supervisor is not None:
                 # Here and not after serve() returns: on SIGTERM uvicorn re-raises the signal once
                 # shut down, which ends the process before any code after it would run.
@@ -151,10 +155,11 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     fastapi_app.state.conveyor = ctx
+    fastapi_app.state.run_hub = run_hub
     _document_tasks(fastapi_app, conveyor_app)
     install_error_handlers(fastapi_app)
     fastapi_app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    for module in (jobs, queues, workers, dead, auth_routes, health, metrics, events):
+    for module in (jobs, queues, workers, dead, auth_routes, health, metrics, task_metrics, events, pipelines):
         fastapi_app.include_router(module.router)
 
     @fastapi_app.get("/docs", include_in_schema=False)
@@ -186,9 +191,10 @@ def serve(
     *,
     supervisor: object | None = None,
     log_level: str = "info",
+    access_log: bool = True,
     **options: Any,
 ) -> None:
-    """Run the API with uvicorn until interrupted."""
+    """Run the API with uvicorn until interrupted (access_log: one line per HTTP request)."""
     import uvicorn
 
     if not auth and not is_loopback(host):
@@ -210,7 +216,7 @@ def serve(
             logger.handlers = list(handlers)
             logger.propagate = False
     config = uvicorn.Config(
-        fastapi_app, host=host, port=port, log_level=log_level, server_header=False,
+        fastapi_app, host=host, port=port, log_level=log_level, server_header=False, access_log=access_log,
         ws_ping_interval=20.0, ws_ping_timeout=20.0, ws_max_size=64 * 1024,
         log_config=None if handlers else uvicorn.config.LOGGING_CONFIG,
     )

@@ -13,11 +13,13 @@ from conveyor.api.schemas import (
     TEXT_PATTERN,
     ErrorOut,
     PoolStopOut,
+    PoolWorkerIn,
     PoolWorkerOut,
     WorkerActionOut,
     WorkerListOut,
 )
 from conveyor.api.state import ApiContext, get_ctx
+from conveyor.commands import worker_command
 from conveyor.store import JobFilter
 
 Responses = dict[int | str, dict[str, Any]]
@@ -95,15 +97,17 @@ def _supervisor(ctx: ApiContext) -> Any:
         raise ApiError(
             409, "This server does not supervise a worker pool.",
             action="Start the server with `conveyor up --workers N` to add and remove workers from here, "
-            "or start workers yourself: conveyor worker --app APP.",
+            f"or start workers yourself: {worker_command(ctx.app.app_path, 'high,default,low')}",
         )
     return ctx.supervisor
 
 
 @router.post("/api/pool/workers", status_code=201, response_model=PoolWorkerOut, responses=NO_POOL)
-def add_pool_worker(request: Request, caller: Admin) -> dict[str, Any]:
-    """Start one more supervised worker."""
-    worker_id = _supervisor(get_ctx(request)).start_worker()
+def add_pool_worker(request: Request, caller: Admin, body: PoolWorkerIn | None = None) -> dict[str, Any]:
+    """Start one more supervised worker: for the pool's queues, or the queues given."""
+    queues = ",".join(body.queues) if body and body.queues else None
+    supervisor = _supervisor(get_ctx(request))
+    worker_id = supervisor.start_worker(queues) if queues else supervisor.start_worker()
     return {"id": str(worker_id), "supervised": True}
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
+from conveyor.commands import cli_command
 from conveyor.errors import InvalidJobError, JobNotFoundError, SchemaOutdatedError
 from conveyor.model import EnqueuePolicy, Job, JobState, NewJob, Outcome, QueueStats, WorkerInfo
 
@@ -48,6 +49,10 @@ class ClaimedJob:
     lease_token: str
     token: str
     started_at: datetime
+    # Pipelines: the run, step and stage of a stage job (None for other jobs).
+    pipeline_run_id: str | None = None
+    step: str | None = None
+    stage: str | None = None
 
 
 @dataclass
@@ -184,7 +189,8 @@ class Store(ABC):
         if have < need:
             raise SchemaOutdatedError(
                 f"The database schema is at version {have}, this Conveyor needs version {need}.",
-                action=f"Run: conveyor db upgrade --database-url {self.redacted_url()}",
+                action=f"Run: {cli_command()} db upgrade --database-url {self.redacted_url()}  "
+                       "(or call app.migrate() once at start-up).",
             )
 
     def redacted_url(self) -> str:
@@ -223,6 +229,15 @@ class Store(ABC):
 
     @abstractmethod
     def get_job(self, job_id: str, tenant: str | None = None) -> Job | None: ...
+
+    @abstractmethod
+    def task_metric_rows(self, since: float, step: int, tenant: str | None = None) -> list[dict[str, Any]]:
+        """Per-minute task figures since `since` (unix seconds), added up per task, queue and
+        chart point t (unix seconds, a multiple of `step`): see conveyor/task_metrics.py."""
+
+    @abstractmethod
+    def find_job_ids(self, fragment: str, limit: int = 3) -> list[str]:
+        """Ids that start or end with `fragment` (lower-case hex and '-'), newest first."""
 
     @abstractmethod
     def get_jobs(self, job_ids: list[str]) -> list[Job]:

@@ -1,4 +1,4 @@
-"""Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /login and the
+"""Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /stats (Metrics), /login and the
 static files at /static.
 
 The pages are thin server-rendered shells; their data comes from the JSON API (/api/...) and the
@@ -18,6 +18,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
 from conveyor import __version__
+from conveyor.commands import PLACEHOLDER_APP, cli_command
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -31,7 +32,9 @@ PAGES: dict[str, tuple[str, str]] = {
     "workers": ("workers.html", "Workers"),
     "dead": ("dead.html", "Dead letters"),
     "run": ("run.html", "Run now"),
+    "metrics": ("metrics.html", "Metrics"),
     "login": ("login.html", "Log in"),
+    "pipelines": ("pipelines.html", "Pipelines"),
 }
 NO_STORE = {"Cache-Control": "no-cache"}
 
@@ -48,7 +51,12 @@ class DashboardStatic(StaticFiles):
 
 
 def _app_path(conveyor_app: Any) -> str:
-    return str(getattr(conveyor_app, "app_path", None) or "your.module:app")
+    return str(getattr(conveyor_app, "app_path", None) or PLACEHOLDER_APP)
+
+
+def _supervised(request: Request) -> bool:
+    state = getattr(request.app.state, "conveyor", None)
+    return getattr(state, "supervisor", None) is not None
 
 
 def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
@@ -57,7 +65,8 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
 
     def render(request: Request, page: str, **extra: Any) -> HTMLResponse:
         template, title = PAGES[page]
-        context = {"page": page, "title": title, "app_path": app_path, "version": __version__, **extra}
+        context = {"page": page, "title": title, "app_path": app_path, "version": __version__,
+                   "cli": cli_command(), "supervised": _supervised(request), **extra}
         response = templates.TemplateResponse(request, template, context, headers=NO_STORE)
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "no-referrer"  # ?key= must not leak through links
@@ -86,6 +95,19 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     @router.get("/run", response_class=HTMLResponse)
     def run(request: Request) -> HTMLResponse:
         return render(request, "run")
+
+    # Not /metrics: that is the Prometheus endpoint.
+    @router.get("/stats", response_class=HTMLResponse)
+    def metrics(request: Request) -> HTMLResponse:
+        return render(request, "metrics")
+
+    @router.get("/pipelines", response_class=HTMLResponse)
+    def pipelines(request: Request) -> HTMLResponse:
+        return render(request, "pipelines", run_id=None)
+
+    @router.get("/pipelines/runs/{run_id}", response_class=HTMLResponse)
+    def pipeline_run(request: Request, run_id: str) -> HTMLResponse:
+        return render(request, "pipelines", run_id=run_id)
 
     @router.get("/login", response_class=HTMLResponse)
     def login(request: Request) -> HTMLResponse:

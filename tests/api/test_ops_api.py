@@ -105,7 +105,8 @@ class FakeSupervisor:
         self.ids = list(real_ids)
         self.started = 0
 
-    def start_worker(self):
+    def start_worker(self, queues=None):
+        self.queues = queues
         self.started += 1
         self.ids.append(f"pool-{self.started}")
         return self.ids[-1]
@@ -135,6 +136,12 @@ def test_pool_endpoints(app, api_server, admin_key, start_worker):
         assert {x["id"]: x["supervised"] for x in listed["items"]}[w.worker.id] is True
         r = c.post("/api/pool/workers")
         assert r.status_code == 201 and r.json() == {"id": "pool-1", "supervised": True}
+        assert supervisor.queues is None
+        r = c.post("/api/pool/workers", json={"queues": ["reports", "default"]})  # a stranded queue's banner
+        assert r.status_code == 201 and supervisor.queues == "reports,default"
+        assert c.delete("/api/pool/workers/pool-2").status_code == 200
+        r = c.post("/api/pool/workers", json={"queues": ["bad queue!"]})
+        assert r.status_code == 422 and "queues" in r.text
         r = c.delete("/api/pool/workers/pool-1")
         assert r.status_code == 200 and r.json() == {"id": "pool-1", "stopping": True}
         assert c.delete("/api/pool/workers/pool-1").status_code == 404

@@ -233,7 +233,7 @@ def test_usable_on_a_phone_in_dark_mode(server: DashboardServer, phone: Browsing
     tasks.add.enqueue(1, 2)
     page = login(phone, server, "/")
     assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
-    for path in ("/", "/jobs", "/workers", "/dead", "/run"):
+    for path in ("/", "/jobs", "/workers", "/dead", "/run", "/stats"):
         page.goto(server.url + path)
         expect(page.locator("#main")).to_have_attribute("data-ready", "true")
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")

@@ -15,9 +15,10 @@ from conveyor.store.postgres.connection import Q, connection_lost
 from conveyor.store.postgres.enqueue import PostgresEnqueue
 from conveyor.store.postgres.jobs import PostgresJobs
 from conveyor.store.postgres.maintenance import PostgresMaintenance
+from conveyor.store.postgres.notify import event_notices, notify
 from conveyor.store.postgres.workers import PostgresWorkers
 
-__all__ = ["PostgresStore", "connection_lost"]
+__all__ = ["PostgresStore", "connection_lost", "event_notices", "notify"]
 
 log = logging.getLogger("conveyor.store")
 

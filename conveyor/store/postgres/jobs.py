@@ -35,6 +35,14 @@ class PostgresJobs(PostgresConnections, OperatorActions):
             return []
         return [self._job(r) for r in self._fetchall(Q.get_jobs, {"ids": valid}, read=True)]
 
+    def find_job_ids(self, fragment: str, limit: int = 3) -> list[str]:
+        rows = self._fetchall(Q.find_job_ids, {"prefix": fragment + "%", "suffix": "%" + fragment, "limit": limit},
+                              read=True)
+        return [str(r["id"]) for r in rows]
+
+    def task_metric_rows(self, since: float, step: int, tenant: str | None = None) -> list[dict[str, Any]]:
+        return self._fetchall(Q.task_metric_rows, {"since": since, "step": step, "tenant": tenant}, read=True)
+
     def list_jobs(self, filters: JobFilter, *, limit: int = 50, before: str | None = None) -> list[Job]:
         where, params = _where(filters, before)
         params["limit"] = limit
@@ -44,7 +52,7 @@ class PostgresJobs(PostgresConnections, OperatorActions):
         # Plain tuples and text ids: this runs for every job, so no per-row dict or UUID object.
         with self._connection() as conn:
             rows = conn.execute(Q.claim_jobs, {"queues": queues, "limit": limit, "worker_id": worker_id}).fetchall()
-        return [ClaimedJob(*r[:12]) for r in rows]
+        return [ClaimedJob(*r[:15]) for r in rows]
 
     def finish_jobs(self, outcomes: list[Outcome]) -> list[str]:
         outcomes = core.finishable(outcomes)
@@ -62,6 +70,9 @@ class PostgresJobs(PostgresConnections, OperatorActions):
             params["traceback"].append(o.traceback)
             params["delay"].append(o.retry_delay)
             params["entry"].append(Jsonb(attempt_entry(o, now)) if o.error is not None else None)
+        if any(o.emits for o in outcomes):  # pipelines hook: emits commit with their completions
+            from conveyor.store.pipelines_postgres import finish_with_emits
+            return finish_with_emits(self, Q.finish_jobs, params, outcomes)  # type: ignore[arg-type]
         # Never prepared: a generic plan guesses 10 rows from unnest and picks a nested loop that
         # re-runs it per running job (100-370 ms for a 500-outcome batch instead of ~2 ms).
         return [str(r["id"]) for r in self._fetchall(Q.finish_jobs, params, prepare=False)]

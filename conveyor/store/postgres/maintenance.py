@@ -14,6 +14,7 @@ from conveyor.store import core
 from conveyor.store.base import MaintenanceReport
 from conveyor.store.postgres.connection import Q
 from conveyor.store.postgres.notify import CHANNEL_WAKE, PostgresListeners, event_notices, notify
+from conveyor.task_metrics import RETENTION_SECONDS
 
 
 class PostgresMaintenance(PostgresListeners):
@@ -60,6 +61,7 @@ class PostgresMaintenance(PostgresListeners):
             cur.execute(Q.prune_workers, {"kept": core.WORKERS_KEPT_S})
             cur.execute(Q.prune_counters, {"kept": core.COMPLETION_COUNTS_KEPT_S,
                                            "deletions_kept": core.DELETIONS_KEPT_S})
+            cur.execute(Q.prune_task_minutes, {"kept": RETENTION_SECONDS})
             changed = [i for i, _ in report.rescued + report.timed_out] + report.expired
             notify(conn, [(CHANNEL_WAKE, q) for q in sorted(woken)] + event_notices("finished", changed))
         return report

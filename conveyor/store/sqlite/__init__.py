@@ -23,7 +23,9 @@ from conveyor.store.sqlite.jobs import SQLiteJobs
 from conveyor.store.sqlite.maintenance import SQLiteMaintenance
 from conveyor.store.sqlite.workers import SQLiteWorkers
 
-__all__ = ["SQLiteStore", "SqliteStore"]
+__all__ = ["LIVE_WORKERS", "SQLiteStore", "SqliteStore"]
+
+LIVE_WORKERS = Q.live_workers  # the pipelines store (pipelines_sqlite.py) counts live workers with it
 
 log = logging.getLogger("conveyor.store")
 

@@ -14,6 +14,9 @@ from conveyor.store.base import ClaimedJob, JobFilter, dumps
 from conveyor.store.rows import attempt_entry
 from conveyor.store.sqlite.connection import Q, ts
 from conveyor.store.sqlite.poller import SQLiteEvents
+from conveyor.task_metrics import MinuteFigures
+
+RAN_STATES = (JobState.COMPLETED, JobState.SCHEDULED, JobState.DEAD)  # attempts that ran and ended
 
 FILTER = filters.conditions(Q.job_filter)
 
@@ -29,6 +32,13 @@ class SQLiteJobs(SQLiteEvents, OperatorActions):
 
     def get_jobs(self, job_ids: list[str]) -> list[Job]:
         return [self._job(r) for r in self._all(Q.get_jobs, {"ids": json.dumps(job_ids)})] if job_ids else []
+
+    def find_job_ids(self, fragment: str, limit: int = 3) -> list[str]:
+        rows = self._all(Q.find_job_ids, {"prefix": fragment + "%", "suffix": "%" + fragment, "limit": limit})
+        return [str(r["id"]) for r in rows]
+
+    def task_metric_rows(self, since: float, step: int, tenant: str | None = None) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._all(Q.task_metric_rows, {"since": since, "step": step, "tenant": tenant})]
 
     def list_jobs(self, filters: JobFilter, *, limit: int = 50, before: str | None = None) -> list[Job]:
         where, params = _where(filters, before)
@@ -56,6 +66,7 @@ class SQLiteJobs(SQLiteEvents, OperatorActions):
                         args=json.loads(r["args"]), kwargs=json.loads(r["kwargs"]), attempts=r["attempts"],
                         max_attempts=r["max_attempts"], timeout=r["timeout"], lease_token=r["lease_token"],
                         token=r["token"], started_at=ts(r["started_at"]),  # type: ignore[arg-type]
+                        pipeline_run_id=r["pipeline_run_id"], step=r["step"], stage=r["stage"],
                     )
                     for r in rows
                 )
@@ -66,6 +77,7 @@ class SQLiteJobs(SQLiteEvents, OperatorActions):
         done: list[str] = []
         woken: set[str] = set()
         completed: dict[tuple[str, str, str], int] = {}
+        minutes: dict[tuple[str, str, str, str], MinuteFigures] = {}
         with self._write() as conn:
             now = time.time()
             finished_iso = datetime.fromtimestamp(now, UTC).isoformat()
@@ -84,8 +96,18 @@ class SQLiteJobs(SQLiteEvents, OperatorActions):
                     elif o.state == JobState.COMPLETED:
                         key = (row["tenant"], row["queue"], row["worker_id"] or "")
                         completed[key] = completed.get(key, 0) + 1
+                    if o.state in RAN_STATES and row["started_at"] is not None:
+                        figures = minutes.setdefault(
+                            (row["tenant"], row["queue"], row["task"], row["worker_id"] or ""), MinuteFigures())
+                        pickup = row["started_at"] - row["queued_at"] if row["queued_at"] is not None else None
+                        figures.add(o.state == JobState.COMPLETED, now - row["started_at"], pickup)
             # Throughput counters: one row per 10-second bucket, queue and worker.
             conn.executemany(Q.count_completions, [(now // 10 * 10, *key, n) for key, n in completed.items()])
+            # Per-minute task figures (migration 0007, conveyor/task_metrics.py).
+            conn.executemany(Q.count_task_minutes, [(now // 60 * 60, *key, *f.values()) for key, f in minutes.items()])
+            if any(o.emits for o in outcomes):  # pipelines hook: emits commit with their completions
+                from conveyor.store.pipelines_sqlite import insert_emits
+                woken |= insert_emits(conn, outcomes, set(done))
         self._wake(woken)
         return done
 

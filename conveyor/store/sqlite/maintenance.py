@@ -12,6 +12,7 @@ from conveyor.store import core
 from conveyor.store.base import MaintenanceReport
 from conveyor.store.sqlite.connection import Q, ts
 from conveyor.store.sqlite.poller import SQLiteEvents
+from conveyor.task_metrics import RETENTION_SECONDS
 
 
 class SQLiteMaintenance(SQLiteEvents):
@@ -54,6 +55,7 @@ class SQLiteMaintenance(SQLiteEvents):
                                                         "failure_ttl": failure_ttl, "batch": prune_batch}).rowcount
             conn.execute(Q.prune_workers, {"now": now, "kept": core.WORKERS_KEPT_S})
             conn.execute(Q.prune_counters, {"now": now, "kept": core.COMPLETION_COUNTS_KEPT_S})
+            conn.execute(Q.prune_task_minutes, {"now": now, "kept": RETENTION_SECONDS})
             conn.execute(Q.prune_deletions, {"now": now, "deletions_kept": core.DELETIONS_KEPT_S})
         self._wake({q for _, s, q in rescued if s == "queued"})
         return report

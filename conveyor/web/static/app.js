@@ -102,8 +102,10 @@ export function every(ms, fn) {
       return;
     }
     running = true;
+    let next = ms;
     try {
-      await fn();
+      const asked = await fn();
+      if (typeof asked === "number") next = asked; // e.g. sooner while something is about to change
     } catch (err) {
       reportError(err);
     } finally {
@@ -111,7 +113,7 @@ export function every(ms, fn) {
     }
     if (stopped) return;
     clearTimeout(timer);
-    timer = setTimeout(tick, pending ? 0 : ms);
+    timer = setTimeout(tick, pending ? 0 : next);
     pending = false;
   };
   document.addEventListener("visibilitychange", () => {
@@ -162,6 +164,7 @@ export class ApiError extends Error {
     this.action = info.action;
     this.technical = info.technical_details;
     this.fields = body && typeof body === "object" && Array.isArray(body.fields) ? body.fields : null;
+    this.queue = body && typeof body === "object" && typeof body.queue === "string" ? body.queue : null;
   }
 }
 
@@ -518,8 +521,42 @@ export function fmtDuration(startIso, endIso) {
 const numberFormat = new Intl.NumberFormat();
 export const fmtNum = (n) => (n === null || n === undefined ? "—" : numberFormat.format(n));
 
+// Frames of Conveyor's own runner and of the standard library's executors: not the user's code.
+const RUNNER_FRAME = /File "[^"]*(\/conveyor\/(worker|context|process_isolation|app)\.py|\/concurrent\/futures\/[^"]*|\/asyncio\/[^"]*|\/threading\.py)"/;
+
+/** A Python traceback with Conveyor's and the executors' frames left out: { text, hidden }. */
+export function trimTraceback(text) {
+  if (!text) return { text: "", hidden: 0 };
+  const lines = String(text).replace(/\s+$/, "").split("\n");
+  const out = [];
+  let hidden = 0;
+  for (let i = 0; i < lines.length; i += 1) {
+    const line = lines[i];
+    if (/^ {2}File "/.test(line)) {
+      const frame = [line];
+      while (i + 1 < lines.length && /^ {4}/.test(lines[i + 1])) frame.push(lines[(i += 1)]);
+      if (RUNNER_FRAME.test(line)) hidden += 1;
+      else out.push(...frame);
+    } else {
+      out.push(line);
+    }
+  }
+  return { text: out.join("\n"), hidden };
+}
+
+/** args and kwargs as the call would read: (1, 2, size=3); the whole of it on hover. */
+export function argsPreview(job) {
+  const parts = [...(job.args || []).map((a) => JSON.stringify(a)),
+    ...Object.entries(job.kwargs || {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`)];
+  if (!parts.length) return h("span", { class: "muted" }, "()");
+  const text = `(${parts.join(", ")})`;
+  return h("span", { title: text, "data-testid": "args-preview" }, text.length > 48 ? `${text.slice(0, 47)}…` : text);
+}
+
+/** The random tail of a UUIDv7 id: its head is the creation time, the same for every job made
+ * within ~65 s. (`conveyor status` takes this tail too.) */
 export function shortId(id) {
-  return id ? String(id).slice(0, 8) : "";
+  return id ? String(id).slice(-8) : "";
 }
 
 export function stateBadge(state, extra = "") {
@@ -606,6 +643,7 @@ export function fillErrorBox(box, err, { title } = {}) {
     err && err.fields && err.fields.length ? h("ul", { class: "field-errors" },
       err.fields.map((f) => h("li", {}, h("code", {}, f.field), ": ", f.message))) : null,
     action ? h("p", { class: "alert-action" }, h("strong", {}, "What to do: "), commandText(action)) : null,
+    err && err.status === 503 && err.queue ? startWorkerButton(err.queue) : null,
     technical ? h("details", { class: "technical" }, h("summary", {}, "Technical details"),
       h("pre", {}, typeof technical === "string" ? technical : JSON.stringify(technical, null, 2))) : null);
   box.hidden = false;
@@ -701,9 +739,27 @@ export function plural(n, word, many = `${word}s`) {
 
 // ---------------------------------------------------------------------------------------------
 // Stranded queues: the same red banner on every page
+export function cliCommand() {
+  return document.body.dataset.cli || "conveyor";
+}
+
 export function workerCommand(queue) {
-  const app = document.body.dataset.appPath || "your.module:app";
-  return `conveyor worker --app ${app} --queues ${queue}`;
+  const app = document.body.dataset.appPath || "your_module:app";
+  return `${cliCommand()} worker --app ${app} --queues ${queue}`;
+}
+
+/** Under `conveyor up` (a supervised pool) an admin can start a worker for the queue from here. */
+export function startWorkerButton(queue) {
+  if (document.body.dataset.supervised !== "1" || !session.me || session.me.role !== "admin") return null;
+  const button = h("button", { type: "button", class: "btn btn-sm btn-primary", "data-testid": "start-worker",
+    title: `Start a supervised worker process that serves queue ${queue}` }, `Start a worker for “${queue}”`);
+  button.addEventListener("click", () => busy(button, async () => {
+    const answer = await api("/api/pool/workers", { method: "POST", body: { queues: [queue] } });
+    toast(`Starting worker ${answer.id} for queue ${queue}; the banner clears once it sends its first heartbeat.`);
+    button.textContent = "Starting…";
+    button.dataset.started = "1";
+  }));
+  return button;
 }
 
 export function renderStranded(container, queues) {
@@ -718,7 +774,8 @@ export function renderStranded(container, queues) {
       h("div", { class: "banner-text" },
         h("strong", {}, `Queue “${q.name}” is stranded: `),
         `${plural(waiting, "job")} waiting and no live worker serves it: nothing runs there until a worker starts.`,
-        h("div", { class: "banner-fix" }, "Fix: ", h("code", { class: "cmd" }, cmd), copyButton(cmd))),
+        h("div", { class: "banner-fix" }, "Fix: ", h("code", { class: "cmd" }, cmd), copyButton(cmd),
+          startWorkerButton(q.name))),
     ];
     if (!banner) {
       banner = h("div", { class: "banner banner-danger", role: "alert", "data-stranded": q.name, "data-testid": "stranded-banner" });
@@ -732,7 +789,11 @@ export function renderStranded(container, queues) {
   for (const el of $$("[data-stranded]", container)) {
     if (!seen.has(el.dataset.stranded)) el.remove();
   }
+  return stranded.length;
 }
+
+/** While a queue is stranded, poll this often: its banner goes as soon as a worker is live. */
+export const STRANDED_POLL_MS = 500;
 
 export function setDeadCount(queues) {
   const el = $("#nav-dead-count");
@@ -748,8 +809,9 @@ export function startHealth(intervalMs = 5000) {
   const container = $("#banners");
   return every(intervalMs, async () => {
     const data = await api("/api/queues");
-    renderStranded(container, data.items);
+    const stranded = renderStranded(container, data.items);
     setDeadCount(data.items);
+    return stranded ? STRANDED_POLL_MS : intervalMs;
   });
 }
 

@@ -1,6 +1,6 @@
 // Dead letters: grouped by task and error; requeue or purge one job, a group, a selection or all.
 import {
-  $, $$, api, boot, busy, canOperate, clear, confirmAction, every, fmtNum, h, jobFromMessage, live, markReady, patch, plural, qs,
+  $, $$, api, argsPreview, boot, busy, canOperate, clear, confirmAction, every, fmtNum, h, jobFromMessage, live, markReady, patch, plural, qs,
   shortId, startHealth, throttle, timeEl, toast,
 } from "./app.js";
 
@@ -119,7 +119,8 @@ function itemRow(job) {
   return h("tr", { "data-job-id": job.id, "data-testid": "dead-item", "data-key": job.id },
     h("td", { class: "check", "data-label": "" }, canOperate() ? check : null),
     h("td", { class: "job-cell span", "data-label": "Job" },
-      h("a", { href: `/jobs/${encodeURIComponent(job.id)}` }, job.task), h("span", { class: "mono", title: job.id }, shortId(job.id))),
+      h("a", { href: `/jobs/${encodeURIComponent(job.id)}` }, job.task), h("span", { class: "mono", title: job.id }, shortId(job.id)),
+      h("div", { class: "mono small muted args-line" }, argsPreview(job))),
     h("td", { "data-label": "Queue" }, job.queue),
     h("td", { class: "error-cell span", "data-label": "Error", title: job.error || "" }, job.error || "—"),
     h("td", { class: "num", "data-label": "Attempts" }, `${job.attempts}/${job.max_attempts}`),

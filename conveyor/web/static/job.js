@@ -2,8 +2,8 @@
 // meta as JSON, worker and token links, retry / cancel / delete. Live over /ws/jobs/{id}.
 import {
   $, FINISHED_STATES, ACTIVE_STATES, api, boot, busy, canOperate, clear, confirmAction, exactTime, fillErrorBox,
-  fmtDuration, fmtNum, h, jobFromMessage, jsonView, live, markReady, parseTime, qs, setProgress, startHealth, timeEl,
-  toast,
+  fmtDuration, fmtNum, h, jobFromMessage, jsonView, live, markReady, parseTime, plural, qs, setProgress, startHealth,
+  timeEl, toast, trimTraceback,
 } from "./app.js";
 
 await boot();
@@ -152,8 +152,24 @@ function renderError(job) {
   $("#error-card").hidden = !show;
   if (!show) return;
   $("#error-text").textContent = job.error;
-  $("#error-tb-wrap").hidden = !job.traceback;
-  $("#error-tb").textContent = job.traceback || "";
+  const trimmed = trimTraceback(job.traceback);
+  $("#error-tb").hidden = !job.traceback;
+  $("#error-tb").textContent = trimmed.text;
+  $("#error-tb-wrap").hidden = !trimmed.hidden;
+  $("#error-tb-summary").textContent = `Full traceback (with ${plural(trimmed.hidden, "Conveyor and executor frame")})`;
+  $("#error-tb-full").textContent = job.traceback || "";
+}
+
+/** An attempt's traceback: the user's frames, the whole one a click away. */
+function attemptTraceback(a, job, open) {
+  if (a.traceback === job.traceback && !$("#error-card").hidden) {
+    return h("p", { class: "small muted" }, h("a", { href: "#error-card" }, "Traceback: shown under Error above"));
+  }
+  const trimmed = trimTraceback(a.traceback);
+  return h("details", { "data-attempt": a.attempt, open },
+    h("summary", {}, "Traceback"), h("pre", { class: "traceback" }, trimmed.text),
+    trimmed.hidden ? h("details", { class: "full-tb" }, h("summary", {}, "Full traceback"),
+      h("pre", { class: "traceback" }, a.traceback)) : null);
 }
 
 function renderAttempts(job) {
@@ -177,8 +193,7 @@ function renderAttempts(job) {
           a.started_at ? ["started ", timeEl(a.started_at)] : null,
           a.ended_at ? ` · ran ${fmtDuration(a.started_at, a.ended_at)}` : a.outcome === "running" ? ` · running for ${fmtDuration(a.started_at)}` : "")),
       a.error ? h("div", { class: "error-line" }, a.error) : null,
-      a.traceback ? h("details", { "data-attempt": a.attempt, open: tbOpen },
-        h("summary", {}, "Traceback"), h("pre", { class: "traceback" }, a.traceback)) : null);
+      a.traceback ? attemptTraceback(a, job, tbOpen) : null);
   }));
   list.dataset.seen = "1";
 }

@@ -1,7 +1,7 @@
 // Jobs: filter by state, queue, task, token and creation time; keyset-paged (the API's cursor);
 // rows update live from the WebSocket event stream.
 import {
-  $, $$, STATES, STATE_LABELS, api, boot, clear, every, fmtNum, h, jobFromMessage, live, markReady, parseTime, progressBar,
+  $, $$, STATES, STATE_LABELS, api, boot, clear, every, argsPreview, fmtDuration, fmtNum, h, jobFromMessage, live, markReady, parseTime, progressBar,
   qs, shortId, startHealth, stateBadge, timeEl,
 } from "./app.js";
 
@@ -77,7 +77,7 @@ function ensureOption(select, value) {
 clear($("#state-chips"), STATES.map((state) => {
   const chip = h("button", { type: "button", class: `chip state-${state}`, "data-state": state,
     style: `--chip-colour: var(--c-${state})`, "aria-pressed": "false", "data-testid": `filter-state-${state}` },
-  STATE_LABELS[state]);
+  STATE_LABELS[state], h("span", { class: "chip-count", "data-testid": `chip-count-${state}`, hidden: true }));
   chip.addEventListener("click", () => {
     chip.setAttribute("aria-pressed", String(chip.getAttribute("aria-pressed") !== "true"));
     apply(true);
@@ -136,13 +136,41 @@ function row(job) {
       h("a", { href: `/jobs/${encodeURIComponent(job.id)}` }, job.task),
       h("span", { class: "mono", title: job.id }, shortId(job.id))),
     h("td", { "data-label": "Queue" }, h("a", { href: `/jobs${qs({ queue: job.queue })}` }, job.queue)),
+    h("td", { "data-label": "Arguments", class: "args-cell mono small" }, argsPreview(job)),
     h("td", { "data-label": "Progress" }, progress),
     h("td", { class: "num", "data-label": "Attempts" }, `${job.attempts}/${job.max_attempts}`),
     h("td", { "data-label": "Created" }, timeEl(job.created_at)),
+    h("td", { "data-label": "Runtime", class: "num", "data-testid": "runtime" }, runtime(job)),
     h("td", { "data-label": "Updated" }, timeEl(job.updated_at)),
     h("td", { "data-label": "Worker", class: "mono small" }, job.worker_id
       ? h("a", { href: `/workers#${encodeURIComponent(job.worker_id)}`, title: job.worker_id }, shortWorker(job.worker_id))
       : h("span", { class: "muted" }, "—")));
+}
+
+function runtime(job) {
+  if (!job.started_at) return h("span", { class: "muted" }, "—");
+  const running = job.state === "running";
+  const end = running ? null : (job.ended_at || job.updated_at);
+  return h("span", { title: `${running ? "Running since" : "Ran from"} ${job.started_at}${end ? ` to ${end}` : ""}`,
+    "data-started": job.started_at, "data-running": running ? "1" : "" }, fmtDuration(job.started_at, end));
+}
+
+/** Counts per state on the filter chips, from the per-queue counts (the active states and the
+ * dead-letter list; completed and cancelled are not counted: that would scan finished history). */
+async function refreshChipCounts() {
+  const data = await api("/api/queues");
+  const counts = {};
+  for (const q of data.items) {
+    if (filters.queue && q.name !== filters.queue) continue;
+    for (const [state, n] of Object.entries(q.counts || {})) counts[state] = (counts[state] || 0) + n;
+  }
+  for (const chip of $$(".chip", $("#state-chips"))) {
+    const n = counts[chip.dataset.state];
+    const badge = chip.querySelector(".chip-count");
+    const text = n === undefined ? "" : fmtNum(n);
+    if (badge.textContent !== text) badge.textContent = text;
+    badge.hidden = n === undefined;
+  }
 }
 
 function shortWorker(id) {
@@ -260,3 +288,8 @@ await load();
 loaded = true;
 // The socket carries row updates; while it is down the page polls instead.
 every(5000, () => (stream && stream.open ? undefined : load()));
+every(3000, refreshChipCounts);
+// Running jobs' runtimes tick.
+setInterval(() => {
+  for (const el of $$("[data-running='1']", tbody)) el.textContent = fmtDuration(el.dataset.started, null);
+}, 1000);

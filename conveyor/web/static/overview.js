@@ -2,9 +2,10 @@
 // a throughput sparkline from a client-side history of samples, stranded-queue banners and the
 // workers at a glance.
 import {
-  $, api, boot, busy, canOperate, clear, every, fmtAge, fmtNum, h, live, markReady, patch, plural, qs, renderStranded,
-  setDeadCount, throttle, toast,
+  $, api, boot, busy, canOperate, clear, copyButton, every, fmtAge, fmtNum, h, live, markReady, patch, plural, qs,
+  renderStranded, setDeadCount, startWorkerButton, STRANDED_POLL_MS, throttle, toast, workerCommand,
 } from "./app.js";
+import { barChart } from "./charts.js";
 
 await boot();
 
@@ -167,26 +168,52 @@ function renderWorkers(workers) {
       href: `/workers#${encodeURIComponent(w.id)}`,
       title: `${w.id}\n${state}, heartbeat ${fmtAge(w.heartbeat_age)} ago\nqueues: ${w.queues.join(", ")}` },
     h("span", { class: "dot", "aria-hidden": "true" }),
-    `${w.hostname}:${w.pid}`,
-    h("span", { class: "muted" }, w.alive ? `${w.jobs_in_flight}/${w.concurrency} busy` : "dead"),
+    w.id,
+    h("span", { class: "muted" }, w.alive ? `${busyCount(w)}/${w.concurrency} busy` : "dead"),
     state === "paused" ? h("span", { class: "muted" }, "paused") : null);
   });
-  clear(glance, summary, chips.length ? chips : h("span", { class: "muted" },
-    "No worker has run recently. Start one with ", h("code", { class: "cmd" },
-      `conveyor worker --app ${document.body.dataset.appPath}`)));
+  const stopped = workers.filter((w) => !w.alive && w.state === "stopped");
+  const cmd = workerCommand("high,default,low");
+  clear(glance, summary, chips.length ? chips : h("span", { class: "muted", "data-testid": "no-worker" },
+    stopped.length ? `No worker is running (${plural(stopped.length, "worker")} stopped in the last hour). `
+      : "No worker is running. ",
+    "Start one with ", h("code", { class: "cmd" }, cmd), " ", copyButton(cmd), " ",
+    startWorkerButton("high,default,low")));
+}
+
+/** Jobs running on a worker now: the same rows the Running counts come from. */
+function busyCount(w) {
+  return (w.current_jobs || []).length;
+}
+
+let historyAt = 0;
+
+/** Processed and failed attempts in the last hour, a bar per minute (per-minute aggregates). */
+async function refreshHistory() {
+  if (Date.now() - historyAt < 5000) return;
+  historyAt = Date.now();
+  const data = await api("/api/metrics/tasks?window=hour");
+  $("#h-processed").textContent = fmtNum(data.totals.processed);
+  $("#h-failed").textContent = fmtNum(data.totals.failed);
+  $("#h-failed").classList.toggle("zero", !data.totals.failed);
+  const box = $("#h-chart");
+  clear(box, barChart(data.series, { width: Math.max(240, box.clientWidth), height: 70, step: data.step_seconds,
+    label: "Attempts per minute, last hour: succeeded and failed" }));
 }
 
 async function refresh() {
   const [queues, workers] = await Promise.all([api("/api/queues"), api("/api/workers")]);
   record(queues.items);
-  renderStranded($("#stranded"), queues.items);
+  const stranded = renderStranded($("#stranded"), queues.items);
   setDeadCount(queues.items);
   renderTiles(queues.items, workers.items);
   renderQueues(queues.items);
   renderWorkers(workers.items);
+  await refreshHistory();
   lastUpdate = Date.now();
   updatedText();
   markReady();
+  return stranded ? STRANDED_POLL_MS : REFRESH_MS;
 }
 
 function updatedText() {

@@ -2,7 +2,8 @@
 // serves the task's queue the API refuses (503) and the page shows its actionable error at once:
 // nothing is queued.
 import {
-  $, api, boot, canOperate, clear, every, fillErrorBox, h, markPolling, markReady, plural, setDeadCount, renderStranded, workerCommand,
+  $, api, boot, canOperate, clear, every, fillErrorBox, h, markPolling, markReady, plural, setDeadCount, renderStranded, STRANDED_POLL_MS,
+  workerCommand,
 } from "./app.js";
 
 await boot();
@@ -169,9 +170,20 @@ $("#format").addEventListener("click", () => {
 
 // ---- task picker ----------------------------------------------------------------------------
 function template(task) {
+  // Required parameters as null to fill in; the others with their real default, or left out when
+  // the default is not JSON (the task then uses it).
   const body = {};
-  for (const name of task.parameters) body[name] = null;
-  return task.parameters.length ? JSON.stringify(body, null, 2) : "{}";
+  for (const p of task.signature || []) {
+    if (!p.keyword) continue;
+    if (p.required) body[p.name] = null;
+    else if (p.default_is_json) body[p.name] = p.default;
+  }
+  return Object.keys(body).length ? JSON.stringify(body, null, 2) : "{}";
+}
+
+function describeParameter(p) {
+  if (p.required) return `${p.name} (required)`;
+  return `${p.name}=${p.default_is_json ? JSON.stringify(p.default) : p.default}`;
 }
 
 function chooseTask() {
@@ -189,7 +201,8 @@ function chooseTask() {
   $("#task-doc").classList.toggle("muted", !task.doc);
   clear($("#task-meta"),
     h("dt", {}, "Queue"), h("dd", {}, task.queue),
-    h("dt", {}, "Parameters"), h("dd", { class: "mono" }, task.parameters.length ? task.parameters.join(", ") : "none"),
+    h("dt", {}, "Parameters"), h("dd", { class: "mono", "data-testid": "task-parameters" },
+      (task.signature || []).length ? task.signature.map(describeParameter).join(", ") : "none"),
     h("dt", {}, "Attempts"), h("dd", {}, String(task.max_attempts)),
     h("dt", {}, "Timeout"), h("dd", {}, task.timeout ? `${task.timeout} s` : "none"),
     h("dt", {}, "Priority"), h("dd", {}, String(task.priority)),
@@ -269,9 +282,10 @@ function showRunError(err) {
 async function refreshQueues() {
   const data = await api("/api/queues");
   queues = new Map(data.items.map((q) => [q.name, q]));
-  renderStranded($("#banners"), data.items);
+  const stranded = renderStranded($("#banners"), data.items);
   setDeadCount(data.items);
   renderQueueStatus();
+  return stranded ? STRANDED_POLL_MS : 3000;
 }
 
 const data = await api("/api/tasks");

@@ -58,7 +58,7 @@ function card(w) {
   h("div", { class: "queue-chips", title: "Queues, in priority order" },
     w.queues.map((q) => h("span", { class: "queue-chip" }, q))),
   h("div", { class: "stats" },
-    stat("Busy", `${w.jobs_in_flight}/${w.concurrency}`, "worker-busy"),
+    stat("Busy", `${(w.current_jobs || []).length}/${w.concurrency}`, "worker-busy"),
     stat("Processed", fmtNum(w.processed), "worker-processed"),
     stat("Failed", fmtNum(w.failed), "worker-failed")),
   h("div", { class: "small" },
@@ -74,7 +74,7 @@ function actionButton(label, action, w, cls, testid) {
   const button = h("button", { type: "button", class: cls, "data-testid": testid, "data-action": action }, label);
   button.addEventListener("click", () => busy(button, async () => {
     if (action === "stop") {
-      const ok = await confirmAction(`Stop worker ${w.hostname}:${w.pid}?`,
+      const ok = await confirmAction(`Stop worker ${w.id}?`,
         "It finishes (or hands back) its running jobs and exits. " +
         (w.supervised ? "The pool does not restart it." : "Start it again from where it runs."), "Stop worker");
       if (!ok) return;
@@ -100,7 +100,7 @@ async function refresh() {
   const gone = data.items.filter((w) => !w.alive);
   const dead = gone.filter((w) => w.state !== "stopped");
   const paused = alive.filter((w) => w.state === "paused");
-  const busyCount = alive.reduce((s, w) => s + w.jobs_in_flight, 0);
+  const busyCount = alive.reduce((s, w) => s + (w.current_jobs || []).length, 0);
   const slots = alive.reduce((s, w) => s + w.concurrency, 0);
   $("#workers-summary").textContent = `${plural(alive.length, "worker")} alive` +
     (paused.length ? ` (${paused.length} paused)` : "") +

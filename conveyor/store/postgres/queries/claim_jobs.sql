@@ -22,7 +22,8 @@ claimed AS (
         finished_at = NULL
     FROM picked WHERE c.id = picked.id
     RETURNING c.id::text, c.task, c.queue, c.tenant, c.args, c.kwargs, c.attempts, c.max_attempts, c.timeout,
-        c.lease_token::text, coalesce(c.token, replace(c.id::text, '-', '')), c.started_at
+        c.lease_token::text, coalesce(c.token, replace(c.id::text, '-', '')), c.started_at,
+        c.pipeline_run_id::text, c.step, c.stage
 ),
 event AS (
     SELECT pg_notify('conveyor_events', json_build_object('state', 'running', 'ids', json_agg(id))::text)

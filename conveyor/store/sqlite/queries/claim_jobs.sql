@@ -7,4 +7,5 @@ SET state = 'running', attempts = attempts + 1, started_at = :now, updated_at = 
 WHERE id IN (SELECT id FROM conveyor_jobs WHERE state = 'queued' AND queue = :queue
              ORDER BY priority DESC, run_at, id LIMIT :limit)
 RETURNING id, task, queue, tenant, args, kwargs, attempts, max_attempts, timeout,
-          lease_token, coalesce(token, replace(id, '-', '')) AS token, started_at, priority, run_at
+          lease_token, coalesce(token, replace(id, '-', '')) AS token, started_at, priority, run_at,
+          pipeline_run_id, step, stage

@@ -9,4 +9,4 @@ SET state = :state, result = :result, error = :error, traceback = :traceback,
                        ELSE json_insert(attempt_log, '$[#]', json(:entry)) END,
     lease_token = NULL, deadline = NULL, cancel_requested = 0, updated_at = :now
 WHERE id = :id AND lease_token = :lease AND state = 'running'
-RETURNING queue, tenant, worker_id
+RETURNING queue, tenant, worker_id, task, started_at, queued_at

@@ -1,0 +1,321 @@
+"""Runs of a declared pipeline: start (with the live-worker check), advance (the rules applied under
+the run's lock), cancel, retry a step, reprocess from raw data, read."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import InvalidTransitionError, JobNotFoundError, NoLiveWorkerError
+from conveyor.model import EnqueuePolicy, new_job_id
+from conveyor.pipelines.declaration import Pipeline, PipelineError, stage_queues
+from conveyor.pipelines.rules import (
+    CANCELLED,
+    FAILED,
+    READY,
+    RUN_DONE,
+    RUNNING,
+    Decision,
+    StageCounts,
+    decide,
+    seed_flags,
+    status_json,
+)
+from conveyor.store.base import dumps
+from conveyor.store.pipelines_common import RunFilter, RunRecord, RunTransaction, StageJob, pipeline_sql
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+
+
+class RunNotFoundError(JobNotFoundError):
+    """No run with that id (or not the caller's tenant's)."""
+
+
+@dataclass
+class PipelineRun:
+    """A run as users read it: its state and the status JSON in the seed's shape."""
+
+    id: str
+    pipeline: str
+    tenant: str
+    token: str
+    params: dict[str, Any]
+    state: str
+    status: dict[str, Any]
+    error: str | None
+    queues: dict[str, str]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    reprocess_of: str | None = None
+    from_stage: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in RUN_DONE
+
+    def to_dict(self) -> dict[str, Any]:
+        def ts(v: datetime | None) -> str | None:
+            return v.isoformat() if v else None
+        duration = ((self.finished_at or datetime.now(self.created_at.tzinfo)) - self.started_at).total_seconds() \
+            if self.started_at else None
+        return {"id": self.id, "pipeline": self.pipeline, "tenant": self.tenant, "token": self.token,
+                "params": self.params, "state": self.state, "status": self.status, "error": self.error,
+                "queues": self.queues, "created_at": ts(self.created_at), "started_at": ts(self.started_at),
+                "finished_at": ts(self.finished_at), "duration": duration, "reprocess_of": self.reprocess_of,
+                "from_stage": self.from_stage}
+
+
+def counts_of(record: RunRecord) -> dict[tuple[str, str], StageCounts]:
+    return {key: StageCounts(
+        entered=int(c["entered"]), outstanding=int(c["outstanding"]), done=int(c["done"]), failed=int(c["failed"]),
+        cancelled=int(c["cancelled"]), running=int(c["running"]), started=bool(c["started"]),
+        skipped=bool(c["skipped"]), started_at=c["started_at"], finished_at=c["finished_at"],
+        last_error=c["last_error"]) for key, c in record.counts.items()}
+
+
+def _public(record: RunRecord, pipeline: Pipeline | None) -> PipelineRun:
+    status = record.status
+    if pipeline is not None and record.counts:
+        counts = counts_of(record)
+        decision = decide(pipeline, counts, record.state)
+        # What the stored run says, with the live counters (the stored state is the truth).
+        decision.run_state = record.state
+        status = status_json(pipeline, counts, decision, record.token)
+    return PipelineRun(id=record.id, pipeline=record.pipeline, tenant=record.tenant, token=record.token,
+                       params=record.params, state=record.state, status=status, error=record.error,
+                       queues=record.queues, created_at=record.created_at, started_at=record.started_at,
+                       finished_at=record.finished_at, reprocess_of=record.reprocess_of, from_stage=record.from_stage)
+
+
+class Runs:
+    """Run operations of one app (app.runs)."""
+
+    def __init__(self, app: Conveyor) -> None:
+        self.app = app
+
+    @property
+    def sql(self) -> Any:
+        return pipeline_sql(self.app.store)
+
+    def declared(self, name: str) -> Pipeline:
+        pipeline = self.app.pipelines.get(name)
+        if pipeline is None:
+            known = ", ".join(sorted(self.app.pipelines)) or "none"
+            raise PipelineError(f"Unknown pipeline {name!r}.", action=f"Use one of the declared pipelines: {known}.")
+        return pipeline.declaration
+
+    # -- start --------------------------------------------------------------------------------
+    def start(self, name: str, params: dict[str, Any] | None = None, *, tenant: str = "default",
+              tier: str | None = None, token: str | None = None, policy: EnqueuePolicy | str | None = None,
+              reprocess_of: RunRecord | None = None, from_stage: str | None = None) -> PipelineRun:
+        pipeline = self.declared(name)
+        params = dict(params or {})
+        if not isinstance(params, dict):
+            raise PipelineError("params must be a JSON object.", action="Pass params={...}.")
+        dumps(params)  # not JSON: a clear error, nothing written
+        values = {"tenant": tenant, **params}
+        if tier is not None:
+            values["tier"] = params["tier"] = tier
+        queues = stage_queues(pipeline, values, lambda task: self.app.get_task(task).options.queue)
+        chosen = EnqueuePolicy(policy) if policy else EnqueuePolicy(self.app.settings.enqueue_policy)
+        run_id = new_job_id()  # UUIDv7: run lists are ordered by id, i.e. by creation
+        error = None
+        if chosen is not EnqueuePolicy.ACCEPT:
+            live = self.sql.live_workers(sorted(set(queues.values())), self.app.settings.liveness_timeout)
+            missing = sorted(q for q, n in live.items() if n == 0)
+            if missing:
+                refusal = self._no_worker_error(name, missing)
+                if chosen is EnqueuePolicy.REFUSE:
+                    raise refusal
+                error = f"{refusal.message} {refusal.action}"
+        skipped = []
+        if from_stage is not None:
+            for step in pipeline.steps:
+                index = pipeline.stage_index(step.name, from_stage)
+                skipped += [(step.name, st.name) for st in step.stages[:index]]
+        record = RunRecord(
+            id=run_id, pipeline=name, tenant=tenant, token=token or uuid.uuid4().hex, params=params, queues=queues,
+            state=FAILED if error else READY, status={}, error=error,
+            reprocess_of=reprocess_of.id if reprocess_of else None, from_stage=from_stage,
+            created_at=None, started_at=None, finished_at=None, updated_at=None,  # type: ignore[arg-type]
+        )
+        record.status = status_json(pipeline, {}, decide(pipeline, {}, record.state), record.token)
+        self.sql.create_run(record, pipeline.cells(), skipped)
+        if not error:
+            self.advance(run_id)
+        return self.get(run_id)  # type: ignore[return-value]
+
+    def _no_worker_error(self, name: str, missing: list[str]) -> NoLiveWorkerError:
+        err = NoLiveWorkerError(missing[0], self.app.app_path)
+        err.message = (f"Pipeline {name!r} cannot start: no live worker serves queue(s) "
+                       f"{', '.join(repr(q) for q in missing)} - its stage jobs would stay queued.")
+        err.action = f"Start one with: conveyor worker --app {self.app.app_path or 'myproject.tasks:app'} " \
+                     f"--queues {','.join(missing)}"
+        err.queues = missing  # type: ignore[attr-defined]
+        return err
+
+    # -- advance ------------------------------------------------------------------------------
+    def advance(self, run_id: str) -> str | None:
+        """Apply the rules to the run's current counters under its lock: start the steps whose turn
+        has come, fail or finish the run. Safe to call any number of times from any process.
+
+        The common case (nothing to change) takes no lock and writes only the folded counters."""
+        self.sql.fold(run_id)
+        record = self.sql.get_run(run_id)
+        if record is None or record.pipeline not in self.app.pipelines or record.state in RUN_DONE:
+            return record.state if record else None
+        pipeline = self.declared(record.pipeline)
+        decision = decide(pipeline, counts_of(record), RUNNING)
+        if record.state == RUNNING and decision.run_state == RUNNING and not decision.start_steps:
+            return RUNNING
+        with self.sql.locked(run_id) as tx:
+            if tx is None or tx.run.state in RUN_DONE:
+                return tx.run.state if tx else None
+            counts = counts_of(tx.run)
+            decision = decide(pipeline, counts, RUNNING)
+            if decision.start_steps:
+                for job in self._start_steps(tx, pipeline, decision):
+                    c = counts.setdefault((job.step, job.stage), StageCounts())
+                    c.entered += 1
+                    c.outstanding += 1
+                counts = self._with_started(counts, pipeline, decision)
+                decision = decide(pipeline, counts, RUNNING)
+            if decision.failed:
+                tx.cancel_outstanding()
+            status = status_json(pipeline, counts, decision, tx.run.token)
+            tx.update_run(state=decision.run_state, status=status,
+                          error=decision.error if decision.failed else tx.run.error, started=True,
+                          finished=decision.run_state in RUN_DONE)
+            return decision.run_state
+
+    @staticmethod
+    def _with_started(counts: dict[tuple[str, str], StageCounts], pipeline: Pipeline,
+                      decision: Decision) -> dict[tuple[str, str], StageCounts]:
+        for name in decision.start_steps:
+            step = pipeline.step(name)
+            for stage in step.stages:
+                c = counts.setdefault((name, stage.name), StageCounts())
+                if not c.skipped:
+                    c.started = True
+                    break
+        return counts
+
+    def _start_steps(self, tx: RunTransaction, pipeline: Pipeline, decision: Decision) -> list[StageJob]:
+        run = tx.run
+        counts = counts_of(run)
+        jobs: list[StageJob] = []
+        cells = []
+        for name in decision.start_steps:
+            step = pipeline.step(name)
+            stages = [st for st in step.stages if not counts.get((name, st.name), StageCounts()).skipped]
+            if not stages:
+                continue
+            entry = stages[0]
+            if run.reprocess_of:
+                items: list[Any] = self.sql.raw_ids(run.reprocess_of, name)
+            else:
+                items = [run.params]
+            cells.append((name, entry.name))
+            jobs += self.stage_jobs(run.id, run.tenant, run.token, run.queues, name, entry.name, entry.task, items,
+                                    parent_id=None, last_job=True)
+        tx.insert_jobs(jobs, cells)
+        return jobs
+
+    def stage_jobs(self, run_id: str, tenant: str, token: str, queues: dict[str, str], step: str, stage: str,
+                   task_name: str, items: list[Any] | list[str], *, parent_id: str | None, last_job: bool,
+                   encoded: bool = False) -> list[StageJob]:
+        """Jobs for `items` entering one stage; `encoded`: items are already '[item]' JSON."""
+        opts = self.app.get_task(task_name).options
+        queue = queues[f"{step}/{stage}"]
+        n = len(items)
+        jobs = []
+        for i, item in enumerate(items):
+            meta = seed_flags(i, n, last_job)
+            jobs.append(StageJob(
+                id=new_job_id(), task=task_name, queue=queue, args_json=item if encoded else dumps([item]),
+                tenant=tenant, token=token, run_id=run_id, step=step, stage=stage, parent_id=parent_id,
+                priority=opts.priority, max_attempts=opts.max_attempts, timeout=opts.timeout,
+                meta_json=f'{{"first_item":{_b(meta["first_item"])},"last_item":{_b(meta["last_item"])},'
+                          f'"last_job_item":{_b(meta["last_job_item"])}}}'))
+        return jobs
+
+    # -- operator actions ---------------------------------------------------------------------
+    def cancel(self, run_id: str, tenant: str | None = None) -> PipelineRun:
+        self._require(run_id, tenant)
+        with self.sql.locked(run_id) as tx:
+            if tx.run.state in RUN_DONE:
+                raise InvalidTransitionError(f"Run {run_id} is {tx.run.state}; only a running run can be cancelled.",
+                                             action="Nothing to do: the run has already ended.")
+            tx.cancel_outstanding()
+            status = dict(tx.run.status, overall=CANCELLED)
+            tx.update_run(state=CANCELLED, status=status, error="cancelled by an operator", finished=True)
+        self.advance(run_id)
+        return self.get(run_id)  # type: ignore[return-value]
+
+    def retry_step(self, run_id: str, step: str, tenant: str | None = None) -> int:
+        """Re-run the step's failed work (dead, failed and cancelled jobs), plus the work of other
+        steps that was cancelled when the run failed. Returns how many jobs were queued again."""
+        record = self._require(run_id, tenant)
+        pipeline = self.declared(record.pipeline)
+        pipeline.step(step)
+        with self.sql.locked(run_id) as tx:
+            if tx.run.state == CANCELLED:
+                raise InvalidTransitionError(f"Run {run_id} is {tx.run.state}; a cancelled run cannot be retried.",
+                                             action="Start a new run.")
+            n = tx.requeue(step, ("dead", "failed", "cancelled"))
+            if tx.run.state == FAILED:
+                n += tx.requeue(None, ("cancelled",))
+            if n == 0:
+                raise InvalidTransitionError(f"Step {step!r} of run {run_id} has no failed work to retry.",
+                                             action="Retry a step whose status shows failed jobs.")
+            tx.update_run(state=RUNNING, status=dict(tx.run.status, overall=RUNNING), error=None)
+        self.advance(run_id)
+        return n
+
+    def reprocess(self, run_id: str, from_stage: str, tenant: str | None = None,
+                  policy: EnqueuePolicy | str | None = None) -> PipelineRun:
+        """A new run of the same pipeline that starts at `from_stage` of every step, fed with the
+        raw rows the original run stored: nothing is fetched again."""
+        record = self._require(run_id, tenant)
+        pipeline = self.declared(record.pipeline)
+        for step in pipeline.steps:
+            if pipeline.stage_index(step.name, from_stage) == 0:
+                raise PipelineError(f"{from_stage!r} is the first stage of step {step.name!r}: nothing before it "
+                                    "stored raw data to reprocess.", action="Name a later stage, e.g. transform.")
+        return self.start(record.pipeline, record.params, tenant=record.tenant, policy=policy,
+                          reprocess_of=record, from_stage=from_stage)
+
+    # -- reading ------------------------------------------------------------------------------
+    def _require(self, run_id: str, tenant: str | None) -> RunRecord:
+        record = self.sql.get_run(run_id, tenant)
+        if record is None:
+            raise RunNotFoundError(f"No pipeline run with id {run_id}.",
+                                   action="Check the id: list runs with 'conveyor pipelines status'.")
+        return record
+
+    def get(self, run_id: str, tenant: str | None = None) -> PipelineRun | None:
+        record = self.sql.get_run(run_id, tenant)
+        if record is None:
+            return None
+        declared = self.app.pipelines.get(record.pipeline)
+        return _public(record, declared.declaration if declared else None)
+
+    def list(self, filters: RunFilter | None = None, limit: int = 50, before: str | None = None) -> list[PipelineRun]:
+        return [_public(r, None) for r in self.sql.list_runs(filters or RunFilter(), limit, before)]
+
+    def advance_active(self) -> int:
+        """The safety net, run with maintenance: every unfinished run is advanced, so a change no
+        worker reported (a rescue, a timeout, a cancel from elsewhere) is acted on within a pass."""
+        n = 0
+        for run_id in self.sql.active_run_ids():
+            self.advance(run_id)
+            n += 1
+        return n
+
+
+def _b(value: bool) -> str:
+    return "true" if value else "false"

@@ -1,0 +1,151 @@
+"""Pipeline persistence shared by both engines: the rows the pipeline SQL reads and writes.
+
+The engines' pipeline statements live in pipelines_postgres.py and pipelines_sqlite.py, beside
+(not inside) the job store, and are reached through `pipeline_sql(store)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+
+    from conveyor.store.base import Store
+
+RUN_COLUMNS = ("id, pipeline, tenant, token, params, queues, state, status, error, reprocess_of, from_stage, "
+               "created_at, started_at, finished_at, updated_at")
+OUTSTANDING = ("scheduled", "queued", "running")
+
+
+@dataclass(slots=True)
+class StageJob:
+    """A job of one stage of a run, as the pipeline writes it (start, emit, reprocess)."""
+
+    id: str
+    task: str
+    queue: str
+    args_json: str  # '[item]', encoded once when the item was emitted
+    tenant: str
+    token: str
+    run_id: str
+    step: str
+    stage: str
+    parent_id: str | None = None
+    priority: int = 0
+    max_attempts: int = 3
+    timeout: float | None = None
+    meta_json: str = "{}"
+    # 'cancelled' for items emitted into a run that failed or was cancelled meanwhile: kept, so
+    # that retrying the run's steps queues them again instead of losing them.
+    state: str = "queued"
+
+
+@dataclass
+class RunRecord:
+    id: str
+    pipeline: str
+    tenant: str
+    token: str
+    params: dict[str, Any]
+    queues: dict[str, str]
+    state: str
+    status: dict[str, Any]
+    error: str | None
+    reprocess_of: str | None
+    from_stage: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    counts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class RunFilter:
+    pipeline: str | None = None
+    states: list[str] = field(default_factory=list)
+    tenant: str | None = None
+    token: str | None = None
+
+
+@dataclass
+class RawRecord:
+    id: int
+    run_id: str | None
+    step: str | None
+    tenant: str
+    token: str
+    source: str
+    fingerprint: str
+    payload: str | bytes
+    created_at: datetime
+
+
+def group_counts(jobs: list[StageJob]) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """(run, step, stage) -> (entered, of which outstanding) for these jobs."""
+    counted: dict[tuple[str, str, str], tuple[int, int]] = {}
+    for j in jobs:
+        key = (j.run_id, j.step, j.stage)
+        entered, outstanding = counted.get(key, (0, 0))
+        counted[key] = (entered + 1, outstanding + (j.state == "queued"))
+    return counted
+
+
+class RunTransaction(Protocol):
+    """What the run's rules may do while they hold the run's lock (one transaction)."""
+
+    run: RunRecord  # read under the lock, counters folded and current
+
+    def update_run(self, *, state: str, status: dict[str, Any], error: str | None,
+                   started: bool = False, finished: bool = False) -> None: ...
+
+    def insert_jobs(self, jobs: list[StageJob], started_cells: list[tuple[str, str]]) -> None: ...
+
+    def cancel_outstanding(self) -> int: ...
+
+    def requeue(self, step: str | None, states: tuple[str, ...]) -> int: ...
+
+
+class PipelineSQL(Protocol):
+    def create_run(self, run: RunRecord, cells: list[tuple[str, str]], skipped: list[tuple[str, str]]) -> None: ...
+
+    def get_run(self, run_id: str, tenant: str | None = None) -> RunRecord | None: ...
+
+    def list_runs(self, filters: RunFilter, limit: int = 50, before: str | None = None) -> list[RunRecord]: ...
+
+    def active_run_ids(self) -> list[str]: ...
+
+    def fold(self, run_id: str) -> None: ...
+
+    def locked(self, run_id: str) -> AbstractContextManager[RunTransaction | None]: ...
+
+    def live_workers(self, queues: list[str], liveness: float) -> dict[str, int]: ...
+
+    def save_raw(self, *, run_id: str | None, step: str | None, tenant: str, token: str, source: str,
+                 fingerprint: str, payload: str | bytes) -> int: ...
+
+    def get_raw(self, raw_id: int) -> RawRecord | None: ...
+
+    def raw_ids(self, run_id: str, step: str) -> list[int]: ...
+
+    def job_ids(self, run_id: str, states: tuple[str, ...] = ()) -> list[tuple[str, str, str, str]]: ...
+
+    def subscribe_runs(self, listener: Callable[[list[str]], None]) -> Callable[[], None]: ...
+
+
+def pipeline_sql(store: Store) -> PipelineSQL:
+    """The pipeline statements for this store's engine (made once per store)."""
+    cached: PipelineSQL | None = getattr(store, "_pipeline_sql", None)
+    if cached is None:
+        if store.engine == "postgres":
+            from conveyor.store.pipelines_postgres import PostgresPipelineSQL
+            cached = PostgresPipelineSQL(store)  # type: ignore[arg-type]
+        else:
+            from conveyor.store.pipelines_sqlite import SQLitePipelineSQL
+            cached = SQLitePipelineSQL(store)  # type: ignore[arg-type]
+        store._pipeline_sql = cached  # type: ignore[attr-defined]
+    return cached

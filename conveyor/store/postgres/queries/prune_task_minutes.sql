@@ -1,0 +1,2 @@
+-- Forget per-minute task figures older than kept seconds.
+DELETE FROM conveyor_task_minutes WHERE minute < now() - make_interval(secs => %(kept)s)

@@ -1,0 +1,94 @@
+"""Stage tasks and pipelines the pipeline tests run (in-process and in worker subprocesses)."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from typing import Any
+
+from conveyor import JobContext, PermanentError
+from tests.tasks import FAST_RETRY, app
+
+QUEUES = "p_extract,p_transform,p_embed"
+
+
+@app.task(name="p.extract", queue="p_extract", max_attempts=3, retry=FAST_RETRY)
+def extract(ctx: JobContext, params: dict[str, Any]) -> int:
+    """Emits params['n'] items; with raw=True each item is saved raw first and its row id emitted."""
+    n = int(params.get("n", 3))
+    if params.get("raw"):
+        for i in range(n):
+            ctx.emit(ctx.save_raw(f'{{"item": {i}}}', source="test-api", fingerprint=f"page={i}"))
+    else:
+        ctx.emit(*range(n))
+    return n
+
+
+@app.task(name="p.transform", queue="p_transform", max_attempts=3, retry=FAST_RETRY)
+def transform(ctx: JobContext, item: Any) -> Any:
+    """Passes the item on. Knobs from env (set for worker processes): random delay, a poison item."""
+    delay = float(os.environ.get("P_DELAY", "0"))
+    if delay:
+        time.sleep(random.uniform(0, delay))
+    if isinstance(item, int) and str(item) == os.environ.get("P_POISON", "") and \
+            not os.path.exists(os.environ.get("P_CURE", "/nonexistent")):
+        raise PermanentError(f"cannot transform item {item}")
+    if isinstance(item, int) and os.environ.get("P_RAW") == "1":
+        item = ctx.load_raw(item)
+    ctx.emit(item)
+    return item
+
+
+@app.task(name="p.embed", queue="p_embed", max_attempts=3, retry=FAST_RETRY)
+def embed(ctx: JobContext, item: Any) -> Any:
+    return item
+
+
+@app.task(name="p.slow", queue="p_transform", max_attempts=3, retry=FAST_RETRY)
+def slow(ctx: JobContext, item: Any) -> Any:
+    """A transform that takes a while (for SIGKILL and cancel tests)."""
+    deadline = time.monotonic() + float(os.environ.get("P_SLOW", "0.05"))
+    while time.monotonic() < deadline and not ctx.cancelled:
+        time.sleep(0.005)
+    ctx.emit(item)
+    return item
+
+
+@app.task(name="p.atransform", queue="p_transform", max_attempts=3, retry=FAST_RETRY)
+async def atransform(ctx: JobContext, item: Any) -> Any:
+    ctx.emit(item)
+    return item
+
+
+@app.task(name="p.aembed", queue="p_embed", max_attempts=3, retry=FAST_RETRY)
+async def aembed(ctx: JobContext, item: Any) -> Any:
+    return item
+
+
+def _stages(transform_task: str = "p.transform", extract_queue: str | None = None) -> list[dict[str, Any]]:
+    return [{"name": "extraction", "task": "p.extract", "queue": extract_queue},
+            {"name": "transform", "task": transform_task},
+            {"name": "embedding", "task": "p.embed"}]
+
+
+etl = app.pipeline("t.etl", steps=[{"name": "main", "display_name": "Main", "stages": _stages()}])
+etl_async = app.pipeline("t.etl_async", steps=[{"name": "main", "stages": [
+    {"name": "extraction", "task": "p.extract"}, {"name": "transform", "task": "p.atransform"},
+    {"name": "embedding", "task": "p.aembed"}]}])
+etl_slow = app.pipeline("t.etl_slow", steps=[{"name": "main", "stages": _stages("p.slow")}])
+etl_two = app.pipeline("t.etl_two", steps=[
+    {"name": "first", "stages": _stages()},
+    {"name": "second", "stages": _stages()},
+])
+etl_wait = app.pipeline("t.etl_wait", steps=[
+    {"name": "first", "stages": _stages()},
+    {"name": "second", "stages": _stages(), "order": "wait"},
+])
+etl_continue = app.pipeline("t.etl_continue", steps=[
+    {"name": "first", "stages": _stages(), "on_failure": "continue"},
+    {"name": "second", "stages": _stages(), "order": "wait", "on_failure": "continue"},
+])
+etl_tiered = app.pipeline("t.etl_tiered", steps=[
+    {"name": "main", "stages": _stages(extract_queue="p_extract_{tier}")},
+])

@@ -74,7 +74,7 @@ def test_bulk_enqueue_announces_every_job(app, monkeypatch):
     store = app.store
     # PostgreSQL: notifications go out NOTICES_PER_STATEMENT per statement; two makes this batch's
     # wake-up and four event payloads take three statements.
-    monkeypatch.setattr("conveyor.store.postgres.notify.NOTICES_PER_STATEMENT", 2)
+    monkeypatch.setattr("conveyor.store.postgres.channels.NOTICES_PER_STATEMENT", 2)
     events: list[tuple[str, list[str]]] = []
     unsubscribe = store.subscribe_events(lambda state, ids: events.append((state, ids)))
     try:

@@ -1,6 +1,6 @@
 """PostgreSQL engine: claims with FOR UPDATE SKIP LOCKED, wake-ups and events with LISTEN/NOTIFY.
 
-Modules: connection (pool, lost connections), notify (NOTIFY/LISTEN), enqueue + bulk, jobs,
+Modules: connection (pool, lost connections), channels (NOTIFY out, LISTEN in), enqueue + bulk, jobs,
 workers, maintenance; every statement is a file in queries/."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import psycopg
 
 from conveyor.store.base import load_migrations
 from conveyor.store.core import translate_driver_errors
+from conveyor.store.postgres.channels import event_notices, notify
 from conveyor.store.postgres.connection import Q, connection_lost
 from conveyor.store.postgres.enqueue import PostgresEnqueue
 from conveyor.store.postgres.jobs import PostgresJobs
 from conveyor.store.postgres.maintenance import PostgresMaintenance
-from conveyor.store.postgres.notify import event_notices, notify
 from conveyor.store.postgres.workers import PostgresWorkers
 
 __all__ = ["PostgresStore", "connection_lost", "event_notices", "notify"]

@@ -14,8 +14,8 @@ import psycopg
 from conveyor.model import JobState, NewJob
 from conveyor.store import core
 from conveyor.store.base import EnqueueResult, dumps, validate_new_job
+from conveyor.store.postgres.channels import CHANNEL_WAKE, PostgresListeners, event_notices, notify
 from conveyor.store.postgres.connection import Q, connection_lost
-from conveyor.store.postgres.notify import CHANNEL_WAKE, PostgresListeners, event_notices, notify
 
 # The columns a job can be written with, in the order of _copy_row (and of insert_keyed.sql).
 COPY_COLUMNS = ("id", "task", "queue", "priority", "tenant", "args", "kwargs", "state", "max_attempts",

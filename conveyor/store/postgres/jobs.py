@@ -11,8 +11,8 @@ from conveyor.model import Job, JobState, Outcome
 from conveyor.store import core, filters
 from conveyor.store.actions import OperatorActions
 from conveyor.store.base import ClaimedJob, JobFilter, dumps
+from conveyor.store.postgres.channels import CHANNEL_WAKE, event_notices, notify
 from conveyor.store.postgres.connection import PostgresConnections, Q
-from conveyor.store.postgres.notify import CHANNEL_WAKE, event_notices, notify
 from conveyor.store.rows import attempt_entry
 
 FILTER = filters.conditions(Q.job_filter)

@@ -12,8 +12,8 @@ from psycopg.types.json import Jsonb
 
 from conveyor.store import core
 from conveyor.store.base import MaintenanceReport
+from conveyor.store.postgres.channels import CHANNEL_WAKE, PostgresListeners, event_notices, notify
 from conveyor.store.postgres.connection import Q
-from conveyor.store.postgres.notify import CHANNEL_WAKE, PostgresListeners, event_notices, notify
 from conveyor.task_metrics import RETENTION_SECONDS
 
 

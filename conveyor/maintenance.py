@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from conveyor.commands import worker_command
@@ -39,17 +40,33 @@ def retry_delays(tasks: dict[str, Any]) -> Callable[[str, int], float]:
     return delay
 
 
-def run_maintenance(app: Conveyor, settings: Settings | None = None) -> MaintenanceReport | None:
+def run_maintenance(app: Conveyor, settings: Settings | None = None, *,
+                    now: datetime | None = None) -> MaintenanceReport | None:
     """One pass with the app's tasks and settings (or the ones given); None when another process
-    holds the maintenance lock."""
+    holds the maintenance lock. `now`: the clock pipeline retention compares with (tests pass
+    one from the future)."""
     settings = settings or app.settings
     report = app.store.run_maintenance(
         liveness_timeout=settings.liveness_timeout, timeout_grace=settings.timeout_grace,
         stranded_deadline=settings.stranded_deadline, result_ttl=settings.result_ttl,
         failure_ttl=settings.failure_ttl, prune_batch=settings.prune_batch, retry_delay=retry_delays(app.tasks),
     )
+    if report is not None:  # the pass that held the lock prunes, not every process
+        prune_runs(app, settings, now)
     log_maintenance(report, app.app_path)
     return report
+
+
+def prune_runs(app: Conveyor, settings: Settings, now: datetime | None = None) -> tuple[int, int]:
+    """Retention of pipeline runs: finished runs older than run_ttl go, with their counters,
+    counter deltas and raw rows (one batch per pass; unfinished runs are never touched)."""
+    from conveyor.store.pipelines_common import pipeline_sql
+
+    cutoff = (now or datetime.now(UTC)) - timedelta(seconds=settings.run_ttl)
+    runs, raw = pipeline_sql(app.store).prune(cutoff, settings.prune_batch)
+    if runs or raw:
+        log.info("pruned %d finished pipeline runs and %d unlinked raw rows", runs, raw)
+    return runs, raw
 
 
 def next_pass_in(report: MaintenanceReport | None, interval: float) -> float:

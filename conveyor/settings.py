@@ -26,6 +26,9 @@ class Settings:
     result_ttl: float = 7 * 86400.0
     failure_ttl: float = 30 * 86400.0
     prune_batch: int = 1000
+    # Finished pipeline runs (with their counters and raw rows) are kept this long (seconds), by
+    # their finished_at; raw rows saved outside a run, by their age.
+    run_ttl: float = 30 * 86400.0
     # Worker tuning.
     poll_interval: float = 1.0  # PostgreSQL: fallback when a NOTIFY is missed; SQLite: see below
     sqlite_poll_interval: float = 0.01  # a cheap read of the ready index while idle

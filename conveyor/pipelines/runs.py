@@ -52,6 +52,9 @@ class PipelineRun:
     finished_at: datetime | None
     reprocess_of: str | None = None
     from_stage: str | None = None
+    # Goes up with every change of the run or its counters, and every API process reads the same
+    # number for the same state (migration 0014): what a WebSocket client orders messages by.
+    version: int = 0
 
     @property
     def finished(self) -> bool:
@@ -66,7 +69,7 @@ class PipelineRun:
                 "params": self.params, "state": self.state, "status": self.status, "error": self.error,
                 "queues": self.queues, "created_at": ts(self.created_at), "started_at": ts(self.started_at),
                 "finished_at": ts(self.finished_at), "duration": duration, "reprocess_of": self.reprocess_of,
-                "from_stage": self.from_stage}
+                "from_stage": self.from_stage, "version": self.version}
 
 
 def counts_of(record: RunRecord) -> dict[tuple[str, str], StageCounts]:
@@ -88,7 +91,8 @@ def _public(record: RunRecord, pipeline: Pipeline | None) -> PipelineRun:
     return PipelineRun(id=record.id, pipeline=record.pipeline, tenant=record.tenant, token=record.token,
                        params=record.params, state=record.state, status=status, error=record.error,
                        queues=record.queues, created_at=record.created_at, started_at=record.started_at,
-                       finished_at=record.finished_at, reprocess_of=record.reprocess_of, from_stage=record.from_stage)
+                       finished_at=record.finished_at, reprocess_of=record.reprocess_of, from_stage=record.from_stage,
+                       version=record.version)
 
 
 class Runs:
@@ -301,11 +305,15 @@ class Runs:
         record = self.sql.get_run(run_id, tenant)
         if record is None:
             return None
-        declared = self.app.pipelines.get(record.pipeline)
-        return _public(record, declared.declaration if declared else None)
+        return _public(record, self._declaration(record.pipeline))
 
     def list(self, filters: RunFilter | None = None, limit: int = 50, before: str | None = None) -> list[PipelineRun]:
-        return [_public(r, None) for r in self.sql.list_runs(filters or RunFilter(), limit, before)]
+        """Runs with live cells, as get() shows them (their counters come in one statement per page)."""
+        return [_public(r, self._declaration(r.pipeline)) for r in self.sql.list_runs(filters or RunFilter(), limit, before)]
+
+    def _declaration(self, name: str) -> Pipeline | None:
+        declared = self.app.pipelines.get(name)
+        return declared.declaration if declared else None
 
     def advance_active(self) -> int:
         """The safety net, run with maintenance: every unfinished run is advanced, so a change no

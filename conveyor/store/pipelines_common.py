@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from conveyor.store.base import Store
 
 RUN_COLUMNS = ("id, pipeline, tenant, token, params, queues, state, status, error, reprocess_of, from_stage, "
-               "created_at, started_at, finished_at, updated_at")
+               "created_at, started_at, finished_at, updated_at, version")
 OUTSTANDING = ("scheduled", "queued", "running")
 
 
@@ -61,6 +61,8 @@ class RunRecord:
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    # The run row's own version; attach_version() makes it the live version (migration 0014).
+    version: int = 0
     counts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
@@ -83,6 +85,15 @@ class RawRecord:
     fingerprint: str
     payload: str | bytes
     created_at: datetime
+
+
+def attach_version(record: RunRecord) -> None:
+    """The run's live version: its row's version plus every counter change of its cells (folded
+    or not), read in the snapshot of its counters. It never goes down and goes up with every
+    counted change, so every API process numbers a run's states alike."""
+    if record.counts:
+        rows = list(record.counts.values())
+        record.version = int(rows[0]["run_version"]) + sum(int(c["events"]) for c in rows)
 
 
 def group_counts(jobs: list[StageJob]) -> dict[tuple[str, str, str], tuple[int, int]]:
@@ -122,6 +133,8 @@ class PipelineSQL(Protocol):
     def fold(self, run_id: str) -> None: ...
 
     def locked(self, run_id: str) -> AbstractContextManager[RunTransaction | None]: ...
+
+    def prune(self, cutoff: datetime, batch: int) -> tuple[int, int]: ...
 
     def live_workers(self, queues: list[str], liveness: float) -> dict[str, int]: ...
 

@@ -24,9 +24,11 @@ from conveyor.store.pipelines_common import (
     RunFilter,
     RunRecord,
     StageJob,
+    attach_version,
     group_counts,
 )
 from conveyor.store.postgres import event_notices, notify
+from conveyor.store.postgres.connection import Q
 
 if TYPE_CHECKING:
     from conveyor.model import Outcome
@@ -38,18 +40,18 @@ STAGE_COPY = ("COPY conveyor_jobs (id, task, queue, priority, tenant, args, stat
               "token, parent_id, meta, pipeline_run_id, step, stage, finished_at) FROM STDIN")
 
 DELTA_SUMS = """
-    SELECT step, stage, sum(entered) AS entered, sum(outstanding) AS outstanding, sum(done) AS done,
+    SELECT {run}step, stage, count(*) AS n, sum(entered) AS entered, sum(outstanding) AS outstanding, sum(done) AS done,
            sum(failed) AS failed, sum(cancelled) AS cancelled,
            min(at) FILTER (WHERE entered > 0) AS first_entered,
            max(at) FILTER (WHERE outstanding < 0) AS last_finished,
            (array_agg(error ORDER BY at DESC) FILTER (WHERE error IS NOT NULL))[1] AS last_error
-    FROM {source} GROUP BY step, stage"""
+    FROM {source} GROUP BY {run}step, stage"""
 
 FOLD = f"""
 WITH moved AS (DELETE FROM pipeline_count_deltas WHERE run_id = %(run)s RETURNING *),
-agg AS ({DELTA_SUMS.format(source="moved")})
+agg AS ({DELTA_SUMS.format(source="moved", run="")})
 UPDATE pipeline_stage_counts c
-SET entered = c.entered + agg.entered, outstanding = c.outstanding + agg.outstanding, done = c.done + agg.done,
+SET events = c.events + agg.n, entered = c.entered + agg.entered, outstanding = c.outstanding + agg.outstanding, done = c.done + agg.done,
     failed = c.failed + agg.failed, cancelled = c.cancelled + agg.cancelled,
     started_at = coalesce(c.started_at, agg.first_entered),
     finished_at = greatest(c.finished_at, agg.last_finished), last_error = coalesce(agg.last_error, c.last_error)
@@ -58,20 +60,24 @@ FROM agg WHERE c.run_id = %(run)s AND c.step = agg.step AND c.stage = agg.stage
 
 LOCK_COUNTS = ("SELECT 1 FROM pipeline_stage_counts WHERE run_id = %(run)s ORDER BY step, stage FOR UPDATE")
 
-# Compacted counters plus the deltas not folded yet, and the running jobs, in one snapshot.
+# Compacted counters plus the deltas not folded yet, and the running jobs, of some runs in one
+# snapshot; with each run's version (see migration 0014).
 COUNTS = f"""
-SELECT c.step, c.stage,
+SELECT c.run_id::text AS run_id, c.step, c.stage,
        c.entered + coalesce(d.entered, 0) AS entered, c.outstanding + coalesce(d.outstanding, 0) AS outstanding,
        c.done + coalesce(d.done, 0) AS done, c.failed + coalesce(d.failed, 0) AS failed,
        c.cancelled + coalesce(d.cancelled, 0) AS cancelled, c.started, c.skipped,
        coalesce(c.started_at, d.first_entered) AS started_at,
        greatest(c.finished_at, d.last_finished) AS finished_at, coalesce(d.last_error, c.last_error) AS last_error,
-       coalesce(r.running, 0) AS running
+       coalesce(r.running, 0) AS running, c.events + coalesce(d.n, 0) AS events, p.version AS run_version
 FROM pipeline_stage_counts c
-LEFT JOIN ({DELTA_SUMS.format(source="pipeline_count_deltas WHERE run_id = %(run)s")}) d USING (step, stage)
-LEFT JOIN (SELECT step, stage, count(*) AS running FROM conveyor_jobs
-           WHERE pipeline_run_id = %(run)s AND state = 'running' GROUP BY step, stage) r USING (step, stage)
-WHERE c.run_id = %(run)s
+JOIN pipeline_runs p ON p.id = c.run_id
+LEFT JOIN ({DELTA_SUMS.format(source="pipeline_count_deltas WHERE run_id = ANY(%(runs)s::uuid[])", run="run_id, ")}) d
+       USING (run_id, step, stage)
+LEFT JOIN (SELECT pipeline_run_id AS run_id, step, stage, count(*) AS running FROM conveyor_jobs
+           WHERE pipeline_run_id = ANY(%(runs)s::uuid[]) AND state = 'running' GROUP BY 1, 2, 3) r
+       USING (run_id, step, stage)
+WHERE c.run_id = ANY(%(runs)s::uuid[])
 """
 
 
@@ -81,7 +87,7 @@ def _record(row: dict[str, Any]) -> RunRecord:
         queues=row["queues"], state=row["state"], status=row["status"], error=row["error"],
         reprocess_of=str(row["reprocess_of"]) if row["reprocess_of"] else None, from_stage=row["from_stage"],
         created_at=row["created_at"], started_at=row["started_at"], finished_at=row["finished_at"],
-        updated_at=row["updated_at"],
+        updated_at=row["updated_at"], version=int(row["version"]),
     )
 
 
@@ -161,21 +167,32 @@ class PostgresPipelineSQL:
                 (run.id, [c[0] for c in cells], [c[1] for c in cells], [c in skipped for c in cells]))
             notify(conn, [(CHANNEL_RUNS, run.id)])
 
-    def _counts(self, cur: psycopg.Cursor[Any], run_id: str) -> dict[tuple[str, str], dict[str, Any]]:
-        cur.execute(COUNTS, {"run": run_id})
-        return {(r["step"], r["stage"]): r for r in cur.fetchall()}
+    @staticmethod
+    def _counts(cur: psycopg.Cursor[Any], records: list[RunRecord]) -> None:
+        """Attach the live counters (and live version) to these runs: one statement for all."""
+        if not records:
+            return
+        by_id = {r.id: r for r in records}
+        cur.execute(COUNTS, {"runs": list(by_id)}, prepare=False)
+        for row in cur.fetchall():
+            record = by_id[row["run_id"]]
+            record.counts[(row["step"], row["stage"])] = row
+        for record in records:
+            attach_version(record)
 
     def get_run(self, run_id: str, tenant: str | None = None) -> RunRecord | None:
         if not _is_uuid(run_id):
             return None
-        with self.store._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self.store._connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            # One snapshot for the run and its counters, so its version matches what it shows.
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             cur.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE id = %s AND (%s::text IS NULL OR tenant = %s)",
                         (run_id, tenant, tenant))
             row = cur.fetchone()
             if row is None:
                 return None
             record = _record(row)
-            record.counts = self._counts(cur, run_id)
+            self._counts(cur, [record])
             return record
 
     def list_runs(self, filters: RunFilter, limit: int = 50, before: str | None = None) -> list[RunRecord]:
@@ -193,9 +210,13 @@ class PostgresPipelineSQL:
                 return []
             where.append("id < %(before)s")
             params["before"] = before
-        rows = self._rows(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE {' AND '.join(where)} "
-                          "ORDER BY id DESC LIMIT %(limit)s", params)
-        return [_record(r) for r in rows]
+        with self.store._connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            cur.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE {' AND '.join(where)} "
+                        "ORDER BY id DESC LIMIT %(limit)s", params)
+            records = [_record(r) for r in cur.fetchall()]
+            self._counts(cur, records)  # live cells for the whole page in one more statement
+        return records
 
     def active_run_ids(self) -> list[str]:
         return [str(r["id"]) for r in self._rows("SELECT id FROM pipeline_runs WHERE state IN ('READY', 'RUNNING')")]
@@ -211,7 +232,7 @@ class PostgresPipelineSQL:
             cur.execute(LOCK_COUNTS, {"run": run_id})
             cur.execute(FOLD, {"run": run_id})
             record = _record(row)
-            record.counts = self._counts(cur, run_id)
+            self._counts(cur, [record])
             yield PostgresRunTransaction(conn, record)
 
     def fold(self, run_id: str) -> None:
@@ -220,6 +241,13 @@ class PostgresPipelineSQL:
         with self.store._connection() as conn, conn.transaction():
             conn.execute(LOCK_COUNTS, {"run": run_id})
             conn.execute(FOLD, {"run": run_id})
+
+    def prune(self, cutoff: datetime, batch: int) -> tuple[int, int]:
+        """Retention: (runs, unlinked raw rows) deleted, up to `batch` of each, finished before cutoff."""
+        with self.store._connection() as conn, conn.transaction():
+            runs = conn.execute(Q.prune_pipeline_runs, {"cutoff": cutoff, "batch": batch}).fetchall()
+            raw = conn.execute(Q.prune_unlinked_raw, {"cutoff": cutoff, "batch": batch}).rowcount
+        return len(runs), raw
 
     def live_workers(self, queues: list[str], liveness: float) -> dict[str, int]:
         rows = self._rows(
@@ -296,6 +324,7 @@ class PostgresRunTransaction:
             # clock_timestamp(): the moment of the change, not the start of a transaction that may
             # have waited for the run's lock.
             "UPDATE pipeline_runs SET state = %s, status = %s, error = %s, updated_at = clock_timestamp(), "
+            "version = version + 1, "
             "started_at = CASE WHEN %s THEN coalesce(started_at, clock_timestamp()) ELSE started_at END, "
             "finished_at = CASE WHEN %s THEN clock_timestamp() WHEN %s = 'RUNNING' THEN NULL ELSE finished_at END "
             "WHERE id = %s",

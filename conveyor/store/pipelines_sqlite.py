@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.store.pipelines_common import (
@@ -17,15 +18,17 @@ from conveyor.store.pipelines_common import (
     RunFilter,
     RunRecord,
     StageJob,
+    attach_version,
     group_counts,
 )
+from conveyor.store.sqlite.connection import Q
 
 if TYPE_CHECKING:
     from conveyor.model import Outcome
     from conveyor.store.sqlite import SQLiteStore
 
 DELTA_SUMS = """
-    SELECT step, stage, sum(entered) AS entered, sum(outstanding) AS outstanding, sum(done) AS done,
+    SELECT step, stage, count(*) AS n, sum(entered) AS entered, sum(outstanding) AS outstanding, sum(done) AS done,
            sum(failed) AS failed, sum(cancelled) AS cancelled,
            min(CASE WHEN entered > 0 THEN at END) AS first_entered,
            max(CASE WHEN outstanding < 0 THEN at END) AS last_finished,
@@ -35,20 +38,41 @@ DELTA_SUMS = """
 
 FOLD = f"""
 UPDATE pipeline_stage_counts AS c
-SET entered = c.entered + agg.entered, outstanding = c.outstanding + agg.outstanding, done = c.done + agg.done,
-    failed = c.failed + agg.failed, cancelled = c.cancelled + agg.cancelled,
+SET events = c.events + agg.n, entered = c.entered + agg.entered, outstanding = c.outstanding + agg.outstanding,
+    done = c.done + agg.done, failed = c.failed + agg.failed, cancelled = c.cancelled + agg.cancelled,
     started_at = coalesce(c.started_at, agg.first_entered),
     finished_at = max(coalesce(c.finished_at, 0), coalesce(agg.last_finished, 0)),
     last_error = coalesce(agg.last_error, c.last_error)
 FROM ({DELTA_SUMS}) AS agg WHERE c.run_id = :run AND c.step = agg.step AND c.stage = agg.stage
 """
 
-COUNTS = """
-SELECT c.step, c.stage, c.entered, c.outstanding, c.done, c.failed, c.cancelled, c.started, c.skipped,
-       c.started_at, nullif(c.finished_at, 0) AS finished_at, c.last_error,
-       (SELECT count(*) FROM conveyor_jobs j WHERE j.pipeline_run_id = :run AND j.step = c.step
-          AND j.stage = c.stage AND j.state = 'running') AS running
-FROM pipeline_stage_counts c WHERE c.run_id = :run
+# Compacted counters plus the deltas not folded yet, and the running jobs, of the runs in :runs
+# (a JSON array) - read in one snapshot, with each run's version (migration 0014).
+RUNS = "(SELECT value FROM json_each(:runs))"
+COUNTS = f"""
+SELECT c.run_id, c.step, c.stage, c.entered + coalesce(d.entered, 0) AS entered,
+       c.outstanding + coalesce(d.outstanding, 0) AS outstanding, c.done + coalesce(d.done, 0) AS done,
+       c.failed + coalesce(d.failed, 0) AS failed, c.cancelled + coalesce(d.cancelled, 0) AS cancelled,
+       c.started, c.skipped, coalesce(c.started_at, d.first_entered) AS started_at,
+       nullif(max(coalesce(c.finished_at, 0), coalesce(d.last_finished, 0)), 0) AS finished_at,
+       coalesce(d.last_error, c.last_error) AS last_error, coalesce(r.running, 0) AS running,
+       c.events + coalesce(d.n, 0) AS events, p.version AS run_version
+FROM pipeline_stage_counts c
+JOIN pipeline_runs p ON p.id = c.run_id
+LEFT JOIN (
+    SELECT run_id, step, stage, count(*) AS n, sum(entered) AS entered, sum(outstanding) AS outstanding,
+           sum(done) AS done, sum(failed) AS failed, sum(cancelled) AS cancelled,
+           min(CASE WHEN entered > 0 THEN at END) AS first_entered,
+           max(CASE WHEN outstanding < 0 THEN at END) AS last_finished,
+           (SELECT e.error FROM pipeline_count_deltas e WHERE e.run_id = x.run_id AND e.step = x.step
+              AND e.stage = x.stage AND e.error IS NOT NULL ORDER BY e.at DESC LIMIT 1) AS last_error
+    FROM pipeline_count_deltas x WHERE run_id IN {RUNS} GROUP BY run_id, step, stage
+) d ON d.run_id = c.run_id AND d.step = c.step AND d.stage = c.stage
+LEFT JOIN (
+    SELECT pipeline_run_id AS run_id, step, stage, count(*) AS running FROM conveyor_jobs
+    WHERE pipeline_run_id IN {RUNS} AND state = 'running' GROUP BY 1, 2, 3
+) r ON r.run_id = c.run_id AND r.step = c.step AND r.stage = c.stage
+WHERE c.run_id IN {RUNS}
 """
 
 
@@ -67,14 +91,19 @@ def _record(row: sqlite3.Row) -> RunRecord:
     )
 
 
-def _counts(conn: sqlite3.Connection, run_id: str) -> dict[tuple[str, str], dict[str, Any]]:
-    counts = {}
-    for r in conn.execute(COUNTS, {"run": run_id}):
+def _counts(conn: sqlite3.Connection, records: list[RunRecord]) -> None:
+    """Attach the live counters (and live version) to these runs: one statement for all; call it
+    inside a transaction, so the runs and their counters are one snapshot."""
+    if not records:
+        return
+    by_id = {r.id: r for r in records}
+    for r in conn.execute(COUNTS, {"runs": json.dumps(list(by_id))}):
         row = dict(r)
         row["started_at"], row["finished_at"] = _ts(row["started_at"]), _ts(row["finished_at"])
         row["started"], row["skipped"] = bool(row["started"]), bool(row["skipped"])
-        counts[(r["step"], r["stage"])] = row
-    return counts
+        by_id[row["run_id"]].counts[(r["step"], r["stage"])] = row
+    for record in records:
+        attach_version(record)
 
 
 def write_stage_jobs(conn: sqlite3.Connection, jobs: list[StageJob], started: list[tuple[str, str, str]]) -> None:
@@ -112,6 +141,14 @@ def insert_emits(conn: sqlite3.Connection, outcomes: list[Outcome], landed: set[
     return {j.queue for j in jobs if j.state == "queued"}
 
 
+def _fold(conn: sqlite3.Connection, run_id: str) -> None:
+    """Fold the run's deltas into its counters. The counting trigger does not touch the run's
+    row (one write fewer per job); a fold that moved deltas does, for the run feed's poller."""
+    conn.execute(FOLD, {"run": run_id})
+    if conn.execute("DELETE FROM pipeline_count_deltas WHERE run_id = ?", (run_id,)).rowcount:
+        conn.execute("UPDATE pipeline_runs SET updated_at = ? WHERE id = ?", (time.time(), run_id))
+
+
 class SQLitePipelineSQL:
     def __init__(self, store: SQLiteStore) -> None:
         self.store = store
@@ -123,7 +160,7 @@ class SQLitePipelineSQL:
         now = time.time()
         with self.store._write() as conn:
             conn.execute(
-                f"INSERT INTO pipeline_runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+                f"INSERT INTO pipeline_runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0)",
                 (run.id, run.pipeline, run.tenant, run.token, json.dumps(run.params), json.dumps(run.queues),
                  run.state, json.dumps(run.status), run.error, run.reprocess_of, run.from_stage, now,
                  now if run.state in ("FAILED", "FINISHED", "CANCELLED") else None, now))
@@ -132,27 +169,16 @@ class SQLitePipelineSQL:
 
     def get_run(self, run_id: str, tenant: str | None = None) -> RunRecord | None:
         conn = self.store._conn()
-        row = conn.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE id = ? AND (? IS NULL OR tenant = ?)",
-                           (run_id, tenant, tenant)).fetchone()
-        if row is None:
-            return None
-        record = _record(row)
-        conn.execute("BEGIN")  # one snapshot for the run's counters and deltas
+        conn.execute("BEGIN")  # one snapshot for the run, its counters and deltas
         try:
-            counts = _counts(conn, run_id)
-            for d in conn.execute(DELTA_SUMS, {"run": run_id}):
-                c = counts.get((d["step"], d["stage"]))
-                if c is None:
-                    continue
-                for key in ("entered", "outstanding", "done", "failed", "cancelled"):
-                    c[key] += d[key]
-                c["started_at"] = c["started_at"] or _ts(d["first_entered"])
-                if d["last_finished"] and (c["finished_at"] is None or _ts(d["last_finished"]) > c["finished_at"]):
-                    c["finished_at"] = _ts(d["last_finished"])
-                c["last_error"] = d["last_error"] or c["last_error"]
+            row = conn.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE id = ? AND (? IS NULL OR tenant = ?)",
+                               (run_id, tenant, tenant)).fetchone()
+            if row is None:
+                return None
+            record = _record(row)
+            _counts(conn, [record])
         finally:
             conn.execute("COMMIT")
-        record.counts = counts
         return record
 
     def list_runs(self, filters: RunFilter, limit: int = 50, before: str | None = None) -> list[RunRecord]:
@@ -169,9 +195,16 @@ class SQLitePipelineSQL:
         if before:
             where.append("id < :before")
             params["before"] = before
-        rows = self.store._all(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE {' AND '.join(where)} "
-                               "ORDER BY id DESC LIMIT :limit", params)
-        return [_record(r) for r in rows]
+        conn = self.store._conn()
+        conn.execute("BEGIN")  # the page and its live cells in one snapshot
+        try:
+            rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE {' AND '.join(where)} "
+                                "ORDER BY id DESC LIMIT :limit", params).fetchall()
+            records = [_record(r) for r in rows]
+            _counts(conn, records)
+        finally:
+            conn.execute("COMMIT")
+        return records
 
     def active_run_ids(self) -> list[str]:
         return [r[0] for r in self.store._all("SELECT id FROM pipeline_runs WHERE state IN ('READY', 'RUNNING')")]
@@ -184,18 +217,23 @@ class SQLitePipelineSQL:
             if row is None:
                 yield None
                 return
-            conn.execute(FOLD, {"run": run_id})
-            conn.execute("DELETE FROM pipeline_count_deltas WHERE run_id = ?", (run_id,))
+            _fold(conn, run_id)
             record = _record(row)
-            record.counts = _counts(conn, run_id)
+            _counts(conn, [record])
             tx = SQLiteRunTransaction(conn, record, woken)
             yield tx
         self.store._wake(woken)
 
     def fold(self, run_id: str) -> None:
         with self.store._write() as conn:
-            conn.execute(FOLD, {"run": run_id})
-            conn.execute("DELETE FROM pipeline_count_deltas WHERE run_id = ?", (run_id,))
+            _fold(conn, run_id)
+
+    def prune(self, cutoff: datetime, batch: int) -> tuple[int, int]:
+        """Retention: (runs, unlinked raw rows) deleted, up to `batch` of each, finished before cutoff."""
+        with self.store._write() as conn:
+            runs = conn.execute(Q.prune_pipeline_runs, {"cutoff": cutoff.timestamp(), "batch": batch}).fetchall()
+            raw = conn.execute(Q.prune_unlinked_raw, {"cutoff": cutoff.timestamp(), "batch": batch}).rowcount
+        return len(runs), raw
 
     def live_workers(self, queues: list[str], liveness: float) -> dict[str, int]:
         from conveyor.store.sqlite import LIVE_WORKERS
@@ -256,15 +294,19 @@ class SQLitePipelineSQL:
         while not self.store._closed.wait(interval):
             try:
                 rows = self.store._all("SELECT id, updated_at FROM pipeline_runs WHERE updated_at > ?", (seen - 1.0,))
+                # Jobs counted since the last fold (the trigger leaves the run's row alone).
+                pending = [r[0] for r in self.store._all("SELECT DISTINCT run_id FROM pipeline_count_deltas")]
             except sqlite3.Error:
                 continue
             fresh = [r for r in rows if r[1] > seen]
             if fresh:
                 seen = max(r[1] for r in fresh)
+            changed = sorted({r[0] for r in fresh} | set(pending))
+            if changed:
                 with self._lock:
                     listeners = list(self._listeners)
                 for listener in listeners:
-                    listener([r[0] for r in fresh])
+                    listener(changed)
 
 
 class SQLiteRunTransaction:
@@ -277,7 +319,7 @@ class SQLiteRunTransaction:
                    started: bool = False, finished: bool = False) -> None:
         now = time.time()
         self.conn.execute(
-            "UPDATE pipeline_runs SET state = ?, status = ?, error = ?, updated_at = ?, "
+            "UPDATE pipeline_runs SET state = ?, status = ?, error = ?, updated_at = ?, version = version + 1, "
             "started_at = CASE WHEN ? THEN coalesce(started_at, ?) ELSE started_at END, "
             "finished_at = CASE WHEN ? THEN ? WHEN ? = 'RUNNING' THEN NULL ELSE finished_at END WHERE id = ?",
             (state, json.dumps(status), error, now, started, now, finished, now, state, self.run.id))

@@ -1,5 +1,13 @@
 """Live pipeline runs over WebSockets: a snapshot on connect, then every change of the run's
-status, numbered per run without gaps (seq), so a client that sees a gap knows it missed one.
+status. Two numbers go with each message:
+
+- `seq`: numbered per run by this API process, without gaps while a client stays connected, so
+  a client that sees a gap knows it missed a message (and reconnects for a fresh snapshot).
+- `run.version`: read from the database (migration 0014), the same in every API process for the
+  same state, never going down. Behind a load balancer a reconnect may reach another process whose
+  `seq` has nothing to do with the first one's: the client re-bases its `seq` on the new snapshot
+  and drops any message whose `run.version` is below the last one it showed, so it neither goes
+  back to an older state nor misses one (every message carries the whole run).
 
 ONE hub per server process subscribes to the store's run feed (NOTIFY on PostgreSQL, a poller on
 SQLite), coalesces changes for up to 50 ms, reads each changed run once, and sends it to the
@@ -110,8 +118,9 @@ class RunHub:
 
     def publish(self, run: dict[str, Any]) -> None:
         """Send a run's JSON to its watchers with the run's next sequence number (if it changed)."""
-        if self.last.get(run["id"]) == run:
-            return
+        last = self.last.get(run["id"])
+        if last == run or (last is not None and run.get("version", 0) < last.get("version", 0)):
+            return  # unchanged, or a read older than what was already sent
         self.last[run["id"]] = run
         seq = self.seq[run["id"]] = self.seq.get(run["id"], 0) + 1
         for sub in list(self.subs):
@@ -127,6 +136,9 @@ class RunHub:
             if current is None:
                 self.last[snapshot["id"]] = current = snapshot
                 self.seq.setdefault(snapshot["id"], 0)
+            elif snapshot.get("version", 0) > current.get("version", 0):
+                self.publish(snapshot)  # fresher than what the hub sent last: the others get it too
+                current = snapshot
             sub.put({"type": "snapshot", "seq": self.seq[snapshot["id"]], "run": current})
         self.subs.add(sub)
 

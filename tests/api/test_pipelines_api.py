@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.conftest import recv_json, recv_until
+from tests.api.conftest import ApiServer, recv_json, recv_until
 from tests.conftest import wait_for
 
 STAGE_QUEUES = ["p_extract", "p_transform", "p_embed"]
@@ -72,3 +72,37 @@ def test_run_websocket_snapshot_and_gap_free_sequence(app: Any, server: Any, cli
         assert message["run"]["id"] == run["id"]
     with server.ws("/ws/runs/not-a-run", admin_key) as ws:
         assert recv_json(ws)["type"] == "error"
+
+
+def test_reconnecting_to_another_api_process_neither_goes_back_nor_misses_a_state(
+        app: Any, api_server: Any, admin_key: str, start_worker: Any) -> None:
+    """Two API processes behind a balancer: each numbers its messages (seq) its own way, but
+    run.version comes from the database, so a client that reconnects to the other process can
+    drop anything older than what it showed."""
+    other_app = app.with_database(app.settings.database_url)  # a second process: its own store and feed
+    second = None
+    try:
+        first, second = api_server(), ApiServer(other_app).start()
+        with first.client(admin_key) as client:
+            run = client.post("/api/pipelines/t.etl_slow/runs",
+                              json={"params": {"n": 30}, "policy": "accept"}).json()
+        start_worker(STAGE_QUEUES, concurrency=2)
+        with first.ws(f"/ws/runs/{run['id']}", admin_key) as ws:
+            versions = [recv_json(ws)["run"]["version"]]
+            while len(versions) < 4:
+                versions.append(recv_json(ws)["run"]["version"])
+        shown = versions[-1]
+        with second.ws(f"/ws/runs/{run['id']}", admin_key) as ws:
+            snapshot = recv_json(ws)
+            assert snapshot["type"] == "snapshot" and snapshot["run"]["version"] >= shown
+            last, seen = recv_until(ws, lambda m: m["run"]["state"] == "FINISHED", timeout=60)
+        after = [snapshot["run"]["version"]] + [m["run"]["version"] for m in seen] + [last["run"]["version"]]
+        assert versions == sorted(versions) and after == sorted(after), (versions, after)
+        seqs = [snapshot["seq"]] + [m["seq"] for m in seen] + [last["seq"]]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "gap-free within one connection"
+        assert last["run"]["version"] == app.get_run(run["id"]).version
+    finally:
+        if second is not None:
+            second.stop()
+        other_app.close()
+

@@ -33,13 +33,20 @@ async function showRun(id) {
     return;
   }
   render(run, null);
+  // run.version comes from the database: after a reconnect (maybe to another API process, whose
+  // seq numbers are its own) a message older than what is shown is dropped.
+  let shown = run.version || 0;
   live(`/ws/runs/${encodeURIComponent(id)}`, {}, (message) => {
-    if (message.run) render(message.run, message.seq);
+    if (!message.run || (message.run.version || 0) < shown) return;
+    shown = message.run.version || 0;
+    render(message.run, message.seq);
   });
   const cancel = $("#run-cancel");
   cancel.addEventListener("click", () => busy(cancel, async () => {
     if (!(await confirmAction("Cancel this run?", "Its queued jobs are cancelled at once; running ones are asked to stop."))) return;
-    render(await api(`/api/runs/${encodeURIComponent(id)}/cancel`, { method: "POST" }), null);
+    const cancelled = await api(`/api/runs/${encodeURIComponent(id)}/cancel`, { method: "POST" });
+    shown = Math.max(shown, cancelled.version || 0);
+    render(cancelled, null);
     toast("Run cancelled");
   }));
 }
@@ -112,7 +119,8 @@ async function showList() {
   };
   draw();
   live("/ws/runs", {}, (message) => {
-    if (message.run) {
+    const known = message.run && rows.get(message.run.id);
+    if (message.run && (!known || (message.run.version || 0) >= (known.version || 0))) {  // never an older state
       rows.set(message.run.id, message.run);
       draw();
     }

@@ -10,9 +10,11 @@ from typing import Any
 
 from conveyor.app import Conveyor
 from conveyor.context import JobContext
+from conveyor.demo_pipeline import register as register_pipeline
 from conveyor.errors import PermanentError
 
 app = Conveyor(app_path="conveyor.demo:app")
+register_pipeline(app)  # demo.shop_etl: the run the Pipelines page shows under `conveyor up`
 
 
 @app.task(name="demo.generate_routes", queue="default", timeout=300)

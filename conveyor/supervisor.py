@@ -182,9 +182,11 @@ def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: in
 
 
 def _seed_when_live(app: Conveyor) -> None:
-    """Seed the demo jobs once a worker is live, then keep a trickle going so the dashboard
-    always has something moving (one job every few seconds)."""
+    """Seed the demo jobs and a demo pipeline run once a worker is live, then keep a trickle going
+    so the dashboard always has something moving (one job every few seconds, and a new pipeline
+    run about every 40 s once the last one has ended)."""
     from conveyor.demo import seed_demo_jobs, trickle_job
+    from conveyor.demo_pipeline import start_demo_run
     from conveyor.errors import ConveyorError
 
     deadline = time.monotonic() + 60
@@ -194,9 +196,14 @@ def _seed_when_live(app: Conveyor) -> None:
             return
         time.sleep(0.2)
     log.info("seeded %d demo jobs", len(seed_demo_jobs(app)))
+    ticks = 0
     while True:
-        time.sleep(8)
         try:
-            trickle_job(app)
+            if ticks % 5 == 0:
+                start_demo_run(app)
+            else:
+                trickle_job(app)
         except ConveyorError as exc:  # e.g. every worker stopped from the dashboard: that is fine
             log.debug("demo trickle: %s", exc.message)
+        ticks += 1
+        time.sleep(8)

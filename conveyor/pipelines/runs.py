@@ -167,9 +167,9 @@ class Runs:
         """Apply the rules to the run's current counters under its lock: start the steps whose turn
         has come, fail or finish the run. Safe to call any number of times from any process.
 
-        The common case (nothing to change) takes no lock and writes only the folded counters."""
-        self.sql.fold(run_id)
-        record = self.sql.get_run(run_id)
+        The common case (nothing to change) takes no run lock: one transaction folds the counters
+        and reads them back."""
+        record = self.sql.fold(run_id)
         if record is None or record.pipeline not in self.app.pipelines or record.state in RUN_DONE:
             return record.state if record else None
         pipeline = self.declared(record.pipeline)

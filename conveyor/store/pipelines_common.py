@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 RUN_COLUMNS = ("id, pipeline, tenant, token, params, queues, state, status, error, reprocess_of, from_stage, "
                "created_at, started_at, finished_at, updated_at, version")
 OUTSTANDING = ("scheduled", "queued", "running")
+# A run's counters right after a fold, for the advancer: exact for everything the rules decide
+# on, without the live extras (unfolded deltas, running jobs) a reader's snapshot adds.
+FOLDED = ("SELECT step, stage, entered, outstanding, done, failed, cancelled, started, skipped, started_at, "
+          "finished_at, last_error, 0 AS running, events, 0 AS run_version FROM pipeline_stage_counts WHERE run_id = {}")
 
 
 @dataclass(slots=True)
@@ -130,7 +134,7 @@ class PipelineSQL(Protocol):
 
     def active_run_ids(self) -> list[str]: ...
 
-    def fold(self, run_id: str) -> None: ...
+    def fold(self, run_id: str) -> RunRecord | None: ...
 
     def locked(self, run_id: str) -> AbstractContextManager[RunTransaction | None]: ...
 

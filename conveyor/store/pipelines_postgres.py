@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 from conveyor.store.base import CHANNEL_WAKE
 from conveyor.store.pipelines_common import (
+    FOLDED,
     RUN_COLUMNS,
     RawRecord,
     RunFilter,
@@ -235,12 +236,21 @@ class PostgresPipelineSQL:
             self._counts(cur, [record])
             yield PostgresRunTransaction(conn, record)
 
-    def fold(self, run_id: str) -> None:
-        """Fold the run's counter deltas into its counters (no run lock: the counter rows are
-        locked in one order, so concurrent folds wait for each other instead of deadlocking)."""
-        with self.store._connection() as conn, conn.transaction():
-            conn.execute(LOCK_COUNTS, {"run": run_id})
-            conn.execute(FOLD, {"run": run_id})
+    def fold(self, run_id: str) -> RunRecord | None:
+        """Fold the run's counter deltas into its counters and return the run with them (no run
+        lock: the counter rows are locked in one order, so concurrent folds wait for each other
+        instead of deadlocking). The advancer's cheap read: no scan of deltas or running jobs."""
+        with self.store._connection() as conn, conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(LOCK_COUNTS, {"run": run_id})
+            cur.execute(FOLD, {"run": run_id})
+            cur.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE id = %s", (run_id,))
+            row = cur.fetchone()
+            if row is None:
+                return None
+            record = _record(row)
+            cur.execute(FOLDED.format("%s"), (run_id,))
+            record.counts = {(r["step"], r["stage"]): r for r in cur.fetchall()}
+            return record
 
     def prune(self, cutoff: datetime, batch: int) -> tuple[int, int]:
         """Retention: (runs, unlinked raw rows) deleted, up to `batch` of each, finished before cutoff."""

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.store.pipelines_common import (
+    FOLDED,
     RUN_COLUMNS,
     RawRecord,
     RunFilter,
@@ -224,9 +225,20 @@ class SQLitePipelineSQL:
             yield tx
         self.store._wake(woken)
 
-    def fold(self, run_id: str) -> None:
+    def fold(self, run_id: str) -> RunRecord | None:
+        """Fold the run's deltas and return the run with its folded counters (the advancer's read)."""
         with self.store._write() as conn:
             _fold(conn, run_id)
+            row = conn.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                return None
+            record = _record(row)
+            for r in conn.execute(FOLDED.format("?"), (run_id,)):
+                c = dict(r)
+                c["started_at"], c["finished_at"] = _ts(c["started_at"]), _ts(c["finished_at"] or None)
+                c["started"], c["skipped"] = bool(c["started"]), bool(c["skipped"])
+                record.counts[(c["step"], c["stage"])] = c
+            return record
 
     def prune(self, cutoff: datetime, batch: int) -> tuple[int, int]:
         """Retention: (runs, unlinked raw rows) deleted, up to `batch` of each, finished before cutoff."""

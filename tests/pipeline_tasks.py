@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import time
@@ -66,6 +67,24 @@ async def aembed(ctx: JobContext, item: Any) -> Any:
     return item
 
 
+@app.task(name="p.emit_then_fail", queue="p_transform", max_attempts=3, retry=FAST_RETRY)
+def emit_then_fail(ctx: JobContext, item: Any) -> Any:
+    """Emits, then fails its first attempt: that attempt's emit must never land."""
+    ctx.emit(item)
+    if ctx.attempt == 1:
+        raise ConnectionError(f"lost the connection after emitting {item}")
+    return item
+
+
+@app.task(name="p.emit_then_hang", queue="p_transform", max_attempts=3, retry=FAST_RETRY, timeout=0.3)
+async def emit_then_hang(ctx: JobContext, item: Any) -> Any:
+    """Emits, then overruns its timeout on the first attempt: that attempt's emit must never land."""
+    ctx.emit(item)
+    if ctx.attempt == 1:
+        await asyncio.sleep(30)
+    return item
+
+
 def _stages(transform_task: str = "p.transform", extract_queue: str | None = None) -> list[dict[str, Any]]:
     return [{"name": "extraction", "task": "p.extract", "queue": extract_queue},
             {"name": "transform", "task": transform_task},
@@ -89,6 +108,8 @@ etl_continue = app.pipeline("t.etl_continue", steps=[
     {"name": "first", "stages": _stages(), "on_failure": "continue"},
     {"name": "second", "stages": _stages(), "order": "wait", "on_failure": "continue"},
 ])
+etl_fail_once = app.pipeline("t.etl_fail_once", steps=[{"name": "main", "stages": _stages("p.emit_then_fail")}])
+etl_hang_once = app.pipeline("t.etl_hang_once", steps=[{"name": "main", "stages": _stages("p.emit_then_hang")}])
 etl_tiered = app.pipeline("t.etl_tiered", steps=[
     {"name": "main", "stages": _stages(extract_queue="p_extract_{tier}")},
 ])

@@ -11,7 +11,7 @@ from conveyor import Conveyor, NoLiveWorkerError
 from conveyor.pipelines import PipelineError
 from conveyor.store.pipelines_common import pipeline_sql
 from tests.conftest import wait_for
-from tests.pipeline_tasks import etl, etl_continue, etl_tiered, etl_two, etl_wait
+from tests.pipeline_tasks import etl, etl_continue, etl_fail_once, etl_hang_once, etl_tiered, etl_two, etl_wait
 
 STAGE_QUEUES = ["p_extract", "p_transform", "p_embed"]
 
@@ -43,6 +43,22 @@ def test_run_finishes_with_status_json_and_token_on_every_job(app: Conveyor, sta
         job = app.get_job(job_id)
         assert job is not None and job.token == run.token and job.tenant == "acme"
         assert {"first_item", "last_item", "last_job_item"} <= set(job.meta)
+
+
+@pytest.mark.parametrize(("pipeline", "outcome"), [(etl_fail_once, "failed"), (etl_hang_once, "timed_out")],
+                         ids=["failed", "timed-out"])
+def test_an_attempt_that_fails_after_emitting_emits_nothing_and_its_retry_emits_again(
+        app: Conveyor, start_worker: Any, pipeline: Any, outcome: str) -> None:
+    start_worker(STAGE_QUEUES, concurrency=8)
+    run = finished(app, pipeline.start({"n": 6}).id, timeout=30)
+    assert run.state == "FINISHED", run.error
+    jobs = jobs_of(app, run.id)
+    transforms = [app.get_job(j[0]) for j in jobs if j[2] == "transform"]
+    assert all(t is not None and t.attempts == 2 and t.attempt_log[0].outcome == outcome
+               for t in transforms), "every transform's first attempt failed after emitting"
+    items = sorted(app.get_job(j[0]).args[0] for j in jobs if j[2] == "embedding")  # type: ignore[union-attr]
+    assert items == list(range(6)), "one embedding job per item: the failed attempts' emits never landed"
+    assert run.status["steps"]["main"]["stages"]["transform"]["emitted"] == 6
 
 
 def test_overlap_and_wait_step_order(app: Conveyor, start_worker: Any) -> None:

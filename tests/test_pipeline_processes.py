@@ -18,9 +18,10 @@ def ended(app: Conveyor, run_id: str, timeout: float) -> Any:
                     message=f"run {run_id} to end")
 
 
-def spawn_stage_workers(app: Conveyor, spawn_worker: Any, transform_workers: int = 1, **env: str) -> list[Any]:
-    procs = [spawn_worker("p_extract,p_embed", concurrency=8, **env)]
-    procs += [spawn_worker("p_transform", concurrency=10, **env) for _ in range(transform_workers)]
+def spawn_stage_workers(app: Conveyor, spawn_worker: Any, transform_workers: int = 1, concurrency: int = 10,
+                        **env: str) -> list[Any]:
+    procs = [spawn_worker("p_extract,p_embed", concurrency=concurrency, **env)]
+    procs += [spawn_worker("p_transform", concurrency=concurrency, **env) for _ in range(transform_workers)]
     wait_for(lambda: live_workers(app, "p_transform") == transform_workers and live_workers(app, "p_embed") == 1,
              timeout=20, message="workers up")
     return procs
@@ -55,7 +56,7 @@ def test_four_workers_on_one_stage_with_random_delays(app: Conveyor, spawn_worke
 
 
 def test_fan_out_of_10000_items(app: Conveyor, spawn_worker: Any) -> None:
-    spawn_stage_workers(app, spawn_worker)
+    spawn_stage_workers(app, spawn_worker, concurrency=50)  # async no-op stages: larger claims, fewer round trips
     run = etl_async.start({"n": 10_000})
     done = ended(app, run.id, timeout=120)
     assert done.state == "FINISHED"

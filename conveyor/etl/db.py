@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Engine, MetaData, Table, create_engine, event, inspect
@@ -42,6 +43,12 @@ def domain_engine(database_url: str) -> Engine:
         f"Unsupported database URL {database_url!r} for the ETL tables.",
         action="Use sqlite:///path.db or postgresql://user@host:5432/dbname.",
     )
+
+
+@lru_cache(maxsize=16)
+def shared_engine(database_url: str) -> Engine:
+    """One engine (and pool) per database per process, for stage tasks and API handlers."""
+    return domain_engine(database_url)
 
 
 def _write_lock_at_begin(engine: Engine) -> None:

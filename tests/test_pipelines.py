@@ -11,7 +11,15 @@ from conveyor import Conveyor, NoLiveWorkerError
 from conveyor.pipelines import PipelineError
 from conveyor.store.pipelines_common import pipeline_sql
 from tests.conftest import wait_for
-from tests.pipeline_tasks import etl, etl_continue, etl_fail_once, etl_hang_once, etl_tiered, etl_two, etl_wait
+from tests.pipeline_tasks import (
+    etl,
+    etl_continue,
+    etl_fail_once,
+    etl_hang_once,
+    etl_tiered,
+    etl_two,
+    etl_wait,
+)
 
 STAGE_QUEUES = ["p_extract", "p_transform", "p_embed"]
 

@@ -106,3 +106,21 @@ def test_reconnecting_to_another_api_process_neither_goes_back_nor_misses_a_stat
             second.stop()
         other_app.close()
 
+
+
+def test_reprocess_over_http_and_the_runs_feed_filtered_by_state(app: Any, server: Any, client: Any, admin_key: str,
+                                                                 start_worker: Any) -> None:
+    start_worker(STAGE_QUEUES, concurrency=4)
+    source = client.post("/api/pipelines/t.etl/runs", json={"params": {"n": 3, "raw": True}}).json()
+    wait_for(lambda: client.get(f"/api/runs/{source['id']}").json()["state"] == "FINISHED", timeout=30,
+             message="the source run")
+    with server.ws("/ws/runs?state=FINISHED", admin_key) as feed:
+        assert client.post(f"/api/runs/{source['id']}/reprocess", json={"from_stage": "extraction"}).status_code == 422
+        again = client.post(f"/api/runs/{source['id']}/reprocess", json={"from_stage": "transform"})
+        assert again.status_code == 201 and again.json()["reprocess_of"] == source["id"]
+        message, seen = recv_until(feed, lambda m: m["run"]["id"] == again.json()["id"], timeout=30)
+        assert all(m["run"]["state"] == "FINISHED" for m in [*seen, message]), "only FINISHED runs on this feed"
+    stages = message["run"]["status"]["steps"]["main"]["stages"]
+    assert stages["extraction"]["entered"] == 0 and stages["transform"]["done"] == 3  # fed from the 3 raw rows
+    assert client.post("/api/runs/01a2a3a4-0000-7000-8000-000000000000/reprocess",
+                       json={"from_stage": "transform"}).status_code == 404

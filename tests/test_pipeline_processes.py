@@ -23,7 +23,7 @@ def spawn_stage_workers(app: Conveyor, spawn_worker: Any, transform_workers: int
     procs = [spawn_worker("p_extract,p_embed", concurrency=concurrency, **env)]
     procs += [spawn_worker("p_transform", concurrency=concurrency, **env) for _ in range(transform_workers)]
     wait_for(lambda: live_workers(app, "p_transform") == transform_workers and live_workers(app, "p_embed") == 1,
-             timeout=20, message="workers up")
+             timeout=60, message="workers up")  # five processes starting on a busy 2-core machine
     return procs
 
 

@@ -22,6 +22,7 @@ from conveyor.settings import Settings
 from conveyor.store.worker_locks import EXITED, HEARTBEAT_EXPIRED
 from tests import tasks
 from tests.conftest import WorkerProcess, wait_for
+from tests.test_engine import cli
 
 LISTED = 3600.0  # list every worker as alive that has not been declared dead
 
@@ -79,6 +80,8 @@ def test_a_killed_workers_jobs_run_again_elsewhere_within_two_seconds(app, spawn
     assert dead is not None and (dead.state, dead.detected_by) == ("dead", EXITED) and dead.stopped_at is not None
     orphaned = app.get_job(ids[0]).attempts_history()[0]
     assert orphaned.worker_id == a.id and "exited" in orphaned.error
+    listed = next(line for line in cli(app.settings, "workers").stdout.splitlines() if line.startswith(a.id))
+    assert "dead" in listed and " exited " in listed and "s ago" in listed, listed
 
 
 # -- a lock connection dropped under a live worker ----------------------------------------------

@@ -369,7 +369,7 @@ class Store(ABC):
     def detect_exited_workers(self) -> MaintenanceReport | None:
         """The quick maintenance probe: live workers whose lock can be taken are declared dead
         ('exited') and their running jobs rescued as maintenance would; None when another process
-        holds the maintenance lock."""
+        is probing (PostgreSQL: one probe at a time, under a lock of its own, not the maintenance lock)."""
 
     # -- API keys -------------------------------------------------------------------------
     @abstractmethod

@@ -16,7 +16,7 @@ from tests.conftest import register_worker_row, wait_for
 # its worker locks (advisory locks; SQLite's are files, tried in Python).
 POSTGRES_ONLY = {"enqueue_served", "enqueue_one", "enqueue_one_keyed", "jobs_by_key", "jobs_written",
                  "live_per_queue", "maintenance_lock", "migration_lock", "wake_queue",
-                 "take_worker_lock", "probe_worker_locks"}
+                 "take_worker_lock", "probe_worker_locks", "probe_lock"}
 # SQLite's read-before-write checks, the poller's read and the queries PostgreSQL folds into one.
 SQLITE_ONLY = {"any_due", "any_ready", "clear_stranded", "count_completions", "count_task_minutes", "live_worker_queues",
                "paused_queues", "prune_deletions", "queue_flags", "recent_changes", "recent_completions",

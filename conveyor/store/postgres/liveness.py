@@ -95,7 +95,7 @@ class PostgresLiveness(PostgresMaintenance):
     def detect_exited_workers(self) -> MaintenanceReport | None:
         report = MaintenanceReport()
         with self._connection() as conn, conn.transaction():
-            got = conn.execute(Q.maintenance_lock).fetchone()
+            got = conn.execute(Q.probe_lock).fetchone()
             if not got or not got[0]:
                 return None
             cur = conn.cursor(row_factory=dict_row)

@@ -126,6 +126,11 @@ def test_a_worker_whose_lock_connection_is_terminated_is_not_rescued_from_under_
 
 
 # -- SIGSTOP: the lock is held, the heartbeat tells -------------------------------------------
+def _process_state(pid: int) -> str:
+    """The state letter in /proc/PID/stat ('T': stopped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
 def test_a_stopped_process_is_caught_by_its_heartbeat_and_registers_again_after(app, spawn_worker, tmp_path):
     frozen = spawn_worker(concurrency=3)
     a = started(app, frozen)
@@ -135,7 +140,8 @@ def test_a_stopped_process_is_caught_by_its_heartbeat_and_registers_again_after(
     b = started(app, rescuer)
     liveness = app.settings.liveness_timeout
     frozen.proc.send_signal(signal.SIGSTOP)
-    stopped = time.time()
+    wait_for(lambda: _process_state(frozen.proc.pid) == "T", timeout=5, message="the process stopped")
+    stopped = time.time()  # its last writes began before this
     try:
         wait_for(lambda: running_on(app, ids, b.id), timeout=liveness + 10, message="jobs running again on B")
         assert time.time() - stopped > liveness - 1, "rescued before the heartbeat expired: by the lock?"

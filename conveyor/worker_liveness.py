@@ -3,10 +3,10 @@
 It holds its worker lock (conveyor/store/worker_locks.py) for its whole life, on a thread of its
 own that notices a lost lock (PostgreSQL: the lock's connection dropped) and takes a new one at
 once, well inside the probe's grace period. It stops claiming whenever it may have been declared
-dead: from a lost lock until a new one is recorded, when no heartbeat has been answered for half
-the liveness timeout (a partition, a server restart), and when the database says it is dead. A
-dead worker hands back what it runs (the leases were voided by the rescue: those writes are
-refused) and registers again before it claims anything.
+dead: from a lost lock until a new one is recorded, when no heartbeat has been answered for
+longer than half-way to the liveness timeout (a partition, a server restart), and when the
+database says it is dead. A dead worker hands back what it runs (the leases were voided by the
+rescue: those writes are refused) and registers again before it claims anything.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ class WorkerLiveness:
         self.lock_held = True  # False from a lost lock until a new one is recorded on the row
         self.rejoining = False  # declared dead: no claims until handed back and registered again
         self.last_answer = time.monotonic()  # when the database last answered a heartbeat
-        self._silence_limit = worker.settings.liveness_timeout / 2
+        # Half-way between two heartbeats and the liveness timeout: long before it can be declared
+        # dead, and never between two heartbeats that arrive on time.
+        self._silence_limit = (worker.settings.heartbeat_interval + worker.settings.liveness_timeout) / 2
         self._rejoin_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -74,11 +76,15 @@ class WorkerLiveness:
         lock = self.lock
         assert lock is not None
         while not self._stop.is_set():
-            if not lock.wait_lost(WATCH_EVERY) or self._stop.is_set():
-                continue
-            self.lock_held = False
-            log.warning("worker lock lost (its connection dropped); taking a new one, no claims meanwhile")
-            self._retake(lock)
+            try:
+                if not lock.wait_lost(WATCH_EVERY) or self._stop.is_set():
+                    continue
+                self.lock_held = False
+                log.warning("worker lock lost (its connection dropped); taking a new one, no claims meanwhile")
+                self._retake(lock)
+            except Exception as exc:  # never let the watch end while the worker lives
+                log.warning("worker lock watch: %s: %s", type(exc).__name__, exc)
+                self._stop.wait(WATCH_EVERY)
 
     def _retake(self, lock: WorkerLock) -> None:
         backoff = 0.02
@@ -95,13 +101,20 @@ class WorkerLiveness:
         self.lock_held = True
         log.info("worker lock taken again (key %s)", lock.key)
         if state in (None, "dead"):
-            self.rejoin(state or "unregistered")
+            try:
+                self.rejoin(state or "unregistered")
+            except Exception as exc:  # claims stay stopped; the next heartbeat tries again
+                log.warning("registering again failed (%s: %s); retrying at the next heartbeat",
+                            type(exc).__name__, exc)
         self._wake()
 
     # -- told by the heartbeat ------------------------------------------------------------
     def heartbeat_answered(self, desired: str | None) -> bool:
         """Note the answer; True when the worker was declared dead (it has rejoined by now)."""
+        was_silent = time.monotonic() - self.last_answer >= self._silence_limit
         self.last_answer = time.monotonic()
+        if was_silent:
+            self._wake()  # claims may resume at once
         if desired in ("dead", "unregistered"):
             self.rejoin(desired)
             return True

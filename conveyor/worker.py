@@ -117,6 +117,7 @@ class Worker:
     async def run_async(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self._db(self.store.check_schema)
+        await self._db(self.liveness.take)
         await self._db(self.store.register_worker, self._info())
         await self._db(self.liveness.start)
         if self.install_signal_handlers:

@@ -47,19 +47,27 @@ class WorkerLiveness:
         return (self.lock_held and not self.rejoining
                 and time.monotonic() - self.last_answer < self._silence_limit)
 
-    def start(self) -> None:
-        """Take the lock and record it (the worker is registered by now); watch it from a thread."""
-        self.last_answer = time.monotonic()
+    def take(self) -> None:
+        """Before registering: take the lock (the slow part, a connection of its own), so that the
+        row goes without one for a single statement only."""
         if not self.worker.settings.worker_locks:
             return
         try:
             self.lock = self.worker.store.hold_worker_lock(self.worker.id)
-            self.lock.attach()
         except Exception as exc:  # e.g. a pooler without sessions: the heartbeat still covers a crash
             log.warning("could not take the worker lock (%s: %s); a crash of this worker will be noticed "
                         "by its heartbeat only", type(exc).__name__, exc)
-            self.lock = None
+
+    def start(self) -> None:
+        """Once registered: record the lock on the row, and watch it from a thread."""
+        self.last_answer = time.monotonic()
+        if self.lock is None:
             return
+        try:
+            self.lock.attach()
+        except Exception as exc:
+            log.warning("could not record the worker lock (%s: %s); taking a new one", type(exc).__name__, exc)
+            self.lock_held = False
         self._thread = threading.Thread(target=self._watch, name="conveyor-worker-lock", daemon=True)
         self._thread.start()
 
@@ -77,7 +85,7 @@ class WorkerLiveness:
         assert lock is not None
         while not self._stop.is_set():
             try:
-                if not lock.wait_lost(WATCH_EVERY) or self._stop.is_set():
+                if self.lock_held and (not lock.wait_lost(WATCH_EVERY) or self._stop.is_set()):
                     continue
                 self.lock_held = False
                 log.warning("worker lock lost (its connection dropped); taking a new one, no claims meanwhile")

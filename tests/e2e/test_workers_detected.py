@@ -20,7 +20,7 @@ def test_a_killed_worker_is_shown_dead_by_process_exit(
     def row() -> Any:
         return next((w for w in app.store.list_workers(3600) if w.pid == doomed.proc.pid), None)
 
-    wait_for(row, timeout=30, message="the worker process registered")
+    wait_for(lambda: "WORKER_START" in doomed.output(), timeout=30, message="the worker process started")
     doomed.kill()
     wait_for(lambda: row().state == "dead", timeout=10, message="the killed worker declared dead")
     page = login(web, server, "/workers")

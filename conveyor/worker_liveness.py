@@ -4,8 +4,8 @@ It holds its worker lock (conveyor/store/worker_locks.py) for its whole life, on
 own that notices a lost lock (PostgreSQL: the lock's connection dropped) and takes a new one at
 once, well inside the probe's grace period. It stops claiming whenever it may have been declared
 dead: from a lost lock until a new one is recorded, when no heartbeat has been answered for
-longer than half-way to the liveness timeout (a partition, a server restart), and when the
-database says it is dead. A dead worker hands back what it runs (the leases were voided by the
+all but one heartbeat interval of the liveness timeout (a partition, a server restart), and when
+the database says it is dead. A dead worker hands back what it runs (the leases were voided by the
 rescue: those writes are refused) and registers again before it claims anything.
 """
 
@@ -36,9 +36,9 @@ class WorkerLiveness:
         self.lock_held = True  # False from a lost lock until a new one is recorded on the row
         self.rejoining = False  # declared dead: no claims until handed back and registered again
         self.last_answer = time.monotonic()  # when the database last answered a heartbeat
-        # Half-way between two heartbeats and the liveness timeout: long before it can be declared
-        # dead, and never between two heartbeats that arrive on time.
-        self._silence_limit = (worker.settings.heartbeat_interval + worker.settings.liveness_timeout) / 2
+        # One heartbeat interval before it could be declared dead: a loaded machine whose heartbeats
+        # come late keeps claiming, a worker cut off stops before its jobs can be rescued.
+        self._silence_limit = worker.settings.liveness_timeout - worker.settings.heartbeat_interval
         self._rejoin_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -214,7 +214,6 @@ class Store(ABC):
     def close(self) -> None: ...
 
     # -- jobs -----------------------------------------------------------------------------
-    @abstractmethod
     def enqueue(
         self,
         jobs: list[NewJob],
@@ -227,6 +226,7 @@ class Store(ABC):
 
         Raises NoLiveWorkerError under REFUSE (nothing written) and LivenessCheckError when the
         check itself cannot be made."""
+        return self._enqueue(jobs, policy, liveness_timeout, app_path)
 
     async def enqueue_async(
         self,
@@ -236,10 +236,18 @@ class Store(ABC):
         liveness_timeout: float,
         app_path: str | None = None,
     ) -> list[EnqueueResult]:
-        """enqueue() for async callers; engines with an async driver override it."""
-        return await asyncio.to_thread(
-            self.enqueue, jobs, policy=policy, liveness_timeout=liveness_timeout, app_path=app_path
-        )
+        """enqueue() for async callers."""
+        return await self._enqueue_async(jobs, policy, liveness_timeout, app_path)
+
+    @abstractmethod
+    def _enqueue(self, jobs: list[NewJob], policy: core.PolicyChoice, liveness: float,
+                 app_path: str | None) -> list[EnqueueResult]:
+        """The engine's enqueue algorithm (enqueue's arguments, positionally)."""
+
+    async def _enqueue_async(self, jobs: list[NewJob], policy: core.PolicyChoice, liveness: float,
+                             app_path: str | None) -> list[EnqueueResult]:
+        """The same for async callers; engines with an async driver override it."""
+        return await asyncio.to_thread(self._enqueue, jobs, policy, liveness, app_path)
 
     @abstractmethod
     def get_job(self, job_id: str, tenant: str | None = None) -> Job | None: ...

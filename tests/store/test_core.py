@@ -14,7 +14,7 @@ from tests.conftest import register_worker_row, wait_for
 
 # PostgreSQL's one-job enqueue fast paths (one round trip each) and its NOTIFY and lock helpers.
 POSTGRES_ONLY = {"enqueue_served", "enqueue_one", "enqueue_one_keyed", "jobs_by_key", "jobs_written",
-                 "live_per_queue", "maintenance_lock", "migration_lock", "wake_queue"}
+                 "live_per_queue", "maintenance_lock", "migration_lock", "notify", "wake_queue"}
 # SQLite's read-before-write checks, the poller's read and the queries PostgreSQL folds into one.
 SQLITE_ONLY = {"any_due", "any_ready", "clear_stranded", "count_completions", "live_worker_queues",
                "paused_queues", "prune_deletions", "queue_flags", "recent_changes", "recent_completions"}
@@ -24,6 +24,21 @@ def test_both_engines_name_their_shared_statements_the_same():
     assert POSTGRES.names() - SQLITE.names() == POSTGRES_ONLY
     assert SQLITE.names() - POSTGRES.names() == SQLITE_ONLY
     assert len(POSTGRES.names() & SQLITE.names()) >= 40
+
+
+def test_the_engines_python_holds_no_statement():
+    """Every statement of the engine packages is a named file in queries/ (connection set-up and
+    transaction control aside: PRAGMA, BEGIN, COMMIT, ROLLBACK)."""
+    import re
+    from pathlib import Path
+
+    import conveyor.store
+
+    root = Path(conveyor.store.__file__).parent
+    statement = re.compile(r"[\"']\s*(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|ALTER|DROP)\b")
+    found = [f"{path.relative_to(root)}:{n}" for path in [*root.glob("postgres/*.py"), *root.glob("sqlite/*.py")]
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if statement.search(line)]
+    assert found == []
 
 
 def test_a_job_timed_out_by_the_database_retries_after_its_tasks_backoff(app):

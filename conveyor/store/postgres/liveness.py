@@ -70,7 +70,7 @@ class PostgresWorkerLock(WorkerLock):
         if not readable:
             return False
         try:  # the server wrote to an idle session: mostly it is ending it (terminated, shut down)
-            conn.execute("SELECT 1")
+            conn.execute(Q.lock_session_alive)
             return False
         except psycopg.Error:
             return True
@@ -106,8 +106,10 @@ class PostgresLiveness(PostgresMaintenance):
                 return report
             now = datetime.now(UTC)
             orphans = cur.execute(Q.select_jobs_of_workers, {"workers": report.dead_workers}).fetchall()
-            rescued = self._write_verdicts(cur, [core.rescue_verdict(r, now, exited=True) for r in orphans])
+            rescues = [core.rescue_verdict(r, now, exited=True) for r in orphans]
+            rescued = self._write_verdicts(cur, rescues)
             report.rescued = [(i, s) for i, s, _ in rescued]
+            cur.executemany(Q.count_task_minutes, core.ended_attempts(rescues, {i for i, _, _ in rescued}))
             woken = sorted({q for _, s, q in rescued if s == "queued"})
             notify(conn, [(CHANNEL_WAKE, q) for q in woken] + event_notices("finished", [i for i, _ in report.rescued]))
         return report

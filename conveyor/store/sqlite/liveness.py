@@ -103,10 +103,14 @@ class SQLiteLiveness(SQLiteMaintenance):
                 pairs = json.dumps([[worker_id, key] for worker_id, key, _ in exited])
                 report.dead_workers = sorted(r[0] for r in conn.execute(Q.mark_exited_workers, {"now": now, "exited": pairs}))
                 orphans = [self._taken(r) for r in conn.execute(Q.select_jobs_of_workers,
-                                                                 {"workers": json.dumps(report.dead_workers)})]
+                                                                 {"workers": json.dumps(report.dead_workers), "now": now})]
                 clock = datetime.fromtimestamp(now, UTC)
-                rescued = self._write_verdicts(conn, now, [core.rescue_verdict(r, clock, exited=True) for r in orphans])
+                rescues = [core.rescue_verdict(r, clock, exited=True) for r in orphans]
+                rescued = self._write_verdicts(conn, now, rescues)
                 report.rescued = [(i, s) for i, s, _ in rescued]
+                written = {i for i, _, _ in rescued}
+                conn.executemany(Q.count_task_minutes, [(now // 60 * 60, *row)
+                                                        for row in core.ended_attempts(rescues, written)])
         finally:
             for worker_id, key, fd in exited:
                 if worker_id in report.dead_workers:

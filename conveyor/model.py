@@ -66,9 +66,11 @@ FINISHED_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.DEAD,
 ACTIVE_STATES = frozenset({JobState.SCHEDULED, JobState.QUEUED, JobState.RUNNING})
 
 # Which state may follow which. The store enforces these in its WHERE clauses; this table is the
-# specification the tests check the store against.
+# specification the tests check the store against (tests/store/test_conformance.py walks it).
+# A scheduled job never goes straight to dead: nothing runs it or gives up on it before it is
+# staged to queued (a stranded queue's schedule-to-start deadline then applies to it as queued).
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    JobState.SCHEDULED: frozenset({JobState.QUEUED, JobState.CANCELLED, JobState.DEAD}),
+    JobState.SCHEDULED: frozenset({JobState.QUEUED, JobState.CANCELLED}),
     JobState.QUEUED: frozenset({JobState.RUNNING, JobState.CANCELLED, JobState.DEAD}),
     JobState.RUNNING: frozenset(
         {JobState.COMPLETED, JobState.SCHEDULED, JobState.QUEUED, JobState.DEAD, JobState.CANCELLED}
@@ -310,6 +312,10 @@ class WorkerInfo:
     current_jobs: list[str] = field(default_factory=list)
     heartbeat_age: float = 0.0
     alive: bool = True
+    # A dead worker: how it was found out ('exited': its lock was released, the process is gone;
+    # 'heartbeat expired') and when (stopped_at; for a stopped worker, when it stopped).
+    detected_by: str | None = None
+    stopped_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -329,6 +335,8 @@ class WorkerInfo:
             "processed": self.processed,
             "failed": self.failed,
             "current_jobs": self.current_jobs,
+            "detected_by": self.detected_by,
+            "stopped_at": self.stopped_at.isoformat() if self.stopped_at else None,
         }
 
 

@@ -12,8 +12,10 @@ from typing import Any
 from conveyor.app import Conveyor
 from conveyor.context import JobContext
 from conveyor.errors import PermanentError
+from conveyor.etl.db import shared_engine
 from conveyor.etl.jira.extract import extract_dev_status, extract_issues, extract_projects, extract_statuses
 from conveyor.etl.jira.load import Owner, load_item
+from conveyor.etl.jira.retransform import retransform
 from conveyor.etl.jira.sync import (
     DISPLAY_NAMES,
     PIPELINE,
@@ -55,6 +57,11 @@ def register_jira(app: Conveyor) -> DeclaredPipeline:
         if stages[-1].name != sync.stage:  # an embedding stage follows: tell it what changed
             ctx.emit(*({"tenant": sync.tenant, "table": table, "ids": ids} for table, ids in loaded.items() if ids))
         return sum(len(ids) for ids in loaded.values())
+
+    @app.task(name="jira.retransform", queue=TRANSFORM_QUEUE, max_attempts=3, timeout=3600)
+    def jira_retransform(tenant: str, integration_id: str) -> int:
+        """Apply a changed mapping to every loaded work item, from raw (no HTTP call)."""
+        return retransform(shared_engine(app.settings.database_url), tenant, integration_id)
 
     steps = [{"name": name, "display_name": DISPLAY_NAMES[name], "order": "overlap" if i == 0 else "wait",
               "stages": [{"name": "extraction", "task": jira_extract}, {"name": "transform", "task": jira_transform}]}

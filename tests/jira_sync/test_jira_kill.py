@@ -45,7 +45,7 @@ def test_sigkill_mid_step_loses_and_duplicates_nothing(app: Conveyor, spawn_work
     # The retry resumed from the cursor: the first page (no token) was asked for once, by the killed worker.
     assert first_pages == len(_first_pages(jira_site)) == 1
     pages = raw_rows(engine, run.id, STEP, "jira:search")
-    transforms = [j for j in app.list_jobs(task="jira.transform", limit=500) if j.args and j.args[0] in
+    transforms = [j for j in app.list_jobs(task="jira.transform", limit=500) if j.args and isinstance(j.args[0], int) and j.args[0] in
                   {rid for rid, _ in pages}]
     assert len(transforms) == len(pages)  # each raw page transformed by exactly one job
 

@@ -29,6 +29,8 @@ from conveyor.etl.jira.sync import Sync, measured
 from conveyor.etl.jira.tables import custom_fields, projects, work_items
 from conveyor.etl.jira.transport import Page
 
+DEV_BATCH = 50  # dev-status: issues per committed batch (and about 2 raw pages each per transform job)
+
 
 def _raw(source: str, page: Page) -> RawPage:
     return RawPage(source, page.request.fingerprint, page.body)
@@ -188,7 +190,7 @@ def extract_dev_status(sync: Sync) -> int:
     """Pull requests of the issues whose Development field shows any, and whose `updated` moved
     since they were last read: dev-status summary, then detail per instance type (numeric ids)."""
     committed = cursor_of(sync.engine, sync.run_id, sync.step)
-    if not sync.settings.get("dev_status", True) or (committed is not None and committed[1]):
+    if not sync.settings.get("dev_status", True):
         return _emit_step_rows(sync)
     after = str(((committed[0] if committed else None) or {}).get("after", ""))
     W = work_items
@@ -200,12 +202,19 @@ def extract_dev_status(sync: Sync) -> int:
     with sync.engine.connect() as conn:
         issue_ids = [str(r[0]) for r in conn.execute(query)]
     with sync.client() as client, measured(sync, client):
-        for issue_id in issue_ids:
+        pages: list[RawPage] = []
+        for n, issue_id in enumerate(issue_ids, 1):
             summary = client.dev_status_summary(issue_id)
-            pages = [_raw(f"jira:dev:summary:{issue_id}", summary)]
+            pages.append(_raw(f"jira:dev:summary:{issue_id}", summary))
             for kind in instance_types(summary.body):
                 pages.append(_raw(f"jira:dev:detail:{issue_id}", client.dev_status_pull_requests(issue_id, kind)))
-            _save(sync, pages, {"after": issue_id})
+            if n % DEV_BATCH == 0 or n == len(issue_ids):  # one transaction per batch of issues
+                _save(sync, pages, {"after": issue_id})
+                pages = []
         _save(sync, [], {"after": issue_ids[-1] if issue_ids else after}, done=True)
         sync.metrics(records=len(issue_ids))
-    return _emit_step_rows(sync)
+    rows = [rid for rid, _ in raw_rows(sync.engine, sync.run_id, sync.step)]
+    batches = [rows[i:i + DEV_BATCH * 2] for i in range(0, len(rows), DEV_BATCH * 2)]
+    sync.ctx.emit(*({"raw": batch} for batch in batches))  # one transform job per batch, not per page
+    sync.metrics(items=len(batches))
+    return len(rows)

@@ -60,9 +60,16 @@ def _keys(table: Any) -> list[str]:
 
 
 def load_item(engine: Engine, owner: Owner, item: Any) -> Loaded:
-    """Transform and load one emitted item: a raw row id, or {"sweep": [raw ids]}."""
+    """Transform and load one emitted item: a raw row id, {"raw": [ids]} (each loaded in turn), or
+    {"sweep": [raw ids]} (the deletion sweep's pages, together)."""
     if isinstance(item, Mapping) and "sweep" in item:
         return load_sweep(engine, owner, load_raw(engine, [int(i) for i in item["sweep"]]))
+    if isinstance(item, Mapping) and "raw" in item:
+        loaded: Loaded = defaultdict(list)
+        for row in load_raw(engine, [int(i) for i in item["raw"]]):
+            for table, ids in load_row(engine, owner, row).items():
+                loaded[table] += ids
+        return dict(loaded)
     if isinstance(item, bool) or not isinstance(item, int):
         raise PermanentError(f"a Jira transform item is a raw row id or {{'sweep': [ids]}}, got {item!r}")
     rows = load_raw(engine, [item])

@@ -61,23 +61,26 @@ def save_pages(engine: Engine, *, run_id: str, step: str, tenant: str, token: st
     """Store `pages` (the JSON answers, unchanged) and the step's next cursor in one transaction:
     an attempt killed after this resumes from `cursor`; one killed before it fetches these pages
     again (the same request fingerprint updates the same raw row)."""
-    ids: list[int] = []
     with engine.begin() as conn:
-        for page in pages:
-            ids.append(_save_raw(conn, run_id, step, tenant, token, page))
+        ids = _save_raw(conn, run_id, step, tenant, token, pages) if pages else []
         _set_cursor(conn, run_id, step, cursor, len(pages), done)
     return ids
 
 
-def _save_raw(conn: Connection, run_id: str, step: str, tenant: str, token: str, page: RawPage) -> int:
-    payload = json.dumps(page.body, separators=(",", ":"), ensure_ascii=False).encode()
+def _save_raw(conn: Connection, run_id: str, step: str, tenant: str, token: str, pages: Sequence[RawPage]) -> list[int]:
+    """One multi-row upsert for the pages; their row ids in the order of `pages`."""
     pg = conn.dialect.name == "postgresql"
-    statement = (postgresql if pg else sqlite).insert(raw_table).values(
-        run_id=run_id, step=step, tenant=tenant, token=token, source=page.source, fingerprint=page.fingerprint,
-        payload=payload, is_text=True, **({} if pg else {"created_at": time.time()}))
+    unique = {(page.source, page.fingerprint): page for page in pages}  # one row may not be hit twice
+    rows = [{"run_id": run_id, "step": step, "tenant": tenant, "token": token, "source": page.source,
+             "fingerprint": page.fingerprint, "is_text": True,
+             "payload": json.dumps(page.body, separators=(",", ":"), ensure_ascii=False).encode(),
+             **({} if pg else {"created_at": time.time()})} for page in unique.values()]
+    statement = (postgresql if pg else sqlite).insert(raw_table)
     statement = statement.on_conflict_do_update(
         index_elements=["token", "source", "fingerprint"], set_={"payload": statement.excluded.payload})
-    return int(conn.execute(statement.returning(raw_table.c.id)).scalar_one())
+    result = conn.execute(statement.returning(raw_table.c.id, sort_by_parameter_order=True), rows)
+    by_key = {key: int(r[0]) for key, r in zip(unique, result, strict=True)}
+    return [by_key[(page.source, page.fingerprint)] for page in pages]
 
 
 def _set_cursor(conn: Connection, run_id: str, step: str, cursor: Any, pages: int, done: bool) -> None:

@@ -63,6 +63,9 @@ def test_sync_read_and_map_over_http(app: Conveyor, client: httpx.Client, start_
     steps = client.get(f"/api/integrations/{created['id']}/runs/{run_id}/metrics").json()["steps"]
     assert {s["step"] for s in steps} >= {"jira_projects_and_issue_types", "jira_issues_with_changelogs"}
 
+    scraped = client.get("/metrics").text
+    assert 'conveyor_jira_api_calls_total{stage="extraction",step="jira_issues_with_changelogs",tenant="default"}' in scraped
+
     token = fake_jira.config.api_token
     assert token not in caplog.text
     with shared_engine(app.settings.database_url).connect() as conn:

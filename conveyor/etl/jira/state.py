@@ -200,7 +200,11 @@ def add_metrics(engine: Engine, *, run_id: str, step: str, stage: str, tenant: s
 
 
 def run_metrics(engine: Engine, run_id: str) -> list[dict[str, Any]]:
+    """Per step and stage; `waiting` is true while the stage is parked on a rate limit (until
+    `parked_until`)."""
+    now = _now()
     with engine.connect() as conn:
         rows = conn.execute(select(jira_step_metrics).where(jira_step_metrics.c.run_id == run_id)
                             .order_by(jira_step_metrics.c.step, jira_step_metrics.c.stage))
-        return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r._mapping.items()} for r in rows]
+        return [{**{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r._mapping.items()},
+                 "waiting": r.parked_until is not None and r.parked_until > now} for r in rows]

@@ -64,11 +64,13 @@ def load_item(engine: Engine, owner: Owner, item: Any) -> Loaded:
     {"sweep": [raw ids]} (the deletion sweep's pages, together)."""
     if isinstance(item, Mapping) and "sweep" in item:
         return load_sweep(engine, owner, load_raw(engine, [int(i) for i in item["sweep"]]))
-    if isinstance(item, Mapping) and "raw" in item:
+    if isinstance(item, Mapping) and "raw" in item:  # a batch (dev-status pages): one transaction
         loaded: Loaded = defaultdict(list)
-        for row in load_raw(engine, [int(i) for i in item["raw"]]):
-            for table, ids in load_row(engine, owner, row).items():
-                loaded[table] += ids
+        rows = load_raw(engine, [int(i) for i in item["raw"]])
+        with engine.begin() as conn:
+            for row in rows:
+                for table, ids in load_row(engine, owner, row, conn).items():
+                    loaded[table] += ids
         return dict(loaded)
     if isinstance(item, bool) or not isinstance(item, int):
         raise PermanentError(f"a Jira transform item is a raw row id or {{'sweep': [ids]}}, got {item!r}")
@@ -78,35 +80,47 @@ def load_item(engine: Engine, owner: Owner, item: Any) -> Loaded:
     return load_row(engine, owner, rows[0])
 
 
-def load_row(engine: Engine, owner: Owner, raw: RawRow) -> Loaded:
-    source, body = raw.source, raw.body
-    kind, _, rest = source.removeprefix("jira:").partition(":")
+def load_row(engine: Engine, owner: Owner, raw: RawRow, conn: Connection | None = None) -> Loaded:
+    """One raw row, in its own transaction or in `conn`'s (companions must then be read already:
+    a search page is never loaded that way)."""
+    source = raw.source
+    kind = source.removeprefix("jira:").partition(":")[0]
+    if conn is not None:
+        if kind == "search":
+            raise ValueError("a search page is loaded in its own transaction (its companions are read first)")
+        return _load_row(conn, owner, raw, [])
     companions = (load_raw(engine, run_id=raw.run_id, step=raw.step, prefix=f"jira:companion:{raw.fingerprint}:")
                   if kind == "search" else [])  # read before the write transaction: SQLite has one writer
-    with engine.begin() as conn:
-        if kind == "projects":
-            return _projects(conn, owner, body.get("values") or [])
-        if kind == "issuetypes":
-            return _types(conn, owner, body, None)
-        if kind == "project-issuetypes":
-            return _types(conn, owner, body, rest)
-        if kind == "fields":
-            return _fields(conn, owner, body)
-        if kind == "status":
-            return _statuses(conn, owner, body)
-        if kind == "statuses-search":
-            return _statuses(conn, owner, body.get("values") or [])
-        if kind == "linktypes":
-            upsert(conn, link_types, [owner.row(external_id=str(t["id"]), name=t.get("name", ""),
-                                                inward=t.get("inward"), outward=t.get("outward"))
-                                      for t in body.get("issueLinkTypes") or []], keys=_keys(link_types))
-            return {}
-        if kind == "search":
-            return load_issues(conn, owner, body.get("issues") or [], companions, raw.id)
-        if kind == "dev":
-            return _dev_status(conn, owner, rest, body)
-        if kind in ("statuscategory", "companion", "sweep"):
-            return {}  # categories come inline with statuses; companions and sweeps go with their group
+    with engine.begin() as own:
+        return _load_row(own, owner, raw, companions)
+
+
+def _load_row(conn: Connection, owner: Owner, raw: RawRow, companions: list[RawRow]) -> Loaded:
+    source, body = raw.source, raw.body
+    kind, _, rest = source.removeprefix("jira:").partition(":")
+    if kind == "projects":
+        return _projects(conn, owner, body.get("values") or [])
+    if kind == "issuetypes":
+        return _types(conn, owner, body, None)
+    if kind == "project-issuetypes":
+        return _types(conn, owner, body, rest)
+    if kind == "fields":
+        return _fields(conn, owner, body)
+    if kind == "status":
+        return _statuses(conn, owner, body)
+    if kind == "statuses-search":
+        return _statuses(conn, owner, body.get("values") or [])
+    if kind == "linktypes":
+        upsert(conn, link_types, [owner.row(external_id=str(t["id"]), name=t.get("name", ""),
+                                            inward=t.get("inward"), outward=t.get("outward"))
+                                  for t in body.get("issueLinkTypes") or []], keys=_keys(link_types))
+        return {}
+    if kind == "search":
+        return load_issues(conn, owner, body.get("issues") or [], companions, raw.id)
+    if kind == "dev":
+        return _dev_status(conn, owner, rest, body)
+    if kind in ("statuscategory", "companion", "sweep"):
+        return {}  # categories come inline with statuses; companions and sweeps go with their group
     raise PermanentError(f"raw row {raw.id} has source {source!r}, which no Jira transform reads")
 
 

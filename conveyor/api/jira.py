@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from conveyor.api.auth import AUTH_ERRORS, Caller, Operator, Viewer
 from conveyor.api.errors import ApiError
 from conveyor.api.integrations import ANSWERS, IntegrationId, _answer, _service
-from conveyor.api.schemas import TENANT_PATTERN
+from conveyor.api.schemas import TENANT_PATTERN, ErrorOut
 from conveyor.api.state import get_ctx
 from conveyor.etl.db import shared_engine
 from conveyor.etl.jira.load import Owner
@@ -136,7 +136,7 @@ def _decode(cursor: str) -> tuple[str, str]:
                        fields=[{"field": "cursor", "location": "query", "message": "not a cursor"}]) from None
 
 
-@router.get("/api/work-items")
+@router.get("/api/work-items", responses={400: {"model": ErrorOut, "description": "The cursor is not valid"}})
 def work_items(
     request: Request, caller: Viewer,
     tenant: Annotated[str | None, Query(pattern=TENANT_PATTERN)] = None,
@@ -157,7 +157,7 @@ def work_items(
     return {"items": page, "next_cursor": _cursor([page[-1]["updated"], page[-1]["external_id"]]) if more else None}
 
 
-@router.get("/api/work-items/{key}")
+@router.get("/api/work-items/{key}", responses={404: {"model": ErrorOut, "description": "No such work item"}})
 def work_item(key: Annotated[str, Path(max_length=100, pattern=r"^[A-Z][A-Z0-9_]*-\d+$")], request: Request,
               caller: Viewer) -> dict[str, Any]:
     found = get_work_item(_engine(request), key, caller.tenant)

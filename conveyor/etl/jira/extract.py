@@ -147,8 +147,10 @@ def _start_issue_sync(sync: Sync, client: JiraClient) -> Any:
     jql = issues_jql(keys, since, zone)
     last_sweep = last_success(sync.engine, sync.integration.id, sweep=True)
     hours = int(sync.settings.get("deletion_sweep_hours", 24))
-    sweep = since is not None and (sync.params.get("sweep") is True or last_sweep is None
-                                   or datetime.now(UTC) - last_sweep >= timedelta(hours=hours))
+    # Deleted issues leave no trace in an `updated >=` search: a keys-only sweep finds them, on the
+    # first run and then every `deletion_sweep_hours` (or when asked).
+    sweep = (sync.params.get("sweep") is True or last_sweep is None
+             or datetime.now(UTC) - last_sweep >= timedelta(hours=hours))
     record_sync_run(sync.engine, run_id=sync.run_id, tenant=sync.tenant, integration_id=sync.integration.id,
                     updated_since=since, time_zone=zone, jql=jql, expected=client.approximate_count(jql),
                     deletion_sweep=sweep)

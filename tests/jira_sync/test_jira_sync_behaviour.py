@@ -132,3 +132,15 @@ def test_a_429_storm_parks_the_step_and_resumes(app: Conveyor, start_worker: Any
     final = app.list_jobs(task="jira.extract")
     assert len(final) == 4 and all(j.attempts == 1 for j in final)  # parking spent no attempt
     assert any(a.outcome == "parked" for j in final for a in j.attempt_log)
+
+
+def test_a_short_fetch_says_so_in_the_run_metrics(app: Conveyor, start_worker: Any, jira_site: FakeJira,
+                                                  integration: Integration) -> None:
+    start_worker(queues=QUEUES.split(","), concurrency=4)
+    jira_site.faults.empty_page_with_token(count=1)  # Jira's "last page" anomaly on the first search page
+    run = run_sync(app, integration)
+    issues = [m for m in run_metrics(shared_engine(app.settings.database_url), run.id)
+              if m["step"] == "jira_issues_with_changelogs" and m["stage"] == "extraction"][0]
+    expected = live_issue_count(jira_site)
+    assert issues["expected"] == expected and issues["records"] == 0
+    assert issues["note"] == f"fetched 0 issues, fewer than the {expected} Jira expected"

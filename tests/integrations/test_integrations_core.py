@@ -71,6 +71,9 @@ def test_a_new_type_registers_without_touching_the_core(app: Conveyor) -> None:
 
 def test_cli_create_list_test(app: Conveyor, fake_jira: FakeJira, monkeypatch: pytest.MonkeyPatch,
                               capsys: pytest.CaptureFixture[str]) -> None:
+    from conveyor import cli
+
+    monkeypatch.setattr(cli, "configure_logging", lambda *a, **k: None)  # keep pytest's log capture
     url = app.settings.database_url
     monkeypatch.setenv("CONVEYOR_CREDENTIAL_API_TOKEN", fake_jira.config.api_token)
     code = main(["integrations", "create", "--database-url", url, "--app", "tests.tasks:app", "--type", "jira",

@@ -157,6 +157,8 @@ class NewJob:
     parent_id: str | None = None
     idempotency_key: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # The policy given with task.configure(policy=...): enqueue_many honours it per job (not stored).
+    policy: EnqueuePolicy | None = None
     id: str = field(default_factory=new_job_id)
 
     def __post_init__(self) -> None:

@@ -39,19 +39,24 @@ from conveyor.store.base import ClaimedJob, MaintenanceReport, dumps
 log = logging.getLogger("conveyor.worker")
 
 FLUSH_BATCH = 500  # most outcomes recorded in one statement
+# Without an explicit concurrency, async and def tasks get their own limits: an async job in flight
+# costs a coroutine, a def job a thread.
+DEFAULT_ASYNC_SLOTS = 100  # jobs in flight (claim size follows), async tasks
+DEFAULT_THREADS = 10  # def tasks running at once
 ADVANCE_EVERY = 0.02  # pipelines: seconds between passes over the runs whose jobs ended
 
 
 class _Running:
     """One attempt in flight."""
 
-    __slots__ = ("claimed", "ctx", "task", "handed_back")
+    __slots__ = ("claimed", "ctx", "task", "handed_back", "in_thread")
 
-    def __init__(self, claimed: ClaimedJob, ctx: JobContext) -> None:
+    def __init__(self, claimed: ClaimedJob, ctx: JobContext, in_thread: bool) -> None:
         self.claimed = claimed
         self.ctx = ctx
         self.task: asyncio.Task[None] | None = None
         self.handed_back = False
+        self.in_thread = in_thread  # a def task: takes one of the pool's threads
 
 
 SUPERVISOR_PID_ENV = "CONVEYOR_SUPERVISOR_PID"  # set by `conveyor up` for the workers it starts
@@ -62,19 +67,24 @@ class Worker:
         self,
         app: Conveyor,
         queues: list[str] | None = None,
-        concurrency: int = 10,
+        concurrency: int | None = None,
         *,
         worker_id: str | None = None,
         install_signal_handlers: bool = False,
         supervisor_pid: int | None = None,
     ) -> None:
-        if concurrency < 1:
+        if concurrency is not None and concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.app = app
         self.store = app.store
         self.settings = app.settings
         self.queues = queues or list(DEFAULT_QUEUES)
-        self.concurrency = concurrency
+        self.concurrency = concurrency or DEFAULT_ASYNC_SLOTS  # jobs in flight
+        self.threads = concurrency or DEFAULT_THREADS  # def tasks running at once
+        self._in_threads = 0
+        # Once a def task is claimed, claims also fit the free threads (a claimed job must not wait
+        # for a thread while another worker could run it). Until then async claims are full size.
+        self._claims_fit_threads = False
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.install_signal_handlers = install_signal_handlers
         self.supervisor_pid = supervisor_pid  # stop when this parent process is gone
@@ -92,9 +102,9 @@ class Worker:
         self._stop_now = False
         self._lifeline_stop = threading.Event()
         self._db_pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="conveyor-db")
-        self._task_pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="conveyor-task")
+        self._task_pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="conveyor-task")
         self.started = threading.Event()  # set once registered and claiming (tests, supervisors)
-        self._claim_threshold = max(1, min(self.settings.claim_batch, concurrency) // 2)
+        self._claim_threshold = max(1, min(self.settings.claim_batch, self.concurrency) // 2)
         self._waited_for_slots = False
         self._stage_warnings = StageWarnings()
         self.stage_emits = StageEmits(app)  # pipelines: builds emitted items into stage jobs
@@ -124,7 +134,7 @@ class Worker:
         lifeline.start()
         lifecycle(
             "WORKER_START", worker_id=self.id, queues=",".join(self.queues), concurrency=self.concurrency,
-            engine=self.store.engine, pid=os.getpid(),
+            threads=self.threads, engine=self.store.engine, pid=os.getpid(),
         )
         flusher = asyncio.create_task(self._flush_loop())
         stager = asyncio.create_task(self._stage_loop())
@@ -163,12 +173,20 @@ class Worker:
                 self._wake.clear()
                 continue
             free = self.concurrency - len(self._running)
+            threshold = self._claim_threshold
+            if self._claims_fit_threads:
+                free = min(free, self.threads - self._in_threads)
+                threshold = max(1, min(self.settings.claim_batch, self.threads) // 2)
             if len(self._outcomes) + len(self._flushing) >= 2 * FLUSH_BATCH:
                 free = 0  # outcomes are not being recorded (database trouble): claim no more
                 self._slot_free.clear()
                 await self._wait_any(self._slot_free)
                 continue
-            if self._running and free < self._claim_threshold and not self._waited_for_slots:
+            if free <= 0:  # every slot (or thread) busy: nothing to claim until one frees
+                self._slot_free.clear()
+                await self._wait_any(self._slot_free)
+                continue
+            if self._running and free < threshold and not self._waited_for_slots:
                 # A few slots are free but many jobs are still finishing: give them a moment, so
                 # one round trip claims a batch instead of one job per freed slot.
                 self._waited_for_slots = True
@@ -228,7 +246,12 @@ class Worker:
         )
         if claimed.pipeline_run_id:  # pipelines: a stage job may emit
             ctx.stage = (claimed.pipeline_run_id, claimed.step or "", claimed.stage or "")
-        running = _Running(claimed, ctx)
+        task = self.app.tasks.get(claimed.task)
+        in_thread = task is not None and not task.is_async
+        if in_thread:
+            self._in_threads += 1
+            self._claims_fit_threads = True
+        running = _Running(claimed, ctx, in_thread)
         self._running[claimed.id] = running
         running.task = asyncio.create_task(self._execute(running))
 
@@ -324,7 +347,9 @@ class Worker:
         )
 
     def _record(self, outcome: Outcome, claimed: ClaimedJob, seconds: float) -> None:
-        self._running.pop(outcome.job_id, None)
+        running = self._running.pop(outcome.job_id, None)
+        if running is not None and running.in_thread:
+            self._in_threads -= 1
         self._slot_free.set()
         self._outcomes.append(outcome)
         self._flush_needed.set()
@@ -437,6 +462,7 @@ class Worker:
             for running in leftover:
                 if running.claimed.id in self._running:
                     self._running.pop(running.claimed.id)
+                    self._in_threads -= running.in_thread
                     self._outcomes.append(self._outcome(running.claimed, JobState.QUEUED))
             log.info("handed back %d in-flight job(s)", len(leftover))
 

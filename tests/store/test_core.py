@@ -17,7 +17,7 @@ POSTGRES_ONLY = {"enqueue_served", "enqueue_one", "enqueue_one_keyed", "jobs_by_
                  "live_per_queue", "maintenance_lock", "migration_lock", "wake_queue"}
 # SQLite's read-before-write checks, the poller's read and the queries PostgreSQL folds into one.
 SQLITE_ONLY = {"any_due", "any_ready", "clear_stranded", "count_completions", "count_task_minutes", "live_worker_queues",
-               "paused_queues", "prune_deletions", "queue_flags", "recent_changes", "recent_completions"}
+               "paused_queues", "prune_deletions", "queue_flags", "recent_changes", "recent_completions", "wake_addresses"}
 
 
 def test_both_engines_name_their_shared_statements_the_same():

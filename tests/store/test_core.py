@@ -13,7 +13,7 @@ from conveyor.store.sqlite.connection import Q as SQLITE
 from tests.conftest import register_worker_row, wait_for
 
 # PostgreSQL's one-job enqueue fast paths (one round trip each) and its NOTIFY and lock helpers.
-POSTGRES_ONLY = {"enqueue_served", "enqueue_one", "enqueue_one_keyed", "jobs_by_key", "jobs_written",
+POSTGRES_ONLY = {"enqueue_served", "enqueue_accepted", "enqueue_one", "enqueue_one_keyed", "jobs_by_key", "jobs_written",
                  "live_per_queue", "maintenance_lock", "migration_lock", "wake_queue"}
 # SQLite's read-before-write checks, the poller's read and the queries PostgreSQL folds into one.
 SQLITE_ONLY = {"any_due", "any_ready", "clear_stranded", "count_completions", "count_task_minutes", "live_worker_queues",

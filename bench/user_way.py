@@ -72,6 +72,7 @@ class Figures:
 
 class Run:
     def __init__(self, engine: str, db: ScratchDatabase, args: argparse.Namespace, folder: Path) -> None:
+        self._conn: psycopg.Connection[Any] | None = None
         self.engine, self.db, self.args, self.folder = engine, db, args, folder
         self.app: Conveyor = user_app.with_database(db.url)
         self.app.migrate()
@@ -150,13 +151,14 @@ class Run:
             self.db.url, self.out, self.folder / f"pickup-{repeat}.log", []))
 
     def _raw_enqueue(self, i: int) -> None:
+        assert self._conn is not None
         self._conn.execute(INSERT_NOTIFY_SQL, ("default", json.dumps(order(i))))
 
     def _pickup(self, who: str, enqueue: Callable[[int], None], start: Callable[[], Any]) -> None:
         samples, interval = self.args.latency_samples, self.args.latency_interval_ms / 1000
         self.db.reset()
         self.out.write_text("")
-        self._conn = self.raw_conn()
+        self._conn = self.raw_conn() if who == "raw" else None
         proc = start()
         try:
             if who == "raw":
@@ -172,7 +174,8 @@ class Run:
             wait_until(lambda: len(read_out(self.out)) >= samples, timeout=60, what=f"{who} pickups")
         finally:
             proc.stop()
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
         seen = read_out(self.out)
         latencies = [(seen[i] - sent[i]) / 1e6 for i in range(samples)]
         for pct in (50, 95, 99):

@@ -90,10 +90,13 @@ class TextFormatter(logging.Formatter):
     def line(self, created: float, level: int, name: str, msg: str, fields: dict[str, Any]) -> str:
         """format() of a record without exception info, built without the record."""
         msecs = int((created - int(created)) * 1000)
-        head = f"{self._ts.of(created)},{msecs:03d} {logging.getLevelName(level)} {name} {msg}"
+        head = f"{self._ts.of(created)},{msecs:03d} {_LEVEL_NAMES.get(level) or logging.getLevelName(level)} {name} {msg}"
         if not fields:
             return head
         return head + " " + " ".join(f"{k}={_text(v)}" for k, v in fields.items() if v is not None)
+
+
+_LEVEL_NAMES = {logging.INFO: "INFO", logging.WARNING: "WARNING", logging.ERROR: "ERROR", logging.DEBUG: "DEBUG"}
 
 
 def _text(value: Any) -> str:
@@ -108,7 +111,8 @@ class LineBuffer(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self, stream: TextIO) -> None:
         super().__init__(stream)
         self._pending: list[str] = []
-        self._due = threading.Event()
+        self._idle = True  # the flusher is asleep on _wake (nothing logged for a while)
+        self._wake = threading.Event()
         self._flusher_pid = 0
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -121,18 +125,30 @@ class LineBuffer(logging.StreamHandler):  # type: ignore[type-arg]
         self._pending.append(line)  # list.append is atomic: any thread may log
         if level >= logging.WARNING or len(self._pending) >= MAX_PENDING:
             self.flush()
-        elif not self._due.is_set():
+        elif self._idle:
+            self._idle = False
             if self._flusher_pid != os.getpid():  # first line, or a forked child: its own flusher
                 self._flusher_pid = os.getpid()
                 threading.Thread(target=self._flush_soon, name="conveyor-log-flush", daemon=True).start()
-            self._due.set()
+            self._wake.set()
 
     def _flush_soon(self) -> None:
+        """Every FLUSH_AFTER seconds while lines come; asleep after a second without any (waking
+        a sleeping thread per line cost more than formatting the line)."""
+        quiet = 0
         while True:
-            self._due.wait()
             time.sleep(FLUSH_AFTER)
-            self._due.clear()
-            self.flush()
+            if self._pending:
+                self.flush()
+                quiet = 0
+                continue
+            quiet += 1
+            if quiet * FLUSH_AFTER >= 1.0:
+                self._wake.clear()
+                self._idle = True
+                if not self._pending:  # a line added just before _idle was set has no one to wake us
+                    self._wake.wait(timeout=1.0)
+                quiet = 0
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]

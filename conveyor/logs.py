@@ -173,6 +173,22 @@ def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | N
     root.propagate = False
 
 
+def _forget_parents_lines() -> None:
+    # A forked child (isolation="process") must not write again what its parent had pending.
+    for handler in _conveyor_log.handlers:
+        if isinstance(handler, LineBuffer):
+            handler._pending = []
+
+
+os.register_at_fork(after_in_child=_forget_parents_lines)
+
+
+def flush_logs() -> None:
+    """Write every buffered line now (before os._exit, which skips logging's own flush at exit)."""
+    for handler in _conveyor_log.handlers:
+        handler.flush()
+
+
 def _direct_handler() -> LineBuffer | None:
     """The LineBuffer a lifecycle record would reach, and nothing else (no filter, no other
     handler): then the line may be written without a LogRecord."""

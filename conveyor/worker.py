@@ -29,11 +29,12 @@ from conveyor.app import MISSING_DEPENDENCY_ERRORS, Conveyor, Task
 from conveyor.context import JobContext, _current, with_deadline
 from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, PermanentError
 from conveyor.lifeline import run_lifeline
-from conveyor.logs import lifecycle, lifecycle_log
+from conveyor.logs import flush_logs, lifecycle, lifecycle_log
 from conveyor.maintenance import DEFAULT_QUEUES, STAGE_INTERVAL, StageWarnings, run_maintenance
 from conveyor.model import DEFAULT_RETRY, JobState, Outcome, WorkerInfo
 from conveyor.pipelines.emits import StageEmits
 from conveyor.process_isolation import run_in_process
+from conveyor.signals import Signal, wait_any
 from conveyor.store.base import ClaimedJob, MaintenanceReport, dumps
 
 log = logging.getLogger("conveyor.worker")
@@ -95,10 +96,10 @@ class Worker:
         self._outcomes: list[Outcome] = []  # finished attempts waiting to be recorded
         self._flushing: list[Outcome] = []  # the batch being recorded right now
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake = asyncio.Event()
-        self._slot_free = asyncio.Event()
-        self._flush_needed = asyncio.Event()
-        self._stop_requested = asyncio.Event()
+        self._wake = Signal()
+        self._slot_free = Signal()
+        self._flush_needed = Signal()
+        self._stop_requested = Signal()
         self._stop_now = False
         self._lifeline_stop = threading.Event()
         self._db_pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="conveyor-db")
@@ -109,7 +110,7 @@ class Worker:
         self._stage_warnings = StageWarnings()
         self.stage_emits = StageEmits(app)  # pipelines: builds emitted items into stage jobs
         self._runs_to_advance: set[str] = set()  # pipelines: runs whose jobs just ended
-        self._advance_needed = asyncio.Event()
+        self._advance_needed = Signal()
 
     # -- public ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -159,6 +160,7 @@ class Worker:
             lifecycle(
                 "WORKER_STOP", worker_id=self.id, processed=self.processed, failed=self.failed, pid=os.getpid()
             )
+            flush_logs()  # the process may end with os._exit (a task thread still running)
             self._task_pool.shutdown(wait=False, cancel_futures=True)
             self._db_pool.shutdown(wait=False)
 
@@ -197,7 +199,10 @@ class Worker:
             want = min(free, self.settings.claim_batch)
             self._wake.clear()
             try:
-                jobs = await self._db(self.store.claim_jobs, self.id, self.queues, want)
+                if self._running:
+                    jobs = await self._db(self.store.claim_jobs, self.id, self.queues, want)
+                else:  # idle: nothing on the loop to stall, so claim right here (two thread hops
+                    jobs = self.store.claim_jobs(self.id, self.queues, want)  # less pickup latency)
                 backoff = 0.05
             except Exception as exc:
                 log.warning("claim failed (%s: %s); retrying in %.2fs", type(exc).__name__, exc, backoff)
@@ -209,13 +214,8 @@ class Worker:
             if len(jobs) < want:
                 await self._wait_any(self._wake, timeout=poll)
 
-    async def _wait_any(self, *events: asyncio.Event, timeout: float | None = None) -> None:
-        waiters = [asyncio.ensure_future(e.wait()) for e in (*events, self._stop_requested)]
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
+    async def _wait_any(self, *events: Signal, timeout: float | None = None) -> None:
+        await wait_any(*events, self._stop_requested, timeout=timeout)
 
     def _wake_threadsafe(self, queue: str) -> None:
         loop = self._loop

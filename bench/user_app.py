@@ -33,12 +33,6 @@ async def record_order(order: dict[str, Any]) -> None:
     body(order, started_ns)
 
 
-@app.task(name="bench.record_order_sync")
-def record_order_sync(order: dict[str, Any]) -> None:
-    started_ns = time.monotonic_ns()
-    body(order, started_ns)
-
-
 def order(i: int) -> dict[str, Any]:
     """A ~100-byte order: what a web app typically hands a background job."""
     return {"n": i, "customer": f"cust-{i % 997:05d}", "sku": "SKU-4411-B", "qty": 1 + i % 5,

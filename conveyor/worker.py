@@ -25,7 +25,7 @@ import uuid
 from typing import Any
 
 from conveyor import __version__
-from conveyor.app import MISSING_DEPENDENCY_ERRORS, Conveyor, Task
+from conveyor.app import INTERNAL_TASK_PREFIX, MISSING_DEPENDENCY_ERRORS, Conveyor, Task
 from conveyor.context import JobContext, _current, with_deadline
 from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, PermanentError
 from conveyor.lifeline import run_lifeline
@@ -83,9 +83,12 @@ class Worker:
         self.concurrency = concurrency or DEFAULT_ASYNC_SLOTS  # jobs in flight
         self.threads = concurrency or DEFAULT_THREADS  # def tasks running at once
         self._in_threads = 0
-        # Once a def task is claimed, claims also fit the free threads (a claimed job must not wait
-        # for a thread while another worker could run it). Until then async claims are full size.
-        self._claims_fit_threads = False
+        # While def tasks may be claimed, claims also fit the free threads (a claimed job must not
+        # wait for a thread while another worker could run it): from the start when the app has a
+        # def task on these queues, else from the first one claimed. Async-only: full-size claims.
+        self._claims_fit_threads = any(
+            not t.is_async and t.options.queue in self.queues
+            for name, t in app.tasks.items() if not name.startswith(INTERNAL_TASK_PREFIX))
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.install_signal_handlers = install_signal_handlers
         self.supervisor_pid = supervisor_pid  # stop when this parent process is gone

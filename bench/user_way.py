@@ -109,9 +109,11 @@ class Run:
             conn.execute(f"ANALYZE {TABLE}")
         self.out.write_text("")
         proc = raw_consumer("claim", self.db.url, self.out, self.folder / "raw-claim.log")
-        if proc.proc.wait(600) != 0:
+        output, _ = proc.proc.communicate(timeout=600)
+        if proc.proc.returncode != 0:
             raise RuntimeError(f"raw consumer failed: {proc.log.read_text()[-2000:]}")
         proc.stop()
+        self.figures.add("processing_raw_claim100_cpu_us_per_job", float(output.split()[-1]) / n * 1e6)
         with self.raw_conn() as conn:
             row = conn.execute(f"SELECT count(*), extract(epoch FROM max(finished_at) - min(started_at)) FROM {TABLE} "
                                "WHERE state = 'completed'").fetchone()
@@ -123,14 +125,24 @@ class Run:
         self.out.write_text("")
         self.app.enqueue_many((self.task.new_job(order(i)) for i in range(n)), policy="accept")
         log = self.folder / f"{name}-{repeat}.log"
+        # The queue is paused while the worker starts, so its CPU is counted from the first job.
+        self.app.store.set_queue_paused("default", True)
         worker = conveyor_worker(self.db.url, self.out, log, flags)
         try:
             def unfinished() -> int:
                 worker.alive()
                 return self.db.unfinished()
 
-            wait_drained(unfinished, timeout=600, what=f"{name} jobs")
+            def registered() -> bool:
+                worker.alive()
+                return bool(self.app.store.list_workers(15))
+
+            wait_until(registered, timeout=60, what="worker registered")
+            time.sleep(0.5)  # its first claim saw the pause; it idles now
             cpu = cpu_seconds(worker.pid)
+            self.app.store.set_queue_paused("default", False)
+            wait_drained(unfinished, timeout=600, what=f"{name} jobs")
+            cpu = cpu_seconds(worker.pid) - cpu
         finally:
             worker.stop()
         completed, first, last = self.db.span()
@@ -224,11 +236,16 @@ def ratios(m: dict[str, float], engine: str) -> dict[str, float]:
     r["info_logging_c100"] = m["processing_c100_info_jobs_per_s"] / m["processing_c100_warning_jobs_per_s"]
     r["info_logging_defaults"] = m["processing_defaults_jobs_per_s"] / m["processing_defaults_warning_jobs_per_s"]
     r["accept_vs_refuse"] = m["one_by_one_accept_jobs_per_s"] / m["one_by_one_refuse_jobs_per_s"]
+    r["info_logging_c100_cpu"] = (m["processing_c100_warning_worker_cpu_us_per_job"]
+                                  / m["processing_c100_info_worker_cpu_us_per_job"])
     if engine == "postgres":
         raw = m["processing_raw_claim100_jobs_per_s"]
         for v in VARIANTS:
             r[f"processing_{v}_vs_raw_claim100"] = m[f"processing_{v}_jobs_per_s"] / raw
         r["best_vs_raw_claim100"] = best / raw
+        # CPU per job, raw / Conveyor: far steadier than jobs/s on a busy machine (information)
+        cheapest = min(m[f"processing_{v}_worker_cpu_us_per_job"] for v in VARIANTS)
+        r["cpu_raw_claim100_vs_best"] = m["processing_raw_claim100_cpu_us_per_job"] / cheapest
         r["pickup_p50_vs_raw_listen"] = m["pickup_conveyor_ms_p50"] / m["pickup_raw_ms_p50"]
         r["pickup_p95_vs_raw_listen"] = m["pickup_conveyor_ms_p95"] / m["pickup_raw_ms_p95"]
         r["bulk_vs_raw_copy"] = m["bulk_enqueue_many_jobs_per_s"] / m["bulk_raw_copy_jobs_per_s"]

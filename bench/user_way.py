@@ -230,27 +230,35 @@ class Run:
 
 
 def ratios(m: dict[str, float], engine: str) -> dict[str, float]:
-    r: dict[str, float] = {}
-    best = max(m[f"processing_{v}_jobs_per_s"] for v in VARIANTS)
-    r["defaults_vs_best"] = m["processing_defaults_jobs_per_s"] / best
-    r["info_logging_c100"] = m["processing_c100_info_jobs_per_s"] / m["processing_c100_warning_jobs_per_s"]
-    r["info_logging_defaults"] = m["processing_defaults_jobs_per_s"] / m["processing_defaults_warning_jobs_per_s"]
-    r["accept_vs_refuse"] = m["one_by_one_accept_jobs_per_s"] / m["one_by_one_refuse_jobs_per_s"]
-    r["info_logging_c100_cpu"] = (m["processing_c100_warning_worker_cpu_us_per_job"]
-                                  / m["processing_c100_info_worker_cpu_us_per_job"])
+    """Every ratio whose figures were measured (a run of some sections has some of them)."""
+    def div(a: str | float | None, b: str | float | None) -> float | None:
+        x = m.get(a) if isinstance(a, str) else a
+        y = m.get(b) if isinstance(b, str) else b
+        return None if x is None or y is None or y == 0 else x / y
+
+    rates = [m[f"processing_{v}_jobs_per_s"] for v in VARIANTS if f"processing_{v}_jobs_per_s" in m]
+    cpus = [m[f"processing_{v}_worker_cpu_us_per_job"] for v in VARIANTS if f"processing_{v}_worker_cpu_us_per_job" in m]
+    best, cheapest = (max(rates) if rates else None), (min(cpus) if cpus else None)
+    r: dict[str, float | None] = {
+        "defaults_vs_best": div("processing_defaults_jobs_per_s", best),
+        "info_logging_c100": div("processing_c100_info_jobs_per_s", "processing_c100_warning_jobs_per_s"),
+        "info_logging_defaults": div("processing_defaults_jobs_per_s", "processing_defaults_warning_jobs_per_s"),
+        "info_logging_c100_cpu": div("processing_c100_warning_worker_cpu_us_per_job",
+                                     "processing_c100_info_worker_cpu_us_per_job"),
+        "accept_vs_refuse": div("one_by_one_accept_jobs_per_s", "one_by_one_refuse_jobs_per_s"),
+    }
     if engine == "postgres":
-        raw = m["processing_raw_claim100_jobs_per_s"]
+        raw = "processing_raw_claim100_jobs_per_s"
         for v in VARIANTS:
-            r[f"processing_{v}_vs_raw_claim100"] = m[f"processing_{v}_jobs_per_s"] / raw
-        r["best_vs_raw_claim100"] = best / raw
+            r[f"processing_{v}_vs_raw_claim100"] = div(f"processing_{v}_jobs_per_s", raw)
+        r["best_vs_raw_claim100"] = div(best, raw)
         # CPU per job, raw / Conveyor: far steadier than jobs/s on a busy machine (information)
-        cheapest = min(m[f"processing_{v}_worker_cpu_us_per_job"] for v in VARIANTS)
-        r["cpu_raw_claim100_vs_best"] = m["processing_raw_claim100_cpu_us_per_job"] / cheapest
-        r["pickup_p50_vs_raw_listen"] = m["pickup_conveyor_ms_p50"] / m["pickup_raw_ms_p50"]
-        r["pickup_p95_vs_raw_listen"] = m["pickup_conveyor_ms_p95"] / m["pickup_raw_ms_p95"]
-        r["bulk_vs_raw_copy"] = m["bulk_enqueue_many_jobs_per_s"] / m["bulk_raw_copy_jobs_per_s"]
-        r["refuse_vs_raw_insert_notify"] = m["one_by_one_refuse_jobs_per_s"] / m["one_by_one_raw_insert_notify_per_s"]
-    return r
+        r["cpu_raw_claim100_vs_best"] = div("processing_raw_claim100_cpu_us_per_job", cheapest)
+        r["pickup_p50_vs_raw_listen"] = div("pickup_conveyor_ms_p50", "pickup_raw_ms_p50")
+        r["pickup_p95_vs_raw_listen"] = div("pickup_conveyor_ms_p95", "pickup_raw_ms_p95")
+        r["bulk_vs_raw_copy"] = div("bulk_enqueue_many_jobs_per_s", "bulk_raw_copy_jobs_per_s")
+        r["refuse_vs_raw_insert_notify"] = div("one_by_one_refuse_jobs_per_s", "one_by_one_raw_insert_notify_per_s")
+    return {k: v for k, v in r.items() if v is not None}
 
 
 def targets(m: dict[str, float], r: dict[str, float], engine: str) -> list[dict[str, Any]]:
@@ -293,14 +301,14 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict[str, Any]:
             server = db.server_version() if engine == "postgres" else None
     finally:
         db.drop()
-    r = ratios(medians, engine) if set(args.sections) == set(SECTIONS) else {}
+    r = ratios(medians, engine)
     return {
         "machine": report.machine_info(server, __import__("sqlite3").sqlite_version),
         "started": started.isoformat(), "load_average_start": load_start, "load_average_end": report.load_average(),
         "settings": {"jobs": args.jobs, "repeats": args.repeats, "latency_samples": args.latency_samples,
                      "latency_interval_ms": args.latency_interval_ms, "variants": VARIANTS},
         "medians": medians, "values": run.figures.values, "ratios": r,
-        "targets": targets(medians, r, engine) if r else [],
+        "targets": [t for t in targets(medians, r, engine) if t["value"] is not None],
     }
 
 

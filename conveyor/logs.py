@@ -203,6 +203,27 @@ def _direct_handler() -> LineBuffer | None:
     return handler
 
 
+def job_event(event: str, job_id: str, task: str, queue: str, attempt: int, token: str | None,
+              duration: float | None = None) -> None:
+    """JOB_START and JOB_DONE, the two lines of every job: lifecycle(event, [duration=...,] job_id=...,
+    task=..., queue=..., attempt=..., token=...) written straight into the text line (no dicts), the
+    same bytes. Any other set-up or format goes through lifecycle()."""
+    if not lifecycle_log.isEnabledFor(logging.INFO):
+        return
+    handler = _direct_handler()
+    formatter = handler.formatter if handler is not None else None
+    if handler is None or type(formatter) is not TextFormatter:
+        fields: dict[str, Any] = {} if duration is None else {"duration": duration}
+        lifecycle(event, **fields, job_id=job_id, task=task, queue=queue, attempt=attempt, token=token)
+        return
+    created = time.time()
+    line = (f"{formatter._ts.of(created)},{int((created - int(created)) * 1000):03d} INFO conveyor.lifecycle "
+            f"{event} event={event}{'' if duration is None else f' duration={duration}'} job_id={_text(job_id)} "
+            f"task={_text(task)} queue={_text(queue)} attempt={attempt}"
+            f"{'' if token is None else ' token=' + _text(token)}")
+    handler.add(line, logging.INFO)
+
+
 def lifecycle(event: str, level: int = logging.INFO, **fields: Any) -> None:
     """JOB_START, JOB_DONE, JOB_FAIL, JOB_RETRY, JOB_DEAD, WORKER_START, WORKER_STOP, ..."""
     if not lifecycle_log.isEnabledFor(level):

@@ -29,7 +29,7 @@ from conveyor.app import INTERNAL_TASK_PREFIX, MISSING_DEPENDENCY_ERRORS, Convey
 from conveyor.context import JobContext, _current, with_deadline
 from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, PermanentError
 from conveyor.lifeline import run_lifeline
-from conveyor.logs import flush_logs, lifecycle, lifecycle_log
+from conveyor.logs import flush_logs, job_event, lifecycle
 from conveyor.maintenance import DEFAULT_QUEUES, STAGE_INTERVAL, StageWarnings, run_maintenance
 from conveyor.model import DEFAULT_RETRY, JobState, Outcome, WorkerInfo
 from conveyor.pipelines.emits import StageEmits
@@ -261,8 +261,7 @@ class Worker:
     async def _execute(self, running: _Running) -> None:
         claimed, ctx = running.claimed, running.ctx
         started = time.monotonic()
-        if lifecycle_log.isEnabledFor(logging.INFO):
-            lifecycle("JOB_START", **_job_fields(claimed))
+        job_event("JOB_START", claimed.id, claimed.task, claimed.queue, claimed.attempts, claimed.token)
         outcome: Outcome
         try:
             task = self.app.tasks.get(claimed.task)
@@ -359,8 +358,8 @@ class Worker:
         state = outcome.state
         if state == JobState.COMPLETED:
             self.processed += 1
-            if lifecycle_log.isEnabledFor(logging.INFO):  # checked first: this runs for every job
-                lifecycle("JOB_DONE", duration=round(seconds, 6), **_job_fields(claimed))
+            job_event("JOB_DONE", claimed.id, claimed.task, claimed.queue, claimed.attempts, claimed.token,
+                      duration=round(seconds, 6))
             return
         fields = {"duration": round(seconds, 6), **_job_fields(claimed)}
         if state in (JobState.SCHEDULED, JobState.DEAD):

@@ -10,7 +10,7 @@ import logging
 import pytest
 
 from conveyor import logs
-from conveyor.logs import configure_logging, lifecycle
+from conveyor.logs import configure_logging, job_event, lifecycle
 
 
 @pytest.fixture
@@ -52,6 +52,25 @@ def test_the_direct_line_is_the_formatters_line(stream, fmt):
         one, two = json.loads(direct), json.loads(standard)
         assert one.pop("ts")[:16] == two.pop("ts")[:16]
         assert one == two
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_jobs_line_is_the_lifecycle_line(stream, fmt):
+    configure_logging(fmt, "INFO", stream)
+    job_event("JOB_DONE", "0193-ab", "shop.send mail", "default", 2, "tok 1", duration=0.000123)
+    lifecycle("JOB_DONE", duration=0.000123, job_id="0193-ab", task="shop.send mail", queue="default",
+              attempt=2, token="tok 1")
+    job_event("JOB_START", "0193-ab", "shop.send", "default", 1, None)
+    lifecycle("JOB_START", job_id="0193-ab", task="shop.send", queue="default", attempt=1, token=None)
+    one, two, three, four = _lines(stream)
+    if fmt == "text":
+        assert one[23:] == two[23:] and three[23:] == four[23:]
+        assert two.endswith('duration=0.000123 job_id=0193-ab task="shop.send mail" queue=default attempt=2 token="tok 1"')
+    else:
+        pairs = [(json.loads(one), json.loads(two)), (json.loads(three), json.loads(four))]
+        for a, b in pairs:
+            a.pop("ts"), b.pop("ts")
+            assert a == b
 
 
 def test_lines_stay_complete_and_in_order_across_levels(stream):

@@ -96,6 +96,8 @@ class Run:
         if self.engine == "postgres":
             self.figures.add("processing_raw_claim100_jobs_per_s", self._raw_processing(n))
         for name, flags in VARIANTS.items():
+            if self.args.variants and name not in self.args.variants:
+                continue
             rate, cpu_us = self._conveyor_processing(name, flags, n, repeat)
             self.figures.add(f"processing_{name}_jobs_per_s", rate)
             self.figures.add(f"processing_{name}_worker_cpu_us_per_job", cpu_us)
@@ -339,9 +341,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--latency-interval-ms", type=float, default=10.0)
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated: {','.join(SECTIONS)}")
     parser.add_argument("--tag", default="", help="added to the result file's name")
+    parser.add_argument("--variants", default="", help=f"processing variants to run (default all: {','.join(VARIANTS)})")
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args(argv)
     args.sections = [s for s in SECTIONS if s in args.only.split(",")]
+    args.variants = [v for v in args.variants.split(",") if v]
     engines = ("postgres", "sqlite") if args.engine == "both" else (args.engine,)
     for engine in engines:
         result = run_engine(engine, args)

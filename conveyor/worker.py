@@ -202,10 +202,11 @@ class Worker:
             want = min(free, self.settings.claim_batch)
             self._wake.clear()
             try:
-                if self._running:
+                if self._running or self._outcomes or self._flushing:
                     jobs = await self._db(self.store.claim_jobs, self.id, self.queues, want)
-                else:  # idle: nothing on the loop to stall, so claim right here (two thread hops
-                    jobs = self.store.claim_jobs(self.id, self.queues, want)  # less pickup latency)
+                else:  # idle (nothing running, nothing being recorded: on SQLite the claim would wait
+                    # for that write): claim right here, two thread hops less of pickup latency
+                    jobs = self.store.claim_jobs(self.id, self.queues, want)
                 backoff = 0.05
             except Exception as exc:
                 log.warning("claim failed (%s: %s); retrying in %.2fs", type(exc).__name__, exc, backoff)

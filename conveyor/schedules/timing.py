@@ -21,7 +21,7 @@ from croniter import croniter
 from conveyor.errors import InvalidJobError
 
 MAX_CATCH_UP = 1000  # `all` never fires more than this many missed times, whatever misfire_max says
-DEFAULT_GRACE = 60.0  # a fire time this late (seconds) is still on time, not a misfire
+DEFAULT_GRACE = 60.0  # a fire time this late (seconds, at most half the period) is on time, not a misfire
 
 
 class ScheduleError(InvalidJobError):
@@ -151,7 +151,10 @@ def due_times(timing: Timing, next_fire_at: datetime, now: datetime) -> Due | No
     times, following = _latest_due(timing, next_fire_at, now, limit + 1)
     if not times:  # the stored time was not a fire time of this expression (changed by hand)
         return Due([], 0, following)
-    latest_on_time = (now - times[-1]).total_seconds() <= timing.grace
+    # On time: late by less than the grace, and by less than half the period (a 1-minute schedule
+    # 50 s late has missed its slot).
+    grace = min(timing.grace, (following - times[-1]).total_seconds() / 2)
+    latest_on_time = (now - times[-1]).total_seconds() <= grace
     if timing.misfire is Misfire.SKIP:
         fire = times[-1:] if latest_on_time else []
     elif timing.misfire is Misfire.ONCE:

@@ -65,9 +65,17 @@ class ScheduleSQL:
 
     # -- running ----------------------------------------------------------------------------------
     def run(self, statement: str, /, **params: Any) -> list[dict[str, Any]]:
-        """One statement in its own transaction; rows as converted dicts."""
+        """One statement in its own transaction; rows as converted dicts. On SQLite a plain
+        SELECT runs outside a write transaction (no writer waits on a read)."""
+        if self.engine == "sqlite" and self._is_read(statement):
+            conn = self.store._conn()  # type: ignore[attr-defined]
+            return Transaction(self, conn).run(statement, **params)
         with self.tx() as tx:
             return tx.run(statement, **params)
+
+    def _is_read(self, statement: str) -> bool:
+        body = [line for line in self._statement(statement).splitlines() if not line.startswith("--")]
+        return bool(body) and body[0].lstrip().upper().startswith("SELECT")
 
     def one(self, statement: str, /, **params: Any) -> dict[str, Any] | None:
         rows = self.run(statement, **params)

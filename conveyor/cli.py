@@ -398,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_pipelines.add_arguments(add("pipelines", lambda a: cli_pipelines.cmd_pipelines(a, load_app),
                                     "pipelines: list, start, status, cancel, retry-step, reprocess"))
 
-    from conveyor import cli_schedules  # schedules and ETL jobs: conveyor schedules ..., conveyor etl-jobs ...
+    from conveyor import cli_schedules  # conveyor schedules ..., conveyor etl-jobs ...
     cli_schedules.add_arguments(add("schedules", lambda a: cli_schedules.cmd_schedules(a, load_app),
                                     "recurring schedules: list, add, show, pause, resume, delete"))
     cli_schedules.add_etl_arguments(add("etl-jobs", lambda a: cli_schedules.cmd_etl_jobs(a, load_app),

@@ -13,6 +13,7 @@ Firing one time of one schedule:
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import uuid
@@ -148,7 +149,7 @@ class Scheduler:
     def list(self, tenant: str | None = None) -> list[Schedule]:
         return [Schedule.from_row(r) for r in self.sql.run("schedule_list") if tenant is None or r["tenant"] == tenant]
 
-    def fires(self, schedule_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    def fires(self, schedule_id: str, limit: int = 20) -> builtins.list[dict[str, Any]]:
         return self.sql.run("schedule_fires_list", id=schedule_id, limit=limit)
 
     # -- the pass -----------------------------------------------------------------------------------

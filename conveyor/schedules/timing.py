@@ -54,11 +54,11 @@ def check_timing(cron: str | None, interval: float | None, timezone: str = "UTC"
     if (cron is None) == (interval is None):
         raise ScheduleError("A schedule needs exactly one of cron or interval.",
                             action="Pass cron='*/5 * * * *' or interval=300 (seconds).")
-    if cron is not None:
-        if not isinstance(cron, str) or not croniter.is_valid(cron) or len(cron.split()) not in (5, 6):
-            raise ScheduleError(f"Invalid cron expression {cron!r}.",
-                                action="Use five fields: minute hour day-of-month month day-of-week, "
-                                       "e.g. '*/15 * * * *' or '30 2 * * 1-5'.")
+    if cron is not None and (not isinstance(cron, str) or not croniter.is_valid(cron)
+                             or len(cron.split()) not in (5, 6)):
+        raise ScheduleError(f"Invalid cron expression {cron!r}.",
+                            action="Use five fields: minute hour day-of-month month day-of-week, "
+                                   "e.g. '*/15 * * * *' or '30 2 * * 1-5'.")
     if interval is not None:
         try:
             seconds = float(interval)

@@ -4,6 +4,7 @@ and the Schedules page lists a schedule with its next fire time."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,8 +39,7 @@ def test_etl_jobs_page_fail_fast_then_run_and_countdown(app: Any, server: Dashbo
     row.get_by_test_id("etl-run").click()
     expect(row.get_by_test_id("etl-status")).to_have_text("FINISHED", timeout=LIVE)
     expect(page.locator(f'tr[data-grid-of="{job.id}"] td[data-state="finished"]')).to_have_count(3)
-    expect(row.get_by_test_id("etl-countdown")).to_have_text(
-        __import__("re").compile(r"Resetting in (2\d|30)s"), timeout=LIVE)
+    expect(row.get_by_test_id("etl-countdown")).to_have_text(re.compile(r"Resetting in (2\d|30)s"), timeout=LIVE)
     assert page_errors(web.errors) == []
 
 
@@ -52,7 +52,11 @@ def test_schedules_page_lists_next_fire(app: Any, server: DashboardServer, web: 
     expect(row.get_by_test_id("schedule-outcome")).to_contain_text("never fired")
     page.locator('#schedule-form input[name="target"]').fill("t.add")
     page.locator('#schedule-form input[name="interval"]').fill("0")
+    page.locator('#schedule-form input[name="args"]').fill("[1, 2]")
     page.get_by_test_id("schedule-add").click()
     expect(page.get_by_test_id("schedule-error")).to_contain_text("more than 0", timeout=LIVE)
     assert len(app.scheduler.list()) == 1
+    page.locator('#schedule-form input[name="interval"]').fill("30")
+    page.get_by_test_id("schedule-add").click()
+    expect(page.locator('tr[data-schedule="t.add"]')).to_contain_text("every 30 s", timeout=LIVE)
     assert page_errors(web.errors) == []

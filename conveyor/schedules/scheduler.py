@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from conveyor.app import CallOptions
 from conveyor.errors import ConveyorError, DatabaseError
+from conveyor.model import NewJob
 from conveyor.schedules.leader import Leadership
 from conveyor.schedules.spec import Schedule, ScheduleSpec, build_spec, new_schedule_id
 from conveyor.schedules.timing import ScheduleError, due_times, first_fire
@@ -196,8 +198,52 @@ class Scheduler:
                 for fire_at in due.fire:
                     if tx.run("schedule_fire_claim", id=schedule.id, fire_at=fire_at, now=now):
                         claimed.append((schedule, fire_at))
+        self._dispatch_batch(claimed, now, report)
+
+    def _dispatch_batch(self, claimed: builtins.list[tuple[Schedule, datetime]], now: datetime,
+                        report: TickReport) -> None:
+        """Dispatch many claimed fires cheaply: the task jobs of one queue are enqueued in one
+        transaction (one live-worker check), and every outcome is recorded in one more. Pipeline
+        fires start their runs one by one."""
+        outcomes: builtins.list[tuple[Schedule, datetime, str, str | None, str | None]] = []
+        by_queue: dict[str, builtins.list[tuple[Schedule, datetime, NewJob]]] = {}
         for schedule, fire_at in claimed:
-            report.fired.append((schedule.name, fire_at, self.dispatch(schedule, fire_at, now)))
+            if schedule.target_kind == "pipeline":
+                outcomes.append((schedule, fire_at, *self._attempt(schedule, fire_at)))
+                continue
+            try:
+                job = self._build_job(schedule, fire_at)
+            except ConveyorError as exc:
+                outcomes.append((schedule, fire_at, "failed", None, str(exc)))
+                continue
+            by_queue.setdefault(job.queue, []).append((schedule, fire_at, job))
+        for entries in by_queue.values():
+            try:
+                handles = self.app.submit([job for _, _, job in entries])
+            except DatabaseError:
+                raise  # the fires stay claimed and are dispatched again by a later pass
+            except ConveyorError as exc:  # e.g. no live worker serves this queue: the same for all
+                outcomes += [(schedule, fire_at, "failed", None, str(exc)) for schedule, fire_at, _ in entries]
+                continue
+            for (schedule, fire_at, _), handle in zip(entries, handles, strict=True):
+                ok = handle.state.value in ("queued", "scheduled") or not handle.created  # not created: redone
+                error = None if ok else (self.app.get_job(handle.id) or handle).error  # type: ignore[union-attr]
+                outcomes.append((schedule, fire_at, "queued" if ok else "failed", handle.id, error))
+        self._record(outcomes, now)
+        for schedule, fire_at, outcome, _, _ in outcomes:
+            report.fired.append((schedule.name, fire_at, outcome))
+
+    def _record(self, outcomes: builtins.list[tuple[Schedule, datetime, str, str | None, str | None]],
+                now: datetime) -> None:
+        with self.sql.tx() as tx:
+            for schedule, fire_at, outcome, job_id, error in outcomes:
+                tx.run("schedule_fire_done", id=schedule.id, fire_at=fire_at, outcome=outcome, job_id=job_id,
+                       error=error, now=now)
+                tx.run("schedule_last_outcome", id=schedule.id, fire_at=fire_at, outcome=outcome, job_id=job_id,
+                       error=error)
+        for schedule, fire_at, outcome, _, error in outcomes:
+            if error:
+                log.warning("schedule %s: fire at %s %s: %s", schedule.name, fire_at.isoformat(), outcome, error)
 
     def _recover(self, now: datetime) -> None:
         for row in self.sql.run("schedule_fires_pending", cutoff=now - timedelta(seconds=RECOVER_AFTER)):
@@ -209,28 +255,27 @@ class Scheduler:
 
     def dispatch(self, schedule: Schedule, fire_at: datetime, now: datetime) -> str:
         """Queue the job (or start the run) of one claimed fire; record and return the outcome."""
-        job_id: str | None = None
-        error: str | None = None
+        outcome, job_id, error = self._attempt(schedule, fire_at)
+        self._record([(schedule, fire_at, outcome, job_id, error)], now)
+        return outcome
+
+    def _attempt(self, schedule: Schedule, fire_at: datetime) -> tuple[str, str | None, str | None]:
         try:
-            job_id = self._start_target(schedule, fire_at)
-            outcome = "queued"
+            return "queued", self._start_target(schedule, fire_at), None
         except DatabaseError:
             raise  # the fire stays claimed and is dispatched again by a later pass
         except ConveyorError as exc:
-            outcome, error = "failed", str(exc)
+            return "failed", None, str(exc)
         except Exception as exc:  # a broken target must not stop the other schedules
-            outcome, error = "failed", f"{type(exc).__name__}: {exc}"
-        with self.sql.tx() as tx:
-            tx.run("schedule_fire_done", id=schedule.id, fire_at=fire_at, outcome=outcome, job_id=job_id,
-                   error=error, now=now)
-            tx.run("schedule_last_outcome", id=schedule.id, fire_at=fire_at, outcome=outcome, job_id=job_id,
-                   error=error)
-        if error:
-            log.warning("schedule %s: fire at %s failed: %s", schedule.name, fire_at.isoformat(), error)
-        return outcome
+            return "failed", None, f"{type(exc).__name__}: {exc}"
+
+    def _build_job(self, schedule: Schedule, fire_at: datetime) -> NewJob:
+        stamp = fire_at.isoformat()
+        return self.app.build_job(schedule.target, list(schedule.args), dict(schedule.kwargs), CallOptions(
+            tenant=schedule.tenant, idempotency_key=f"schedule:{schedule.id}:{stamp}",
+            meta={"schedule": schedule.name, "fire_at": stamp}))
 
     def _start_target(self, schedule: Schedule, fire_at: datetime) -> str:
-        stamp = fire_at.isoformat()
         if schedule.target_kind == "pipeline":
             token = fire_token(schedule.id, fire_at)
             existing = self.app.runs.list(RunFilter(token=token), limit=1)
@@ -240,9 +285,10 @@ class Scheduler:
             if run.state == "FAILED":
                 raise ConveyorError(run.error or "the run failed at start", action="")
             return run.id
-        handle = self.app.enqueue(schedule.target, schedule.args, schedule.kwargs, tenant=schedule.tenant,
-                                  idempotency_key=f"schedule:{schedule.id}:{stamp}",
-                                  meta={"schedule": schedule.name, "fire_at": stamp})
+        handle = self.app.submit([self._build_job(schedule, fire_at)])[0]
+        if handle.created and handle.state.value not in ("queued", "scheduled"):
+            job = self.app.get_job(handle.id)
+            raise ConveyorError(job.error if job and job.error else f"the job was written {handle.state.value}")
         return handle.id
 
     def stop(self) -> None:

@@ -34,14 +34,15 @@ def create_etl_job(app_or_store: Conveyor | Store, *, tenant: str, name: str, pi
     """The tenant's ETL job named `name`: created (NOT_STARTED, after the tenant's other jobs) when
     missing, returned as it is when it exists - safe to call every time an integration is saved.
 
-    Given the app, the pipeline must be declared on it (EtlJobError otherwise). Given only a
-    store (a process without the pipelines), the job is written unchecked; it FAILS with the
-    reason when run by an app that does not declare the pipeline."""
+    The pipeline is not checked here (the process creating an integration may not declare the
+    ETL pipelines): a job whose pipeline its runner does not declare FAILS with the reason when
+    run. POST /api/etl/jobs checks it."""
     from conveyor.app import Conveyor
 
     if isinstance(app_or_store, Conveyor):
         return app_or_store.etl_jobs.create(tenant=tenant, name=name, pipeline=pipeline, params=params,
-                                            integration_id=integration_id, active=active, position=position)
+                                            integration_id=integration_id, active=active, position=position,
+                                            check_pipeline=False)
     sql = schedule_sql(app_or_store)
     found = sql.one("etl_job_get_by_name", tenant=tenant, name=name)
     if found is None:

@@ -84,12 +84,15 @@ class EtlJobs:
 
     # -- creating and changing ----------------------------------------------------------------------
     def create(self, *, tenant: str, name: str, pipeline: str, params: dict[str, Any] | None = None,
-               integration_id: str | None = None, active: bool = True, position: int | None = None) -> EtlJob:
-        """The tenant's job of that name: created when missing, returned unchanged when it exists."""
+               integration_id: str | None = None, active: bool = True, position: int | None = None,
+               check_pipeline: bool = True) -> EtlJob:
+        """The tenant's job of that name: created when missing, returned unchanged when it exists.
+        check_pipeline=False writes a pipeline this app does not declare (it fails with the
+        reason when run by such an app)."""
         existing = self.sql.one("etl_job_get_by_name", tenant=tenant, name=name)
         if existing is not None:
             return EtlJob.from_row(existing)
-        if pipeline not in self.app.pipelines:
+        if check_pipeline and pipeline not in self.app.pipelines:
             known = ", ".join(sorted(self.app.pipelines)) or "none"
             raise EtlJobError(f"Unknown pipeline {pipeline!r}.", action=f"Use one of the declared pipelines: {known}.")
         if not isinstance(name, str) or not name.strip() or len(name) > 200:

@@ -11,6 +11,7 @@ import pytest
 
 from conveyor.errors import InvalidTransitionError, LivenessCheckError, NoLiveWorkerError
 from conveyor.etl_jobs import EtlJobError, create_etl_job, register_integration_check
+from conveyor.pipelines import PipelineError
 from tests.conftest import register_worker_row, wait_for
 from tests.schedules.conftest import Clock
 
@@ -46,8 +47,13 @@ def test_create_is_idempotent_per_tenant_and_name(app: Any, clock: Clock) -> Non
     assert first.id == again.id != other.id
     assert first.status == "NOT_STARTED" and first.integration_id == "i-1"
     with pytest.raises(EtlJobError, match="Unknown pipeline"):
-        create_etl_job(app, tenant="acme", name="X", pipeline="nope")
+        app.etl_jobs.create(tenant="acme", name="X", pipeline="nope")
     assert len(app.etl_jobs.list()) == 2
+    # The integrations' hook writes unchecked; running an undeclared pipeline fails with the reason.
+    foreign = create_etl_job(app, tenant="acme", name="Y", pipeline="not.here")
+    with pytest.raises(PipelineError, match="Unknown pipeline"):
+        app.etl_jobs.run_now(foreign.id)
+    assert "Unknown pipeline 'not.here'" in app.etl_jobs.require(foreign.id).error
 
 
 def test_cycle_order_fast_and_full_intervals(app: Any, clock: Clock, start_worker: Any) -> None:

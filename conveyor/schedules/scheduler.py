@@ -235,12 +235,11 @@ class Scheduler:
 
     def _record(self, outcomes: builtins.list[tuple[Schedule, datetime, str, str | None, str | None]],
                 now: datetime) -> None:
+        rows = [{"id": schedule.id, "fire_at": fire_at, "outcome": outcome, "job_id": job_id, "error": error,
+                 "now": now} for schedule, fire_at, outcome, job_id, error in outcomes]
         with self.sql.tx() as tx:
-            for schedule, fire_at, outcome, job_id, error in outcomes:
-                tx.run("schedule_fire_done", id=schedule.id, fire_at=fire_at, outcome=outcome, job_id=job_id,
-                       error=error, now=now)
-                tx.run("schedule_last_outcome", id=schedule.id, fire_at=fire_at, outcome=outcome, job_id=job_id,
-                       error=error)
+            tx.run_many("schedule_fire_done", rows)
+            tx.run_many("schedule_last_outcome", rows)
         for schedule, fire_at, outcome, _, error in outcomes:
             if error:
                 log.warning("schedule %s: fire at %s %s: %s", schedule.name, fire_at.isoformat(), outcome, error)

@@ -110,6 +110,12 @@ class Transaction:
         rows = self.run(statement, **params)
         return rows[0] if rows else None
 
+    def run_many(self, statement: str, rows: list[dict[str, Any]]) -> None:
+        """One statement (no RETURNING) for many parameter sets: pipelined on PostgreSQL."""
+        if rows:
+            self.cursor.executemany(self.sql._statement(statement),
+                                    [{k: self.sql._param(k, v) for k, v in r.items()} for r in rows])
+
 
 def schedule_sql(store: Store) -> ScheduleSQL:
     """The schedule statements of this store (made once per store)."""

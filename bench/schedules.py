@@ -128,6 +128,14 @@ def run(engine: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     try:
         bound.migrate()
         worker_id = phantom_worker(bound)
+        stop = threading.Event()
+
+        def heartbeat() -> None:  # the phantom worker stays live through setup and long passes
+            while not stop.wait(2.0):
+                bound.store.heartbeat(worker_id, state="running", jobs_in_flight=0, processed=0, failed=0)
+
+        beats = threading.Thread(target=heartbeat, daemon=True)
+        beats.start()
         raw_us = raw_insert_us(engine, url)
         for i in range(args.schedules):
             bound.scheduler.create(build_spec(bound, f"s{i:05d}", "bench.sched_noop", interval=args.interval))
@@ -143,14 +151,6 @@ def run(engine: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         measured_from = time.time()  # fire times before this (the setup's) are left out of the delays
         busy: list[tuple[float, int]] = []
         idle: list[float] = []
-        stop = threading.Event()
-
-        def heartbeat() -> None:  # the phantom worker stays live however long a pass takes
-            while not stop.wait(2.0):
-                bound.store.heartbeat(worker_id, state="running", jobs_in_flight=0, processed=0, failed=0)
-
-        beats = threading.Thread(target=heartbeat, daemon=True)
-        beats.start()
         deadline = time.monotonic() + args.seconds
         while time.monotonic() < deadline:
             began = time.perf_counter()
@@ -178,6 +178,8 @@ def run(engine: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         result["p99_target_met"] = result["delay_p99_s"] <= result["target_p99_s"]
         return result
     finally:
+        if "stop" in locals():
+            stop.set()
         bound.close()
         drop(engine, url)
 

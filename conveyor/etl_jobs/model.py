@@ -87,7 +87,11 @@ def status_json(app: Conveyor, job: EtlJob, now: datetime) -> dict[str, Any]:
     if not steps:
         steps = idle_steps(app, job.pipeline)
     reset_in = max(0.0, (job.reset_deadline - now).total_seconds()) if job.reset_deadline else None
-    return {"overall": job.status, "token": job.token, "run_id": job.run_id, "reset_deadline": _iso(job.reset_deadline),
+    declared = app.pipelines.get(job.pipeline)
+    # The stages in their declared order (a JSON object's key order is not kept by jsonb).
+    stage_names = list(dict.fromkeys(st.name for step in declared.declaration.steps for st in step.stages)) \
+        if declared else []
+    return {"overall": job.status, "stage_names": stage_names, "token": job.token, "run_id": job.run_id, "reset_deadline": _iso(job.reset_deadline),
             "reset_attempt": job.reset_attempt, "reset_in": reset_in, "error": job.error, "alert": job.alert,
             "steps": steps}
 

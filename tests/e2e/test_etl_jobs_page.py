@@ -25,6 +25,8 @@ def test_etl_jobs_page_fail_fast_then_run_and_countdown(app: Any, server: Dashbo
     row = page.locator(f'tr[data-job="{job.id}"]')
     expect(row.get_by_test_id("etl-status")).to_have_text("NOT_STARTED", timeout=LIVE)
     expect(page.locator(f'tr[data-grid-of="{job.id}"] td[data-state="idle"]')).to_have_count(3)
+    expect(page.locator(f'tr[data-grid-of="{job.id}"] thead th')).to_have_text(
+        ["Step", "extraction", "transform", "embedding"])  # the declared order
 
     row.get_by_test_id("etl-run").click()
     error = page.get_by_test_id("etl-run-error")

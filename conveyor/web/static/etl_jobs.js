@@ -23,9 +23,9 @@ function countdown(entry) {
 }
 
 function grid(job) {
-  const steps = Object.entries(job.status_json.steps || {});
+  const steps = Object.entries(job.status_json.steps || {}).sort((a, b) => a[1].order - b[1].order);
   if (!steps.length) return "";
-  const stages = [];
+  const stages = [...(job.status_json.stage_names || [])];
   for (const [, step] of steps) {
     for (const key of Object.keys(step)) {
       if (!["order", "display_name", "state", "stages"].includes(key) && !stages.includes(key)) stages.push(key);

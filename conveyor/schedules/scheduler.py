@@ -155,10 +155,11 @@ class Scheduler:
         return self.sql.run("schedule_fires_list", id=schedule_id, limit=limit)
 
     # -- the pass -----------------------------------------------------------------------------------
-    def tick(self, now: datetime | None = None, *, lead: bool = True) -> TickReport:
-        """One pass. lead=False skips the leader election (tests racing schedulers on purpose)."""
+    def tick(self, now: datetime | None = None, *, lead: bool = True, wait: bool = False) -> TickReport:
+        """One pass. lead=False skips the leader election (tests racing schedulers on purpose);
+        wait=True waits for a pass another thread of this process is making, instead of skipping."""
         report = TickReport()
-        if not self._tick_lock.acquire(blocking=False):
+        if not self._tick_lock.acquire(blocking=wait):
             return report  # this process's other maintenance thread is in a pass
         try:
             if lead and not self.leadership.hold():

@@ -19,7 +19,7 @@ STAGE_QUEUES = ["p_extract", "p_transform", "p_embed"]
 
 
 def tick(app: Any) -> None:
-    app.scheduler.tick()
+    app.scheduler.tick(wait=True)  # a worker thread's maintenance may be in a pass: wait for it
 
 
 def status(app: Any, job: Any) -> str:

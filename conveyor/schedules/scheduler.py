@@ -178,27 +178,31 @@ class Scheduler:
 
     def _fire_due(self, now: datetime, report: TickReport) -> None:
         rows = self.sql.run("schedule_due", now=now, limit=DUE_BATCH)
+        planned: list[tuple[Schedule, datetime, Any]] = []
+        for row in rows:
+            schedule = Schedule.from_row(row)
+            try:
+                due = due_times(schedule.timing, row["next_fire_at"], now)
+            except ScheduleError as exc:  # a row edited by hand into nonsense: say why, leave it
+                log.warning("schedule %s: %s", schedule.name, exc)
+                continue
+            if due is None:
+                continue
+            report.missed += due.missed
+            if due.missed:
+                log.warning("schedule %s: %d missed fire time(s) dropped (misfire=%s)", schedule.name,
+                            due.missed, schedule.misfire)
+            planned.append((schedule, row["next_fire_at"], due))
         claimed: list[tuple[Schedule, datetime]] = []
-        with self.sql.tx() as tx:  # one transaction for the whole batch: claims are cheap
-            for row in rows:
-                schedule = Schedule.from_row(row)
-                try:
-                    due = due_times(schedule.timing, row["next_fire_at"], now)
-                except ScheduleError as exc:  # a row edited by hand into nonsense: pause it, say why
-                    log.warning("schedule %s: %s", schedule.name, exc)
-                    continue
-                if due is None:
-                    continue
-                report.missed += due.missed
-                if due.missed:
-                    log.warning("schedule %s: %d missed fire time(s) dropped (misfire=%s)", schedule.name,
-                                due.missed, schedule.misfire)
-                if not tx.run("schedule_advance", id=schedule.id, next_fire_at=due.next_fire_at,
-                              old_fire_at=row["next_fire_at"]):
-                    continue  # another scheduler moved it: its claims, not ours
-                for fire_at in due.fire:
-                    if tx.run("schedule_fire_claim", id=schedule.id, fire_at=fire_at, now=now):
-                        claimed.append((schedule, fire_at))
+        with self.sql.tx() as tx:  # one transaction, statements pipelined on PostgreSQL
+            moved = tx.run_many_returning("schedule_advance", [
+                {"id": s.id, "next_fire_at": due.next_fire_at, "old_fire_at": old} for s, old, due in planned])
+            # A schedule another scheduler moved meanwhile is its to fire, not ours.
+            ours = [(s, due) for (s, _, due), got in zip(planned, moved, strict=True) if got]
+            fires = [(s, fire_at) for s, due in ours for fire_at in due.fire]
+            inserted = tx.run_many_returning("schedule_fire_claim", [
+                {"id": s.id, "fire_at": fire_at, "now": now} for s, fire_at in fires])
+            claimed = [fire for fire, got in zip(fires, inserted, strict=True) if got]
         self._dispatch_batch(claimed, now, report)
 
     def _dispatch_batch(self, claimed: builtins.list[tuple[Schedule, datetime]], now: datetime,

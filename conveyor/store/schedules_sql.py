@@ -110,6 +110,21 @@ class Transaction:
         rows = self.run(statement, **params)
         return rows[0] if rows else None
 
+    def run_many_returning(self, statement: str, rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """One statement with RETURNING for many parameter sets; the rows each one returned.
+        PostgreSQL sends them pipelined (one round trip's wait, not one per set)."""
+        if not rows:
+            return []
+        if self.sql.engine != "postgres":
+            return [self.run(statement, **r) for r in rows]
+        self.cursor.executemany(self.sql._statement(statement),
+                                [{k: self.sql._param(k, v) for k, v in r.items()} for r in rows], returning=True)
+        results: list[list[dict[str, Any]]] = []
+        while True:
+            results.append([self.sql._row(r) for r in self.cursor.fetchall()])
+            if not self.cursor.nextset():
+                return results
+
     def run_many(self, statement: str, rows: list[dict[str, Any]]) -> None:
         """One statement (no RETURNING) for many parameter sets: pipelined on PostgreSQL."""
         if rows:

@@ -38,6 +38,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "pipelines": ("pipelines.html", "Pipelines"),
     "etl_jobs": ("etl_jobs.html", "ETL jobs"),
     "schedules": ("schedules.html", "Schedules"),
+    "integrations": ("integrations.html", "Integrations"),
 }
 NO_STORE = {"Cache-Control": "no-cache"}
 
@@ -119,6 +120,10 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     @router.get("/schedules", response_class=HTMLResponse)
     def schedules(request: Request) -> HTMLResponse:
         return render(request, "schedules")
+
+    @router.get("/integrations", response_class=HTMLResponse)
+    def integrations(request: Request) -> HTMLResponse:
+        return render(request, "integrations")
 
     @router.get("/login", response_class=HTMLResponse)
     def login(request: Request) -> HTMLResponse:

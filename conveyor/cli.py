@@ -411,6 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
     cli_pipelines.add_arguments(add("pipelines", lambda a: cli_pipelines.cmd_pipelines(a, load_app),
                                     "pipelines: list, start, status, cancel, retry-step, reprocess"))
 
+    from conveyor import cli_schedules  # conveyor schedules ..., conveyor etl-jobs ...
+    cli_schedules.add_arguments(add("schedules", lambda a: cli_schedules.cmd_schedules(a, load_app),
+                                    "recurring schedules: list, add, show, pause, resume, delete"))
+    cli_schedules.add_etl_arguments(add("etl-jobs", lambda a: cli_schedules.cmd_etl_jobs(a, load_app),
+                                        "ETL jobs: list, run (Run now), reset"))
+
     from conveyor import cli_integrations  # integrations: conveyor integrations ...
     cli_integrations.add_arguments(add("integrations", lambda a: cli_integrations.cmd_integrations(a, load_app),
                                        "integrations (Jira, GitHub ...): types, list, show, create, update, test"))

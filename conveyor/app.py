@@ -208,7 +208,7 @@ class Conveyor:
         self._etl_jobs: EtlJobs | None = None
         # "now" for schedules, ETL job intervals and reset countdowns: tests inject their own.
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-        # ETL jobs: (integration_id, tenant) -> is the integration active? None: no check (active).
+        # ETL jobs: (integration_id, tenant) -> is the integration active? None: the integrations table.
         self.integration_check: Callable[[str, str], bool] | None = None
         # Built in: `conveyor doctor` enqueues it to prove a worker picks jobs up and finishes them.
         self.task(name="conveyor.probe", max_attempts=1, timeout=30, policy="refuse")(_probe)

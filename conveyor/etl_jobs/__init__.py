@@ -58,5 +58,5 @@ def create_etl_job(app_or_store: Conveyor | Store, *, tenant: str, name: str, pi
 def register_integration_check(app: Conveyor, check: Callable[[str, str], bool] | None) -> None:
     """How the orchestrator learns whether a job's integration is active: check(integration_id,
     tenant) -> bool. A job whose integration is inactive finishes with an alert instead of
-    running. None (the default) means no check: every integration counts as active."""
+    running. None (the default) reads the integration's `active` flag in the integrations table."""
     app.integration_check = check

@@ -15,6 +15,7 @@ when that wraps back to the start of the list, end + full interval. Inactive job
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -141,8 +142,8 @@ class Orchestrator:
         if not due:
             return
         job = due[0]
-        check = self.app.integration_check
-        if job.integration_id and check is not None and not check(job.integration_id, tenant):
+        check = self.app.integration_check or _integrations_table_check(self.app)
+        if job.integration_id and not check(job.integration_id, tenant):
             alert = f"Integration {job.integration_id} is inactive - job skipped."
             job = self.jobs.save(job, token=None, run_id=None, last_run_started_at=now)
             self.finish(job, now, FINISHED, None, {"overall": FINISHED, "steps": idle_steps(self.app, job.pipeline)},
@@ -153,3 +154,11 @@ class Orchestrator:
         except ConveyorError as exc:  # recorded on the job (FAILED, with the reason); next interval
             log.warning("ETL job %s: scheduled run not started: %s", job.name, exc)
             self.schedule_next(tenant, job.id, now)
+
+
+def _integrations_table_check(app: Conveyor) -> Callable[[str, str], bool]:
+    """The default active check: the job's row in the `integrations` table (missing = inactive)."""
+    from conveyor.integrations.wiring import integrations_for  # the integrations need the ETL engine
+
+    service = integrations_for(app)
+    return lambda integration_id, _tenant: service.is_active(integration_id)

@@ -222,3 +222,26 @@ def test_reset_without_work_left_and_surviving_restart(app: Any, clock: Clock, s
         assert status(restarted, job) == "READY"
     finally:
         restarted.close()
+
+
+def test_an_integrations_own_job_stops_when_it_is_deactivated(app: Any, clock: Clock,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Creating an integration creates its ETL job; with no check registered, the orchestrator
+    reads the integration's own row, so deactivating it stops the job."""
+    from cryptography.fernet import Fernet
+
+    from conveyor.integrations.wiring import etl_job_name, integrations_for
+
+    monkeypatch.setenv("CONVEYOR_SECRET_KEY", Fernet.generate_key().decode())
+    service = integrations_for(app)
+    integration = service.create(tenant="acme", type="jira", name="acme-jira", base_url="http://127.0.0.1:9/",
+                                 credentials={"email": "a@example.com", "api_token": "t"})
+    (job,) = [j for j in app.etl_jobs.list(tenant="acme") if j.integration_id == integration.id]
+    assert job.name == etl_job_name(integration) and job.pipeline == "jira" and job.active
+    service.update(integration.id, active=False)
+    tick(app)
+    tick(app)
+    stored = app.etl_jobs.require(job.id)
+    assert stored.status == "FINISHED" and stored.run_id is None
+    assert f"Integration {integration.id} is inactive" in stored.alert
+    assert app.runs.list() == []

@@ -184,4 +184,7 @@ def bad_result() -> object:
     return object()
 
 
+from conveyor.etl.jira.pipeline import register_jira  # noqa: E402 - the Jira pipeline on this app
 from tests import pipeline_tasks  # noqa: E402,F401 - stage tasks and pipelines on this app
+
+register_jira(app)

@@ -23,13 +23,16 @@ from conveyor import __version__
 from conveyor.api import auth as auth_routes
 from conveyor.api import (
     dead,
+    etl_jobs,
     events,
     health,
     integrations,
+    jira,
     jobs,
     metrics,
     pipelines,
     queues,
+    schedules,
     task_metrics,
     workers,
 )
@@ -171,7 +174,7 @@ def create_app(
     install_error_handlers(fastapi_app)
     fastapi_app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     for module in (jobs, queues, workers, dead, auth_routes, health, metrics, task_metrics, events, pipelines,
-                   integrations):
+                   integrations, jira, schedules, etl_jobs):
         fastapi_app.include_router(module.router)
 
     @fastapi_app.get("/docs", include_in_schema=False)

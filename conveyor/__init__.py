@@ -7,6 +7,7 @@ from conveyor.context import JobContext, current_job
 from conveyor.errors import (
     ConveyorError,
     JobCancelledError,
+    JobParked,
     NoLiveWorkerError,
     PermanentError,
     UnknownTaskError,
@@ -23,6 +24,7 @@ __all__ = [
     "JobHandle",
     "JobState",
     "NoLiveWorkerError",
+    "JobParked",
     "PermanentError",
     "RetryPolicy",
     "Task",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class ConveyorError(Exception):
     """Base class. `action` tells the user what to do; `technical_details` helps debugging."""
@@ -112,6 +114,19 @@ class LivenessCheckError(ConveyorError):
 
 class PermanentError(Exception):
     """Raise from a task to fail the job without retrying (bad arguments, missing data...)."""
+
+
+class JobParked(Exception):  # noqa: N818 - a decision, not a failure
+    """Raise from a task to stop now and run again at `resume_at` without spending an attempt
+    (a rate limit that says when to come back): the job goes to `scheduled` until then and its
+    worker is free meanwhile. The attempt log records it as `parked`."""
+
+    def __init__(self, resume_at: datetime, reason: str) -> None:
+        if resume_at.tzinfo is None:
+            raise ValueError("JobParked needs an aware resume_at (e.g. datetime.now(UTC) + ...)")
+        self.resume_at = resume_at
+        self.reason = reason
+        super().__init__(f"parked until {resume_at.isoformat()}: {reason}")
 
 
 class JobTimeoutError(Exception):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from conveyor.errors import JobParked
+
 
 @dataclass(frozen=True, slots=True)
 class RateLimitPolicy:
@@ -29,16 +31,15 @@ class RateLimitPolicy:
                 raise ValueError(f"RateLimitPolicy.{name} must be >= 0, got {getattr(self, name)}")
 
 
-class RateLimitParked(Exception):  # noqa: N818 - a decision, not a failure
-    """The decision to stop and resume at `resume_at`: the wait is too long to sleep through."""
+class RateLimitParked(JobParked):
+    """The decision to stop and resume at `resume_at`: the wait is too long to sleep through.
+    Raised out of a task, the worker parks the job (conveyor.errors.JobParked)."""
 
     def __init__(self, resume_at: datetime, wait_seconds: float, reason: str, endpoint: str) -> None:
-        self.resume_at = resume_at
+        super().__init__(resume_at, f"rate limited on {endpoint} ({reason}), {wait_seconds:.0f} s")
         self.wait_seconds = wait_seconds
         self.reason = reason
         self.endpoint = endpoint
-        super().__init__(f"rate limited on {endpoint} ({reason}): parked until {resume_at.isoformat()} "
-                         f"({wait_seconds:.0f} s)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from conveyor.etl.github.tables import (
     pull_requests,
 )
 from conveyor.pipelines import PipelineRun
+from conveyor.store.pipelines_common import pipeline_sql
 from tests.conftest import live_workers, wait_for
 from tests.etl_github.github_app import TOKEN_ENV
 
@@ -36,8 +37,14 @@ def workers_up(app: Conveyor, n: int = 1) -> None:
 
 
 def ended(app: Conveyor, run_id: str, timeout: float = 120) -> PipelineRun:
-    return wait_for(lambda: (r := app.get_run(run_id)) and r.finished and r, timeout, interval=0.1,  # type: ignore[no-any-return]
-                    message=f"run {run_id} to end")
+    try:
+        return wait_for(lambda: (r := app.get_run(run_id)) and r.finished and r, timeout, interval=0.1,  # type: ignore[no-any-return]
+                        message=f"run {run_id} to end")
+    except AssertionError as exc:  # say where the run stands
+        jobs = [(j[1], j[2], j[3], (job := app.get_job(j[0])) and job.attempts, job and job.meta,
+                 job and [(a.outcome, a.error) for a in job.attempt_log])
+                for j in pipeline_sql(app.store).job_ids(run_id)]
+        raise AssertionError(f"{exc}; its jobs: {jobs}") from None
 
 
 def count(app: Conveyor, table: Any, tenant: str, **where: Any) -> int:

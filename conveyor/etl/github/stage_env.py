@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ class StageEnv:
     records: int = 0
     parked_until: datetime | None = None
     emitted: list[Any] = field(default_factory=list)
+    attempt_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def run_id(self) -> str | None:
@@ -91,13 +93,13 @@ class StageEnv:
     def record_metrics(self) -> None:
         c = self.client
         state = c.rate_limit if c else None
-        row = {"job_id": self.ctx.job_id, "attempt": self.ctx.attempt, "run_id": self.run_id, "tenant": self.tenant,
+        row = {"attempt_id": self.attempt_id, "job_id": self.ctx.job_id, "attempt": self.ctx.attempt, "run_id": self.run_id, "tenant": self.tenant,
                "step": self.step, "stage": self.stage, "api_calls": c.requests_sent if c else 0, "pages": self.pages,
                "records": self.records, "points_spent": c.points_spent if c else 0,
                "points_remaining": state.remaining if state else None, "rate_reset_at": state.reset_at if state else None,
                "parked_until": self.parked_until, "updated_at": datetime.now(UTC)}
         with self.engine.begin() as conn:
-            upsert(conn, github_run_metrics, [row], keys=["job_id", "attempt"])
+            upsert(conn, github_run_metrics, [row], keys=["attempt_id"])
 
 
 _params: dict[str, dict[str, Any]] = {}  # run id -> its params (they never change)

@@ -114,7 +114,8 @@ github_sync_cursors = Table(
 
 github_run_metrics = Table(
     "github_run_metrics", metadata,
-    Column("job_id", Text, primary_key=True), Column("attempt", Integer, primary_key=True), Column("run_id", Text),
+    Column("attempt_id", Text, primary_key=True), Column("job_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False), Column("run_id", Text),
     Column("tenant", Text, nullable=False), Column("step", Text, nullable=False), Column("stage", Text, nullable=False),
     Column("api_calls", Integer, nullable=False), Column("pages", Integer, nullable=False),
     Column("records", Integer, nullable=False), Column("points_spent", Integer, nullable=False),

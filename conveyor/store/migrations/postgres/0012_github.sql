@@ -158,8 +158,10 @@ CREATE TABLE github_sync_cursors (
     PRIMARY KEY (token, step, scope)
 );
 
--- What each stage attempt spent and saw: requests, pages, records, GraphQL points, parks.
+-- What each stage attempt spent and saw: requests, pages, records, GraphQL points, parks. One
+-- row per attempt (a parked attempt is given back, so `attempt` repeats: attempt_id tells them apart).
 CREATE TABLE github_run_metrics (
+    attempt_id       text NOT NULL,
     job_id           text NOT NULL,
     attempt          integer NOT NULL,
     run_id           text,
@@ -174,6 +176,6 @@ CREATE TABLE github_run_metrics (
     rate_reset_at    timestamptz,
     parked_until     timestamptz,
     updated_at       timestamptz NOT NULL,
-    PRIMARY KEY (job_id, attempt)
+    PRIMARY KEY (attempt_id)
 );
 CREATE INDEX github_run_metrics_run ON github_run_metrics (run_id);

@@ -159,8 +159,10 @@ CREATE TABLE github_sync_cursors (
     PRIMARY KEY (token, step, scope)
 );
 
--- What each stage attempt spent and saw: requests, pages, records, GraphQL points, parks.
+-- What each stage attempt spent and saw: requests, pages, records, GraphQL points, parks. One
+-- row per attempt (a parked attempt is given back, so `attempt` repeats: attempt_id tells them apart).
 CREATE TABLE github_run_metrics (
+    attempt_id       TEXT NOT NULL,
     job_id           TEXT NOT NULL,
     attempt          INTEGER NOT NULL,
     run_id           TEXT,
@@ -175,6 +177,6 @@ CREATE TABLE github_run_metrics (
     rate_reset_at    TEXT,
     parked_until     TEXT,
     updated_at       TEXT NOT NULL,
-    PRIMARY KEY (job_id, attempt)
+    PRIMARY KEY (attempt_id)
 );
 CREATE INDEX github_run_metrics_run ON github_run_metrics (run_id);

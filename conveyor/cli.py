@@ -398,6 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
     cli_pipelines.add_arguments(add("pipelines", lambda a: cli_pipelines.cmd_pipelines(a, load_app),
                                     "pipelines: list, start, status, cancel, retry-step, reprocess"))
 
+    from conveyor import cli_integrations  # integrations: conveyor integrations ...
+    cli_integrations.add_arguments(add("integrations", lambda a: cli_integrations.cmd_integrations(a, load_app),
+                                       "integrations (Jira, GitHub ...): types, list, show, create, update, test"))
+
     p = add("up", cmd_up, "everything on one machine: migrate, API + dashboard, workers, demo jobs")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)

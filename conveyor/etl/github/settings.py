@@ -3,8 +3,8 @@
 A run's params are stored in plain JSON (pipeline_runs.params), so they never hold the token.
 They name where the settings come from:
 
-* `{"integration_id": ...}` -- an integration of type `github` (encrypted credentials): resolved
-  by the integrations registry, which plugs in through `register_integration_source`;
+* `{"integration_id": ...}` -- an integration of type `github` (conveyor/integrations/providers/
+  github.py: the token decrypted only here, in the worker);
 * `{"owner": ..., "endpoint": ..., "token_env": "GITHUB_TOKEN", "repositories": [...]}` -- plain
   settings, the token read from the named environment variable of the worker (tests, the demo,
   a one-off sync from the CLI).
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.errors import PermanentError
+from conveyor.errors import ConveyorError, PermanentError
 
 DEFAULT_ENDPOINT = "https://api.github.com/graphql"
 
@@ -55,15 +55,6 @@ def matches_filter(name: str, patterns: Sequence[str]) -> bool:
     return not patterns or any(fnmatch.fnmatch(name.lower(), p.lower()) for p in patterns)
 
 
-IntegrationSource = Callable[[str, Any], GitHubSettings]
-_integration_source: list[IntegrationSource] = []
-
-
-def register_integration_source(source: IntegrationSource) -> None:
-    """Plug in the integrations registry: `source(tenant, integration_id)` -> GitHubSettings."""
-    _integration_source[:] = [source]
-
-
 def repository_filter(value: Any) -> tuple[str, ...]:
     if value in (None, "", []):
         return ()
@@ -74,14 +65,14 @@ def repository_filter(value: Any) -> tuple[str, ...]:
     return tuple(v.strip() for v in value if v.strip())
 
 
-def settings_from_params(tenant: str, params: dict[str, Any]) -> GitHubSettings:
+def settings_from_params(database_url: str, tenant: str, params: dict[str, Any]) -> GitHubSettings:
     """The settings a run's params point at; PermanentError (the run fails with the reason) when
     they cannot be had: retrying will not make a missing token appear."""
     try:
         if params.get("integration_id") is not None:
-            if not _integration_source:
-                raise ValueError("this worker has no integrations registry for GitHub; pass owner/endpoint/token_env")
-            return _integration_source[0](tenant, params["integration_id"])
+            from conveyor.integrations.providers.github import settings_for_integration
+
+            return settings_for_integration(database_url, tenant, params["integration_id"])
         token_env = str(params.get("token_env") or "GITHUB_TOKEN")
         token = os.environ.get(token_env, "")
         if not token:
@@ -91,5 +82,12 @@ def settings_from_params(tenant: str, params: dict[str, Any]) -> GitHubSettings:
                               endpoint=str(params.get("endpoint") or DEFAULT_ENDPOINT),
                               repositories=repository_filter(params.get("repositories")),
                               pull_request_page_size=params.get("pull_request_page_size"))
-    except (ValueError, KeyError, LookupError) as exc:
+    except (ValueError, KeyError, LookupError, ConveyorError) as exc:
         raise PermanentError(f"GitHub sync settings: {exc}") from exc
+
+
+def repository_patterns(database_url: str, tenant: str, params: dict[str, Any]) -> tuple[str, ...]:
+    """The repository filter of a run (for stages that load rather than fetch)."""
+    if params.get("integration_id") is not None:
+        return settings_from_params(database_url, tenant, params).repositories
+    return repository_filter(params.get("repositories"))

@@ -82,7 +82,7 @@ class StageEnv:
     def connect(self) -> GitHubClient:
         """The GitHub client of this attempt, from the run's settings (made once)."""
         if self.client is None:
-            self.settings = settings_from_params(self.tenant, self.params)
+            self.settings = settings_from_params(self.app.settings.database_url, self.tenant, self.params)
             self.client = GitHubClient(self.settings.token, self.settings.endpoint, max_inline_wait=INLINE_WAIT_SECONDS)
         return self.client
 

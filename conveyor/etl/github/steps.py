@@ -44,7 +44,7 @@ from conveyor.etl.github.checkpoint import (
 from conveyor.etl.github.client import GitHubClient
 from conveyor.etl.github.errors import GitHubQueryError, parse_time
 from conveyor.etl.github.load import load_pull_requests, load_repositories
-from conveyor.etl.github.settings import matches_filter, repository_filter
+from conveyor.etl.github.settings import matches_filter, repository_patterns
 from conveyor.etl.github.stage_env import StageEnv
 from conveyor.etl.github.tables import repositories
 from conveyor.etl.github.watermark import watermark
@@ -119,7 +119,7 @@ def transform_repositories(env: StageEnv, raw_id: int) -> list[str]:
     token, source, text = raw_page(env.engine, raw_id)
     if source.startswith(FOLLOW_PREFIX):
         return []  # a reprocess run is fed every raw row: follow-ups are read with their page
-    patterns = repository_filter(env.params.get("repositories"))
+    patterns = repository_patterns(env.app.settings.database_url, env.tenant, env.params)
     repos = []
     for repo in _repository_nodes(json.loads(text), str(env.params.get("owner") or ""))["nodes"]:
         if not matches_filter(repo["name"], patterns):

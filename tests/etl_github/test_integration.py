@@ -77,3 +77,21 @@ def test_a_run_from_an_integration(gh_app: Conveyor, fake: FakeGitHub, secret_ke
     assert done.state == "FINISHED", done.error
     assert count(gh_app, repositories, tenant) == 2  # api and web, by the filter
     assert count(gh_app, pull_requests, tenant) == 12
+
+
+def test_the_demo_tenant_syncs_from_the_fake(gh_app: Conveyor, secret_key: str, spawn_github_worker: Any) -> None:
+    from conveyor.etl.github.demo import DEMO_TENANT, demo_integration, seed_github_demo
+    from conveyor.etl.github.fake import DatasetSpec as Spec
+
+    spawn_github_worker("unused", CONVEYOR_SECRET_KEY=secret_key)
+    workers_up(gh_app)
+    spec = Spec(repositories=2, pull_requests_per_repository=5, huge_pull_requests=1, huge_commits=120,
+                huge_reviews=3, huge_comments=3, huge_threads=2, huge_thread_comments=3)
+    with FakeGitHub(spec) as first:
+        done = ended(gh_app, seed_github_demo(gh_app, first).id)
+        assert done.state == "FINISHED", done.error
+    assert count(gh_app, pull_requests, DEMO_TENANT) == 10
+    with FakeGitHub(spec) as second:  # a restart: another port, the same integration pointed at it
+        again = demo_integration(gh_app, second)
+        assert again.base_url == second.graphql_url
+        assert len(Integrations(gh_app.settings.database_url).list(DEMO_TENANT, "github")) == 1

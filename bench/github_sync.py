@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.github_sync [--engine postgres|sqlite] [--repositories 10] [--pull-requests 500]
                                           [--huge 20] [--workers 2] [--repeats 1]
 
-A fake GitHub in its own process with repositories x pull-requests PRs, `huge` of them with more
-than 100 commits (and more than 100 of some other nested connections). Measured:
+A fake GitHub in its own process with 5,000 PRs by default (10 repositories of 500, and an empty
+one), `huge` of them with 150 commits, 110 reviews and 120 comments each. Measured:
 
 1. bare: one loop of httpx calls that sends the ETL's own queries -- the repositories page(s),
    every PR page (25 a page) and every follow-up page of every nested connection by node id --
@@ -113,6 +113,16 @@ def peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def stored_pull_requests(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from conveyor.etl.db import shared_engine
+    from conveyor.etl.github.tables import pull_requests
+
+    with shared_engine(url).connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(pull_requests)).scalar_one())
+
+
 def conveyor_sync(engine: str, url_fake: str, token: str, workers: int, tmp: Path) -> dict[str, Any]:
     url = database(engine, tmp)
     app = bench_app.with_database(url)
@@ -133,7 +143,7 @@ def conveyor_sync(engine: str, url_fake: str, token: str, workers: int, tmp: Pat
             raise RuntimeError(f"the sync ended {done.state}: {done.error}")
         rss = [peak_rss_mb(p.pid) for p in procs]
         stages = done.status["steps"]["github_prs_with_nested"]["stages"]
-        return {"wall_seconds": wall, "peak_rss_mb_per_worker": rss,
+        return {"wall_seconds": wall, "peak_rss_mb_per_worker": rss, "stored": stored_pull_requests(url),
                 "stage_jobs": {name: s["done"] for name, s in stages.items()}}
     finally:
         for p in procs:
@@ -147,13 +157,13 @@ def conveyor_sync(engine: str, url_fake: str, token: str, workers: int, tmp: Pat
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", choices=["postgres", "sqlite"], default="postgres")
-    parser.add_argument("--repositories", type=int, default=10)
+    parser.add_argument("--repositories", type=int, default=11, help="the fake's last one (from 4 on) is empty")
     parser.add_argument("--pull-requests", type=int, default=500, help="per repository")
     parser.add_argument("--huge", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
-    total = args.repositories * args.pull_requests
+    total = (args.repositories - (1 if args.repositories >= 4 else 0)) * args.pull_requests
     fake, url, token = start_fake(args)
     try:
         bare_times, runs = [], []
@@ -165,6 +175,8 @@ def main() -> None:
                 bare_times.append(time.perf_counter() - started)
                 print(f"bare: {bare_times[-1]:.1f} s, {bare.requests} requests", file=sys.stderr)
                 runs.append(conveyor_sync(args.engine, url, token, args.workers, Path(tmp)))
+                if runs[-1]["stored"] != total:
+                    raise RuntimeError(f"the sync stored {runs[-1]['stored']} pull requests, not {total}")
                 print(f"conveyor: {runs[-1]['wall_seconds']:.1f} s", file=sys.stderr)
     finally:
         fake.terminate()

@@ -1,5 +1,5 @@
-"""Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /stats (Metrics), /login and the
-static files at /static.
+"""Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /stats (Metrics), /pipelines,
+/pull-requests, /login and the static files at /static.
 
 The pages are thin server-rendered shells; their data comes from the JSON API (/api/...) and the
 WebSocket event stream, fetched in the browser with the API key the user logged in with. So the
@@ -35,6 +35,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "metrics": ("metrics.html", "Metrics"),
     "login": ("login.html", "Log in"),
     "pipelines": ("pipelines.html", "Pipelines"),
+    "pull_requests": ("pull_requests.html", "Pull requests"),
 }
 NO_STORE = {"Cache-Control": "no-cache"}
 
@@ -108,6 +109,10 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     @router.get("/pipelines/runs/{run_id}", response_class=HTMLResponse)
     def pipeline_run(request: Request, run_id: str) -> HTMLResponse:
         return render(request, "pipelines", run_id=run_id)
+
+    @router.get("/pull-requests", response_class=HTMLResponse)
+    def pull_requests(request: Request) -> HTMLResponse:
+        return render(request, "pull_requests")
 
     @router.get("/login", response_class=HTMLResponse)
     def login(request: Request) -> HTMLResponse:

@@ -1,5 +1,5 @@
-"""GitHub pull requests over HTTP (read only): the list with filters, one PR with everything it
-carries, the PR metrics per week, and the repositories synced."""
+"""GitHub over HTTP (read only): pull requests with filters, one PR with everything it carries,
+the PR metrics per week, the repositories synced, and the run metrics of a GitHub sync."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from conveyor.etl.github.reads import (
     get_pull_request,
     list_pull_requests,
     list_repositories,
+    run_metrics,
     weekly_metrics,
 )
 
@@ -88,3 +89,15 @@ def pull_request_one(request: Request, caller: Viewer, owner: Annotated[str, Pat
 def repositories_list(request: Request, caller: Viewer, tenant: Tenant = None) -> dict[str, Any]:
     """The GitHub repositories synced, with archived flag, default branch and languages."""
     return {"items": list_repositories(_engine(request), caller.tenant_filter(tenant))}
+
+
+@router.get("/api/github/runs/{run_id}/metrics")
+def github_run_metrics(request: Request, caller: Viewer,
+                       run_id: Annotated[str, Path(max_length=64, pattern=r"^[0-9a-fA-F-]+$")]) -> dict[str, Any]:
+    """Run metrics of a GitHub pipeline run: per step and stage the attempts, API calls, pages,
+    records, GraphQL points spent and parks; in total; and the points left at the last answer."""
+    found = run_metrics(_engine(request), run_id, caller.tenant)
+    if not found["stages"]:
+        raise ApiError(404, f"No GitHub run metrics for run {run_id}.",
+                       action="Give the id of a run of the github pipeline (GET /api/runs?pipeline=github).")
+    return found

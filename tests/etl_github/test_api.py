@@ -104,6 +104,8 @@ def test_weekly_metrics_and_repositories(loaded: dict[str, list[dict[str, Any]]]
     merged = sum(1 for prs in loaded.values() for p in prs if p["state"] == "MERGED" and p["mergedAt"] >= weeks[0]["week"])
     assert sum(w["merged"] for w in weeks) == merged
     assert any(w["pickup_time_median_seconds"] is not None for w in weeks)
+    unknown = client.get("/api/github/runs/01a23c6a-0000-7000-8000-000000000000/metrics")
+    assert unknown.status_code == 404 and "No GitHub run metrics" in unknown.json()["error"]
     repos = client.get("/api/repositories", params={"tenant": TENANT}).json()["items"]
     assert [r["name_with_owner"] for r in repos] == ["acme/api", "acme/web"]
     assert repos[0]["languages"] and repos[0]["default_branch"] in ("main", "master")

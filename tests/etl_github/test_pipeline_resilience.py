@@ -13,7 +13,8 @@ from sqlalchemy import select
 from conveyor import Conveyor
 from conveyor.etl.db import shared_engine
 from conveyor.etl.github.fake import DatasetSpec, FakeGitHub
-from conveyor.etl.github.tables import github_run_metrics, github_sync_cursors, pull_requests
+from conveyor.etl.github.reads import run_metrics
+from conveyor.etl.github.tables import github_sync_cursors, pull_requests
 from conveyor.store.pipelines_common import pipeline_sql
 from tests.conftest import wait_for
 from tests.etl_github.github_app import github
@@ -114,10 +115,12 @@ def test_rate_limited_on_a_200_parks_and_resumes_without_spending_an_attempt(
     job = jobs_of(gh_app, run.id, "github_repositories", "extraction")[0]
     assert [a.outcome for a in job.attempt_log] == ["parked"] and job.attempts == 1
     assert count(gh_app, pull_requests, tenant) == 24
-    with shared_engine(gh_app.settings.database_url).connect() as conn:
-        metrics = conn.execute(select(github_run_metrics).where(github_run_metrics.c.run_id == run.id)).mappings().all()
-    assert any(m["parked_until"] is not None for m in metrics)
-    assert sum(m["points_spent"] for m in metrics) > 0 and all(m["api_calls"] >= 0 for m in metrics)
+    metrics = run_metrics(shared_engine(gh_app.settings.database_url), run.id)
+    totals = metrics["totals"]
+    assert totals["parks"] == 1 and totals["points_spent"] > 0 and totals["records"] >= 24
+    assert totals["api_calls"] >= totals["pages"] > 0 and metrics["points_remaining"] is not None
+    parked = next(s for s in metrics["stages"] if s["step"] == "github_repositories" and s["stage"] == "extraction")
+    assert parked["attempts"] == 2 and parked["parks"] == 1
 
 
 def test_secondary_403_with_retry_after_parks_the_nested_job(gh_app: Conveyor, fake: FakeGitHub,

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, and_, func, or_, select
 
 from conveyor.etl.github.tables import (
+    github_run_metrics,
     pull_request_comments,
     pull_request_commits,
     pull_request_review_threads,
@@ -167,3 +168,24 @@ def weekly_metrics(engine: Engine, f: PullRequestFilter, weeks: int = 12,
             entry[metric.replace("_seconds", "_median_seconds")] = statistics.median(values) if values else None
         out.append(entry)
     return out
+
+
+def run_metrics(engine: Engine, run_id: str, tenant: str | None = None) -> dict[str, Any]:
+    """What a run of the GitHub pipeline spent, per step and stage and in total: stage attempts,
+    API calls, pages, records, GraphQL points spent, the points left at the last answer, parks."""
+    m = github_run_metrics.c
+    query = select(m.step, m.stage, func.count().label("attempts"), func.sum(m.api_calls).label("api_calls"),
+                   func.sum(m.pages).label("pages"), func.sum(m.records).label("records"),
+                   func.sum(m.points_spent).label("points_spent"), func.count(m.parked_until).label("parks"),
+                   func.max(m.parked_until).label("last_parked_until")).where(m.run_id == run_id)
+    if tenant is not None:
+        query = query.where(m.tenant == tenant)
+    with engine.connect() as conn:
+        stages = [_json(r) for r in conn.execute(query.group_by(m.step, m.stage).order_by(m.step, m.stage)).mappings()]
+        last = conn.execute(select(m.points_remaining, m.rate_reset_at).where(
+            m.run_id == run_id, m.points_remaining.is_not(None)).order_by(m.updated_at.desc()).limit(1)).first()
+    totals = {k: sum(int(s[k] or 0) for s in stages) for k in ("attempts", "api_calls", "pages", "records",
+                                                              "points_spent", "parks")}
+    return {"run_id": run_id, "stages": stages, "totals": totals,
+            "points_remaining": last.points_remaining if last else None,
+            "rate_limit_reset_at": last.rate_reset_at.isoformat() if last and last.rate_reset_at else None}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from conveyor.etl.github.assemble import (
     MissingFollowUp,
@@ -156,7 +156,8 @@ def _repositories_in_scope(env: StageEnv) -> list[tuple[str, str]]:
     assert settings is not None
     c = repositories.c
     with env.engine.connect() as conn:
-        rows = conn.execute(select(c.name, c.name_with_owner).where(c.tenant == env.tenant, c.owner == settings.owner)
+        rows = conn.execute(select(c.name, c.name_with_owner).where(c.tenant == env.tenant,
+                                                                    func.lower(c.owner) == settings.owner.lower())
                             .order_by(c.name_with_owner)).all()
     return [(r.name, r.name_with_owner) for r in rows if settings.wants(r.name)]
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from conveyor.app import Conveyor
     from conveyor.context import JobContext
 
+log = logging.getLogger("conveyor.etl.github")
 INLINE_WAIT_SECONDS = 2.0  # a rate-limit wait up to this long is slept in place; longer ones park
 
 
@@ -130,6 +132,8 @@ def stage_env(app: Conveyor, ctx: JobContext, params: dict[str, Any]) -> Iterato
     finally:
         try:
             env.record_metrics()
+        except Exception as exc:  # noqa: BLE001 - figures must never replace the attempt's own outcome
+            log.warning("GITHUB_METRICS not recorded for job %s: %s: %s", env.ctx.job_id, type(exc).__name__, exc)
         finally:
             if env.client is not None:
                 env.client.close()

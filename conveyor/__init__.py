@@ -7,7 +7,6 @@ from conveyor.context import JobContext, current_job
 from conveyor.errors import (
     ConveyorError,
     JobCancelledError,
-    JobParked,
     NoLiveWorkerError,
     PermanentError,
     UnknownTaskError,
@@ -24,7 +23,6 @@ __all__ = [
     "JobHandle",
     "JobState",
     "NoLiveWorkerError",
-    "JobParked",
     "PermanentError",
     "RetryPolicy",
     "Task",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
 
 class ConveyorError(Exception):
@@ -116,17 +116,14 @@ class PermanentError(Exception):
     """Raise from a task to fail the job without retrying (bad arguments, missing data...)."""
 
 
-class JobParked(Exception):  # noqa: N818 - a decision, not a failure
-    """Raise from a task to stop now and run again at `resume_at` without spending an attempt
-    (a rate limit that says when to come back): the job goes to `scheduled` until then and its
-    worker is free meanwhile. The attempt log records it as `parked`."""
+class ParkJob(Exception):  # noqa: N818 - a decision, not a failure
+    """Raise from a task to stop now and run again at `resume_at` (an aware datetime) without
+    spending an attempt: a rate limit asked for a wait too long to sleep through a worker slot."""
 
-    def __init__(self, resume_at: datetime, reason: str) -> None:
-        if resume_at.tzinfo is None:
-            raise ValueError("JobParked needs an aware resume_at (e.g. datetime.now(UTC) + ...)")
+    def __init__(self, resume_at: Any, reason: str) -> None:
+        super().__init__(reason)
         self.resume_at = resume_at
         self.reason = reason
-        super().__init__(f"parked until {resume_at.isoformat()}: {reason}")
 
 
 class JobTimeoutError(Exception):

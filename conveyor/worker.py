@@ -27,7 +27,7 @@ from typing import Any
 from conveyor import __version__
 from conveyor.app import MISSING_DEPENDENCY_ERRORS, Conveyor, Task
 from conveyor.context import JobContext, _current, with_deadline
-from conveyor.errors import InvalidJobError, JobCancelledError, JobParked, JobTimeoutError, PermanentError
+from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, ParkJob, PermanentError
 from conveyor.lifeline import run_lifeline
 from conveyor.logs import lifecycle, lifecycle_log
 from conveyor.maintenance import DEFAULT_QUEUES, STAGE_INTERVAL, StageWarnings, run_maintenance
@@ -303,10 +303,10 @@ class Worker:
         )
 
     def _failure(self, claimed: ClaimedJob, exc: BaseException) -> Outcome:
-        if isinstance(exc, JobParked):  # not a failure: back at resume_at, the attempt refunded
-            delay = max(0.0, exc.resume_at.timestamp() - time.time())
-            return self._outcome(claimed, JobState.SCHEDULED, error=f"JobParked: {exc}", retry_delay=delay,
-                                 attempt_outcome="parked")
+        if isinstance(exc, ParkJob):  # rescheduled for resume_at; the store gives the attempt back
+            wait = max(0.0, exc.resume_at.timestamp() - time.time())
+            return self._outcome(claimed, JobState.SCHEDULED, error=f"parked until {exc.resume_at.isoformat()}: "
+                                 f"{exc.reason}", retry_delay=wait, attempt_outcome="parked")
         task = self.app.tasks.get(claimed.task)
         timed_out = isinstance(exc, JobTimeoutError)
         error = f"{type(exc).__name__}: {exc}" if not timed_out else str(exc)

@@ -2,8 +2,8 @@
 -- token change. Counts completions per 10-second bucket and per-minute task figures (every attempt
 -- that ran: completed, or failed towards a retry or dead; conveyor/task_metrics.py: d00..d14 count
 -- durations up to each of its DURATION_BOUNDS), wakes the queues of handed-back jobs and announces
--- the changes (100 ids per payload). A handed-back or parked attempt gives its attempt back.
--- Never prepared: see store finish_jobs.
+-- the changes (100 ids per payload). A parked attempt (ParkJob) and a handed-back job get their
+-- attempt back. Never prepared: see store finish_jobs.
 WITH v AS (
     SELECT * FROM unnest(%(id)s::uuid[], %(lease)s::uuid[], %(state)s::text[], %(result)s::jsonb[],
         %(error)s::text[], %(traceback)s::text[], %(delay)s::float8[], %(entry)s::jsonb[])

@@ -1,5 +1,5 @@
--- Record how one attempt ended; only a row still leased with that token changes. A handed-back
--- or parked attempt gives its attempt back.
+-- Record how one attempt ended; only a row still leased with that token changes. A parked
+-- attempt (ParkJob) and a handed-back job get their attempt back.
 UPDATE conveyor_jobs
 SET state = :state, result = :result, error = :error, traceback = :traceback,
     finished_at = CASE WHEN :state IN ('completed', 'dead', 'cancelled') THEN :now END,

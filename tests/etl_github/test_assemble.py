@@ -1,0 +1,45 @@
+"""The assembler on its own: follow-up pages chained by cursor, totalCount checked, a repeated
+cursor or a page missing from the raw store refused."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from conveyor.etl.github.assemble import MissingFollowUp, complete_connection
+from conveyor.etl.github.checkpoint import follow_fingerprint
+from conveyor.etl.github.errors import GitHubQueryError, IncompleteConnection
+from conveyor.etl.github.steps import replayed_pages
+
+
+def page(items: list[int], total: int, end: str | None, more: bool) -> dict[str, Any]:
+    return {"totalCount": total, "pageInfo": {"hasNextPage": more, "endCursor": end}, "nodes": items}
+
+
+def stored(*pages: tuple[str, dict[str, Any]]) -> dict[str, str]:
+    return {follow_fingerprint("pull_request_commits", "PR_1", after): json.dumps({"data": {"node": {"commits": p}}})
+            for after, p in pages}
+
+
+def test_pages_chain_by_cursor_until_no_next_page() -> None:
+    pages = replayed_pages(stored(("c1", page([3, 4], 5, "c2", True)), ("c2", page([5], 5, "c3", False)),
+                                  ("stale", page([99], 5, None, False))), "PR_1")
+    done = complete_connection("pr #1", "PR_1", "commits", "pull_request_commits", page([1, 2], 5, "c1", True), pages)
+    assert done["nodes"] == [1, 2, 3, 4, 5] and done["pageInfo"]["hasNextPage"] is False
+
+
+def test_a_count_that_does_not_add_up_is_refused() -> None:
+    pages = replayed_pages(stored(("c1", page([3], 4, None, False))), "PR_1")
+    with pytest.raises(IncompleteConnection, match="collected 3 commits but GitHub's totalCount is 4"):
+        complete_connection("pr #1", "PR_1", "commits", "pull_request_commits", page([1, 2], 4, "c1", True), pages)
+
+
+def test_a_missing_page_or_a_repeated_cursor_is_refused() -> None:
+    with pytest.raises(MissingFollowUp, match="after cursor 'c1'"):
+        complete_connection("pr #1", "PR_1", "commits", "pull_request_commits", page([1], 3, "c1", True),
+                            replayed_pages({}, "PR_1"))
+    loop = replayed_pages(stored(("c1", page([2], 3, "c1", True))), "PR_1")
+    with pytest.raises(GitHubQueryError, match="no new cursor"):
+        complete_connection("pr #1", "PR_1", "commits", "pull_request_commits", page([1], 3, "c1", True), loop)

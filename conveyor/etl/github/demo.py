@@ -3,7 +3,7 @@ the demo tenant pointing at it, and a first sync.
 
 Wiring (conveyor/demo.py and the `up` command call these three):
 
-    register_github_pipeline(app, extraction_queue="default", transform_queue="default")  # at import
+    register_github_pipeline(app)                    # at import (workers must serve its two queues)
     fake = start_demo_github()                       # in the server process, before the workers sync
     seed_github_demo(app, fake)                      # once a worker is live: integration + first run
 

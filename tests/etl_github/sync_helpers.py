@@ -66,5 +66,13 @@ def stored_pull_request(app: Conveyor, tenant: str, pr_id: str) -> dict[str, Any
             "threads": count(app, pull_request_review_threads, tenant, pull_request_id=pr_id)}
 
 
+def stored_pull_request_by_number(app: Conveyor, tenant: str, repository: str, number: int) -> dict[str, Any]:
+    with shared_engine(app.settings.database_url).connect() as conn:
+        pr_id = conn.execute(select(pull_requests.c.id).where(
+            pull_requests.c.tenant == tenant, pull_requests.c.repository == repository,
+            pull_requests.c.number == number)).scalar()
+    return stored_pull_request(app, tenant, str(pr_id))
+
+
 def huge_pull_request(fake: FakeGitHub) -> dict[str, Any]:
     return next(pr for prs in fake.dataset.pull_requests.values() for pr in prs if pr["huge"])

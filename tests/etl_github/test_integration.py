@@ -4,6 +4,7 @@ that takes everything -- the encrypted token included -- from the integration.""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from conveyor.etl.github.fake import DatasetSpec, FakeGitHub
 from conveyor.etl.github.tables import pull_requests, repositories
 from conveyor.integrations import IntegrationInputError, Integrations, get_type
 from tests.etl_github.github_app import github
-from tests.etl_github.sync_helpers import count, ended, new_tenant, workers_up
+from tests.etl_github.sync_helpers import count, ended, new_tenant, stored_pull_request_by_number, workers_up
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def test_a_run_from_an_integration(gh_app: Conveyor, fake: FakeGitHub, secret_ke
 
 
 def test_the_demo_tenant_syncs_from_the_fake(gh_app: Conveyor, secret_key: str, spawn_github_worker: Any) -> None:
-    from conveyor.etl.github.demo import DEMO_TENANT, demo_integration, seed_github_demo
+    from conveyor.etl.github.demo import DEMO_TENANT, demo_activity, demo_integration, seed_github_demo
     from conveyor.etl.github.fake import DatasetSpec as Spec
 
     spawn_github_worker("unused", CONVEYOR_SECRET_KEY=secret_key)
@@ -90,7 +91,14 @@ def test_the_demo_tenant_syncs_from_the_fake(gh_app: Conveyor, secret_key: str, 
     with FakeGitHub(spec) as first:
         done = ended(gh_app, seed_github_demo(gh_app, first).id)
         assert done.state == "FINISHED", done.error
-    assert count(gh_app, pull_requests, DEMO_TENANT) == 10
+        assert count(gh_app, pull_requests, DEMO_TENANT) == 10
+        edited = demo_activity(first, random.Random(3))
+        again = ended(gh_app, seed_github_demo(gh_app, first).id)
+        assert again.state == "FINISHED", again.error
+        repository, number = edited.split("#")
+        stored = stored_pull_request_by_number(gh_app, DEMO_TENANT, repository, int(number))
+        assert stored["comment_count"] == len(first.dataset.children(
+            first.dataset.pull_request(first.dataset.repository(*repository.split("/")), int(number)), "comments"))
     with FakeGitHub(spec) as second:  # a restart: another port, the same integration pointed at it
         again = demo_integration(gh_app, second)
         assert again.base_url == second.graphql_url

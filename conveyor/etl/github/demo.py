@@ -6,6 +6,7 @@ Wiring (conveyor/demo.py and the `up` command call these three):
     register_github_pipeline(app)                    # at import (workers must serve its two queues)
     fake = start_demo_github()                       # in the server process, before the workers sync
     seed_github_demo(app, fake)                      # once a worker is live: integration + first run
+    demo_activity(fake); seed_github_demo(app, fake) # later, e.g. every few minutes: an incremental run
 
 The fake serves on 127.0.0.1 only; its port changes per start, so the integration's base URL is
 updated each time. The token is the fake's own (encrypted like any other).
@@ -13,6 +14,7 @@ updated each time. The token is the fake's own (encrypted like any other).
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING
 
 from conveyor.etl.github.fake import DatasetSpec, FakeGitHub
@@ -45,6 +47,16 @@ def demo_integration(app: Conveyor, fake: FakeGitHub, tenant: str = DEMO_TENANT)
         return service.update(found[0].id, tenant, base_url=fake.graphql_url, credentials={"token": fake.token})
     except IntegrationNotFoundError:  # deleted meanwhile: make it again
         return demo_integration(app, fake, tenant)
+
+
+def demo_activity(fake: FakeGitHub, rng: random.Random | None = None) -> str:
+    """Someone comments on (and so updates) a random pull request of the fake, merged ones too, so
+    the next incremental sync has something to pick up. Returns "owner/name#number"."""
+    rng = rng or random.Random()
+    repo = rng.choice([r for r in fake.dataset.repositories if fake.dataset.pull_requests.get(r["index"])])
+    pr = rng.choice(fake.dataset.pull_requests[repo["index"]])
+    fake.dataset.edit_pull_request(repo["nameWithOwner"], pr["number"], add_comments=1)
+    return f"{repo['nameWithOwner']}#{pr['number']}"
 
 
 def seed_github_demo(app: Conveyor, fake: FakeGitHub, pipeline: str = "github",

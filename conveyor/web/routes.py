@@ -32,10 +32,10 @@ PAGES: dict[str, tuple[str, str]] = {
     "workers": ("workers.html", "Workers"),
     "dead": ("dead.html", "Dead letters"),
     "run": ("run.html", "Run now"),
+    "pull_requests": ("pull_requests.html", "Pull requests"),
     "metrics": ("metrics.html", "Metrics"),
     "login": ("login.html", "Log in"),
     "pipelines": ("pipelines.html", "Pipelines"),
-    "pull_requests": ("pull_requests.html", "Pull requests"),
 }
 NO_STORE = {"Cache-Control": "no-cache"}
 
@@ -102,6 +102,10 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     def metrics(request: Request) -> HTMLResponse:
         return render(request, "metrics")
 
+    @router.get("/pull-requests", response_class=HTMLResponse)
+    def pull_requests(request: Request) -> HTMLResponse:
+        return render(request, "pull_requests")
+
     @router.get("/pipelines", response_class=HTMLResponse)
     def pipelines(request: Request) -> HTMLResponse:
         return render(request, "pipelines", run_id=None)
@@ -109,10 +113,6 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     @router.get("/pipelines/runs/{run_id}", response_class=HTMLResponse)
     def pipeline_run(request: Request, run_id: str) -> HTMLResponse:
         return render(request, "pipelines", run_id=run_id)
-
-    @router.get("/pull-requests", response_class=HTMLResponse)
-    def pull_requests(request: Request) -> HTMLResponse:
-        return render(request, "pull_requests")
 
     @router.get("/login", response_class=HTMLResponse)
     def login(request: Request) -> HTMLResponse:

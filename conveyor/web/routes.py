@@ -1,5 +1,5 @@
-"""Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /stats (Metrics), /pipelines,
-/pull-requests, /login and the static files at /static.
+"""Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /stats (Metrics), /login and the
+static files at /static.
 
 The pages are thin server-rendered shells; their data comes from the JSON API (/api/...) and the
 WebSocket event stream, fetched in the browser with the API key the user logged in with. So the

@@ -110,6 +110,9 @@ def test_rate_limited_on_a_200_parks_and_resumes_without_spending_an_attempt(
                                if j.state.value == "scheduled" and (j.meta or {}).get("parked_until")],
                       timeout=60, message="the extraction job parked")
     assert "points exhausted" in parked[0].meta["park_reason"]
+    waiting = wait_for(lambda: (m := run_metrics(shared_engine(gh_app.settings.database_url), run.id))["state"]
+                       and m, timeout=10, message="run metrics say waiting")
+    assert waiting["state"] == "waiting" and waiting["resume_at"] == parked[0].meta["parked_until"]
     done = ended(gh_app, run.id)
     assert done.state == "FINISHED", done.error
     job = jobs_of(gh_app, run.id, "github_repositories", "extraction")[0]

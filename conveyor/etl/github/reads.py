@@ -172,7 +172,8 @@ def weekly_metrics(engine: Engine, f: PullRequestFilter, weeks: int = 12,
 
 def run_metrics(engine: Engine, run_id: str, tenant: str | None = None) -> dict[str, Any]:
     """What a run of the GitHub pipeline spent, per step and stage and in total: stage attempts,
-    API calls, pages, records, GraphQL points spent, the points left at the last answer, parks."""
+    API calls, pages, records, GraphQL points spent, the points left at the last answer, parks;
+    `state` "waiting" with `resume_at` while a stage job is parked by a rate limit."""
     m = github_run_metrics.c
     query = select(m.step, m.stage, func.count().label("attempts"), func.sum(m.api_calls).label("api_calls"),
                    func.sum(m.pages).label("pages"), func.sum(m.records).label("records"),
@@ -184,8 +185,14 @@ def run_metrics(engine: Engine, run_id: str, tenant: str | None = None) -> dict[
         stages = [_json(r) for r in conn.execute(query.group_by(m.step, m.stage).order_by(m.step, m.stage)).mappings()]
         last = conn.execute(select(m.points_remaining, m.rate_reset_at).where(
             m.run_id == run_id, m.points_remaining.is_not(None)).order_by(m.updated_at.desc()).limit(1)).first()
+    now = datetime.now(UTC)
+    for stage in stages:  # a stage whose job is parked until a moment still to come is waiting
+        until = stage["last_parked_until"]
+        stage["waiting_until"] = until if until and datetime.fromisoformat(until) > now else None
     totals = {k: sum(int(s[k] or 0) for s in stages) for k in ("attempts", "api_calls", "pages", "records",
                                                               "points_spent", "parks")}
-    return {"run_id": run_id, "stages": stages, "totals": totals,
+    waiting = [s["waiting_until"] for s in stages if s["waiting_until"]]
+    return {"run_id": run_id, "state": "waiting" if waiting else None, "resume_at": max(waiting, default=None),
+            "stages": stages, "totals": totals,
             "points_remaining": last.points_remaining if last else None,
             "rate_limit_reset_at": last.rate_reset_at.isoformat() if last and last.rate_reset_at else None}

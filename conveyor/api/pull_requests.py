@@ -51,7 +51,8 @@ def pull_requests_list(
     merged_from: Annotated[datetime | None, Query(description="merged at or after (ISO 8601, with offset)")] = None,
     merged_to: Annotated[datetime | None, Query(description="merged before (ISO 8601, with offset)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=300, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[str | None, Query(max_length=300, pattern=r"^([0-9T:.+-]{10,40}\|[A-Za-z0-9_=-]{1,200})?$",
+                                        description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     """Most recently updated first, with their PR metrics and the Jira work items they link to."""
     f = PullRequestFilter(tenant=caller.tenant_filter(tenant), repository=repository, state=state, author=author,
@@ -75,7 +76,7 @@ def pull_requests_weekly(request: Request, caller: Viewer, tenant: Tenant = None
 @router.get("/api/pull-requests/{owner}/{name}/{number}",
             responses={404: {"model": ErrorOut, "description": "No such pull request (for this key's tenant)"}})
 def pull_request_one(request: Request, caller: Viewer, owner: Annotated[str, Path(pattern=NAME)],
-                     name: Annotated[str, Path(pattern=NAME)], number: Annotated[int, Path(ge=1)],
+                     name: Annotated[str, Path(pattern=NAME)], number: Annotated[int, Path(ge=1, le=2**31 - 1)],
                      tenant: Tenant = None) -> dict[str, Any]:
     """One PR with its commits, reviews, comments, review threads and Jira links."""
     found = get_pull_request(_engine(request), caller.tenant_filter(tenant), f"{owner}/{name}", number)
@@ -91,7 +92,8 @@ def repositories_list(request: Request, caller: Viewer, tenant: Tenant = None) -
     return {"items": list_repositories(_engine(request), caller.tenant_filter(tenant))}
 
 
-@router.get("/api/github/runs/{run_id}/metrics")
+@router.get("/api/github/runs/{run_id}/metrics",
+            responses={404: {"model": ErrorOut, "description": "No GitHub run metrics for that run (for this key's tenant)"}})
 def github_run_metrics(request: Request, caller: Viewer,
                        run_id: Annotated[str, Path(max_length=64, pattern=r"^[0-9a-fA-F-]+$")]) -> dict[str, Any]:
     """Run metrics of a GitHub pipeline run: per step and stage the attempts, API calls, pages,

@@ -50,7 +50,9 @@ def test_list_filters_and_pages(loaded: dict[str, list[dict[str, Any]]], client:
     assert len([p for p in everything if p["tenant"] == TENANT]) == 30
     seen, cursor = [], None
     while True:
-        page = client.get("/api/pull-requests", params={"tenant": TENANT, "limit": 7, "cursor": cursor}).json()
+        answer = client.get("/api/pull-requests", params={"tenant": TENANT, "limit": 7, "cursor": cursor})
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
         seen += [p["id"] for p in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:

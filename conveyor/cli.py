@@ -35,7 +35,7 @@ from conveyor.errors import (
     NoLiveWorkerError,
 )
 from conveyor.logs import configure_logging
-from conveyor.model import EnqueuePolicy
+from conveyor.model import EnqueuePolicy, WorkerInfo
 from conveyor.settings import Settings
 from conveyor.store import JobFilter
 
@@ -199,14 +199,24 @@ def cmd_workers(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([w.to_dict() for w in workers], indent=2))
         return EXIT_OK
+    now = datetime.now(UTC)
     rows = [
         [w.id, w.hostname, str(w.pid), ",".join(w.queues), w.state if w.alive or w.state in ("stopped", "dead")
          else "dead?", age(w.heartbeat_age), str(w.jobs_in_flight), str(w.processed), str(w.failed),
-         ",".join(short_id(j) for j in w.current_jobs[:5])]
+         ",".join(short_id(j) for j in w.current_jobs[:5]), _detected(w, now)]
         for w in workers
     ]
-    print(table(rows, ["id", "host", "pid", "queues", "state", "heartbeat", "in flight", "done", "failed", "jobs"]))
+    print(table(rows, ["id", "host", "pid", "queues", "state", "heartbeat", "in flight", "done", "failed", "jobs",
+                       "detected"]))
     return EXIT_OK
+
+
+def _detected(w: WorkerInfo, now: datetime) -> str:
+    """How a dead worker was found out, and how long ago: 'exited 2.1s ago' (its process ended: its
+    lock was released) or 'heartbeat expired 40.0s ago' (it went silent: hung, partitioned, lost)."""
+    if w.state != "dead" or w.stopped_at is None:
+        return ""
+    return f"{w.detected_by or 'heartbeat expired'} {age((now - w.stopped_at).total_seconds())} ago"
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:

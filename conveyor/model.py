@@ -312,6 +312,10 @@ class WorkerInfo:
     current_jobs: list[str] = field(default_factory=list)
     heartbeat_age: float = 0.0
     alive: bool = True
+    # A dead worker: how it was found out ('exited': its lock was released, the process is gone;
+    # 'heartbeat expired') and when (stopped_at; for a stopped worker, when it stopped).
+    detected_by: str | None = None
+    stopped_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -331,6 +335,8 @@ class WorkerInfo:
             "processed": self.processed,
             "failed": self.failed,
             "current_jobs": self.current_jobs,
+            "detected_by": self.detected_by,
+            "stopped_at": self.stopped_at.isoformat() if self.stopped_at else None,
         }
 
 

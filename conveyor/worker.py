@@ -35,6 +35,7 @@ from conveyor.model import DEFAULT_RETRY, JobState, Outcome, WorkerInfo
 from conveyor.pipelines.emits import StageEmits
 from conveyor.process_isolation import run_in_process
 from conveyor.store.base import ClaimedJob, MaintenanceReport, dumps
+from conveyor.worker_liveness import WorkerLiveness
 
 log = logging.getLogger("conveyor.worker")
 
@@ -100,6 +101,7 @@ class Worker:
         self.stage_emits = StageEmits(app)  # pipelines: builds emitted items into stage jobs
         self._runs_to_advance: set[str] = set()  # pipelines: runs whose jobs just ended
         self._advance_needed = asyncio.Event()
+        self.liveness = WorkerLiveness(self)  # worker lock; no claims while it may be declared dead
 
     # -- public ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -115,7 +117,9 @@ class Worker:
     async def run_async(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self._db(self.store.check_schema)
+        await self._db(self.liveness.take)
         await self._db(self.store.register_worker, self._info())
+        await self._db(self.liveness.start)
         if self.install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._loop.add_signal_handler(sig, self._on_signal, sig)
@@ -145,6 +149,7 @@ class Worker:
                 await self._db(self.store.stop_worker, self.id)
             except Exception as exc:  # the database went away: back off, retry
                 log.warning("could not mark worker stopped (%s); maintenance will notice it is gone", exc)
+            self.liveness.stop()
             self.state = "stopped"
             lifecycle(
                 "WORKER_STOP", worker_id=self.id, processed=self.processed, failed=self.failed, pid=os.getpid()
@@ -158,7 +163,7 @@ class Worker:
         poll = self.settings.poll_interval if self.store.wakes_across_processes else self.settings.sqlite_poll_interval
         backoff = 0.05
         while not self._stop_requested.is_set():
-            if self.state == "paused":
+            if self.state == "paused" or not self.liveness.may_claim():
                 await self._wait_any(self._wake, timeout=poll)
                 self._wake.clear()
                 continue

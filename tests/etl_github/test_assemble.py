@@ -43,3 +43,18 @@ def test_a_missing_page_or_a_repeated_cursor_is_refused() -> None:
     loop = replayed_pages(stored(("c1", page([2], 3, "c1", True))), "PR_1")
     with pytest.raises(GitHubQueryError, match="no new cursor"):
         complete_connection("pr #1", "PR_1", "commits", "pull_request_commits", page([1], 3, "c1", True), loop)
+
+
+def test_the_watermark_is_floored_to_the_second() -> None:
+    """GitHub's updatedAt has whole seconds: the watermark must not cut inside a second."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from conveyor.etl.github.watermark import watermark
+
+    run = SimpleNamespace(id="r1", started_at=datetime(2026, 3, 1, 10, 0, 10, 500000, tzinfo=UTC), created_at=None,
+                          reprocess_of=None, params={"owner": "acme"})
+    app = SimpleNamespace(runs=SimpleNamespace(list=lambda *_, **__: [run]))
+    assert watermark(app, "github", "t", {"owner": "acme"}, "r2") == datetime(2026, 3, 1, 10, 0, 10, tzinfo=UTC)  # type: ignore[arg-type]
+    assert watermark(app, "github", "t", {"owner": "acme", "full": True}, "r2") is None  # type: ignore[arg-type]
+    assert watermark(app, "github", "t", {"owner": "other"}, "r2") is None  # type: ignore[arg-type]

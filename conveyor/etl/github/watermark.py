@@ -2,7 +2,8 @@
 tenant and scope (endpoint, owner, repository filter -- or integration) that FINISHED.
 
 Nothing is written to advance it: a run that fails or is cancelled never moves it, and a PR updated
-while a run is under way has `updatedAt` after that run's start, so the next run takes it again.
+while a run is under way has `updatedAt` after that run's start (floored to the second, as GitHub's
+timestamps are), so the next run takes it again.
 """
 
 from __future__ import annotations
@@ -32,4 +33,6 @@ def watermark(app: Conveyor, pipeline: str, tenant: str, params: dict[str, Any],
     starts = [run.started_at or run.created_at
               for run in app.runs.list(RunFilter(pipeline=pipeline, states=["FINISHED"], tenant=tenant), limit=200)
               if run.id != current_run and not run.reprocess_of and params_scope(run.params) == scope]
-    return max(starts, default=None)
+    # GitHub's updatedAt has whole seconds: a PR updated at 10.9 s reads 10 s, so a run that began
+    # at 10.5 s must take updatedAt >= 10 s, or that update would be lost.
+    return max(starts).replace(microsecond=0) if starts else None

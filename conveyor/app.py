@@ -25,8 +25,10 @@ from conveyor.signature import TaskSignature
 from conveyor.store import JobFilter, Store, open_store
 
 if TYPE_CHECKING:
+    from conveyor.etl_jobs import EtlJobs
     from conveyor.pipelines import DeclaredPipeline, PipelineRun
     from conveyor.pipelines.runs import Runs
+    from conveyor.schedules import Scheduler
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -202,6 +204,12 @@ class Conveyor:
         self._store_lock = threading.Lock()
         self.pipelines: dict[str, DeclaredPipeline] = {}  # app.pipeline(...)
         self._runs: Runs | None = None
+        self._scheduler: Scheduler | None = None  # app.schedule(...), fired in maintenance
+        self._etl_jobs: EtlJobs | None = None
+        # "now" for schedules, ETL job intervals and reset countdowns: tests inject their own.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        # ETL jobs: (integration_id, tenant) -> is the integration active? None: the integrations table.
+        self.integration_check: Callable[[str, str], bool] | None = None
         # Built in: `conveyor doctor` enqueues it to prove a worker picks jobs up and finishes them.
         self.task(name="conveyor.probe", max_attempts=1, timeout=30, policy="refuse")(_probe)
 
@@ -230,6 +238,8 @@ class Conveyor:
         return self.store.migrate()
 
     def close(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop()  # give up the scheduler's lead (its lock connection) at once
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -312,6 +322,7 @@ class Conveyor:
             parent_id=parent.job_id if parent else None,
             idempotency_key=call.idempotency_key,
             meta=dict(call.meta),
+            policy=EnqueuePolicy(call.policy) if call.policy else None,
         )
 
     def submit(self, jobs: list[NewJob], policy: EnqueuePolicy | str | None = None) -> list[JobHandle]:
@@ -348,13 +359,13 @@ class Conveyor:
         """Each job's own policy (its task's, its queue's, or the app's), unless the call gives one.
         For a batch, a function the store asks only about jobs of queues no live worker serves."""
         if policy or len(jobs) == 1:
-            return self.policy_for(jobs[0].task, jobs[0].queue, policy)
-        chosen: dict[tuple[str, str], EnqueuePolicy] = {}
+            return self.policy_for(jobs[0].task, jobs[0].queue, policy or jobs[0].policy)
+        chosen: dict[tuple[str, str, EnqueuePolicy | None], EnqueuePolicy] = {}
 
         def policy_of(job: NewJob) -> EnqueuePolicy:
-            key = (job.task, job.queue)
+            key = (job.task, job.queue, job.policy)
             if key not in chosen:
-                chosen[key] = self.policy_for(job.task, job.queue, None)
+                chosen[key] = self.policy_for(job.task, job.queue, job.policy)
             return chosen[key]
 
         return policy_of
@@ -427,6 +438,39 @@ class Conveyor:
         """A pipeline run with its status JSON; None for an unknown id."""
         return self.runs.get(run_id, tenant)
 
+    # -- schedules and ETL jobs ------------------------------------------------------------
+    def schedule(self, name: str | None = None, *, target: Any = None, **options: Any) -> Any:
+        """Declare a recurring schedule in code (stored and fired by the scheduler; see
+        conveyor.schedules). With target= it is declared at once; without, it decorates a task:
+            @app.schedule(cron="0 2 * * *", timezone="Europe/Berlin")
+            @app.task(queue="reports")
+            def nightly(ctx): ...
+        options: cron | interval, timezone, args, kwargs, tenant, active, misfire, misfire_max, kind."""
+        from conveyor.schedules.scheduler import declare_schedule
+
+        if target is not None:
+            return declare_schedule(self, name, target, **options)
+
+        def register(task: Any) -> Any:
+            declare_schedule(self, name, task, **options)
+            return task
+
+        return register
+
+    @property
+    def scheduler(self) -> Scheduler:
+        if self._scheduler is None:
+            from conveyor.schedules import Scheduler
+            self._scheduler = Scheduler(self)
+        return self._scheduler
+
+    @property
+    def etl_jobs(self) -> EtlJobs:
+        if self._etl_jobs is None:
+            from conveyor.etl_jobs import EtlJobs
+            self._etl_jobs = EtlJobs(self)
+        return self._etl_jobs
+
     # -- reading --------------------------------------------------------------------------
     def get_job(self, job_id: str) -> Job | None:
         return self.store.get_job(job_id)
@@ -440,4 +484,8 @@ class Conveyor:
                          queue_policies=dict(self.queue_policies))
         clone.tasks = {name: Task(clone, t.fn, name, t.options) for name, t in self.tasks.items()}
         clone.pipelines = {name: replace(p, app=clone) for name, p in self.pipelines.items()}
+        clone.clock, clone.integration_check = self.clock, self.integration_check
+        if self._scheduler is not None:
+            for spec in self._scheduler.declared.values():
+                clone.scheduler.declare(spec)
         return clone

@@ -81,7 +81,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     if not queues:
         raise CliError("--queues needs at least one queue name, e.g. --queues default")
-    if args.concurrency < 1:
+    if args.concurrency is not None and args.concurrency < 1:
         raise CliError("--concurrency must be at least 1")
     supervisor = os.environ.get(SUPERVISOR_PID_ENV)
     worker = Worker(app, queues, args.concurrency, worker_id=args.worker_id, install_signal_handlers=True,
@@ -317,6 +317,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 # -- parser ---------------------------------------------------------------------------------
+CONCURRENCY_HELP = ("jobs in flight per worker (default: up to 100 async tasks on the event loop, "
+                    "10 threads for def tasks; a number sets both)")
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conveyor", description="Background jobs that are never silently stuck.")
     parser.add_argument("--version", action="version", version=f"conveyor {__version__}")
@@ -334,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("worker", cmd_worker, "run a worker")
     p.add_argument("--queues", default="high,default,low", help="comma-separated, in priority order")
-    p.add_argument("--concurrency", type=int, default=10)
+    p.add_argument("--concurrency", type=int, default=None, help=CONCURRENCY_HELP)
     p.add_argument("--worker-id", help="a stable id (default: host-pid-random)")
 
     p = add("enqueue", cmd_enqueue, "enqueue a job; prints its id")
@@ -408,6 +411,12 @@ def build_parser() -> argparse.ArgumentParser:
     cli_pipelines.add_arguments(add("pipelines", lambda a: cli_pipelines.cmd_pipelines(a, load_app),
                                     "pipelines: list, start, status, cancel, retry-step, reprocess"))
 
+    from conveyor import cli_schedules  # conveyor schedules ..., conveyor etl-jobs ...
+    cli_schedules.add_arguments(add("schedules", lambda a: cli_schedules.cmd_schedules(a, load_app),
+                                    "recurring schedules: list, add, show, pause, resume, delete"))
+    cli_schedules.add_etl_arguments(add("etl-jobs", lambda a: cli_schedules.cmd_etl_jobs(a, load_app),
+                                        "ETL jobs: list, run (Run now), reset"))
+
     from conveyor import cli_integrations  # integrations: conveyor integrations ...
     cli_integrations.add_arguments(add("integrations", lambda a: cli_integrations.cmd_integrations(a, load_app),
                                        "integrations (Jira, GitHub ...): types, list, show, create, update, test"))
@@ -416,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--concurrency", type=int, default=10)
+    p.add_argument("--concurrency", type=int, default=None, help=CONCURRENCY_HELP)
     p.add_argument("--no-auth", action="store_true")
     p.add_argument("--no-demo-jobs", action="store_true")
     p.add_argument("--access-log", action="store_true", help="log every HTTP request (off: mostly the "

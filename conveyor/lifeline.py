@@ -9,7 +9,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from conveyor.maintenance import LOCK_PROBE_INTERVAL, detect_exited, next_pass_in
+from conveyor.maintenance import LOCK_PROBE_INTERVAL, detect_exited, next_pass_in, run_scheduler
 from conveyor.model import JobState, Outcome
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ def run_lifeline(worker: Worker) -> None:
                 report = worker.run_maintenance()
                 if worker.app.pipelines:  # pipelines: a rescue or timeout may have ended a stage
                     worker.app.runs.advance_active()
+                run_scheduler(worker.app)
                 next_maintenance = time.monotonic() + next_pass_in(report, worker.settings.maintenance_interval)
         except Exception as exc:  # the database may be down: keep trying
             log.warning("lifeline: %s: %s", type(exc).__name__, exc)

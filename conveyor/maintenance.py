@@ -92,6 +92,19 @@ def log_maintenance(
         logging.getLogger("conveyor.worker").info("pruned %d finished jobs", report.pruned)
 
 
+def run_scheduler(app: Conveyor) -> None:
+    """The scheduler's pass (schedules firing, ETL orchestrator, reset countdowns) when this
+    process leads it; see conveyor/schedules. A failure is logged, never stops maintenance."""
+    try:
+        report = app.scheduler.tick()
+    except Exception as exc:  # the database may be down: the next pass tries again
+        log.warning("scheduler: %s: %s", type(exc).__name__, exc)
+        return
+    for name, fire_at, outcome in report.fired:
+        lifecycle("SCHEDULE_FIRE", logging.INFO if outcome == "queued" else logging.WARNING, schedule=name,
+                  fire_at=fire_at.isoformat(), outcome=outcome)
+
+
 class MaintenanceThread:
     """Runs maintenance (and stages due jobs) on its own thread, for a process that has no worker
     lifeline: the API server, so rescue and pruning happen even when every worker is dead."""
@@ -114,6 +127,7 @@ class MaintenanceThread:
         report = run_maintenance(self.app)
         if self.app.pipelines:  # pipelines: act on changes no worker reported
             self.app.runs.advance_active()
+        run_scheduler(self.app)
         return report
 
     def _run(self) -> None:

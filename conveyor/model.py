@@ -27,10 +27,12 @@ def new_job_id() -> str:
     finished rows went from 0.86 of the empty-table figure with random uuid4 ids to 1.0 and above).
     """
     global _last_id_key
-    key = (time.time_ns() // 1_000_000) << _RANDOM_BITS | int.from_bytes(os.urandom(10), "big") >> 6
+    ms = time.time_ns() // 1_000_000
     with _id_lock:
-        if key <= _last_id_key:  # same millisecond (or the clock stepped back): count up
-            key = _last_id_key + 1
+        if ms <= _last_id_key >> _RANDOM_BITS:  # same millisecond (or the clock stepped back): count up
+            key = _last_id_key + 1  # (no random bits needed: a bulk enqueue makes many per millisecond)
+        else:
+            key = ms << _RANDOM_BITS | int.from_bytes(os.urandom(10), "big") >> 6
         _last_id_key = key
     ms, rand_a, rand_b = key >> _RANDOM_BITS, (key >> 62) & 0xFFF, key & ((1 << 62) - 1)
     h = f"{ms << 80 | 0x7 << 76 | rand_a << 64 | 0x2 << 62 | rand_b:032x}"
@@ -159,6 +161,8 @@ class NewJob:
     parent_id: str | None = None
     idempotency_key: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # The policy given with task.configure(policy=...): enqueue_many honours it per job (not stored).
+    policy: EnqueuePolicy | None = None
     id: str = field(default_factory=new_job_id)
 
     def __post_init__(self) -> None:

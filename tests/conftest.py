@@ -28,7 +28,8 @@ from tests.postgres_server import PostgresServer, find_server
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("conveyor_jobs, conveyor_workers, conveyor_queues, conveyor_api_keys, conveyor_completions, conveyor_task_minutes, "
-          "pipeline_runs, pipeline_stage_counts, pipeline_count_deltas, raw_extraction_data")
+          "pipeline_runs, pipeline_stage_counts, pipeline_count_deltas, raw_extraction_data, "
+          "conveyor_schedules, conveyor_schedule_fires, etl_jobs, etl_tenant_intervals, conveyor_scheduler_lease")
 
 # Short timings so never-stuck behaviour shows in seconds, not minutes.
 FAST = {

@@ -23,6 +23,7 @@ from conveyor import __version__
 from conveyor.api import auth as auth_routes
 from conveyor.api import (
     dead,
+    etl_jobs,
     events,
     health,
     integrations,
@@ -32,6 +33,7 @@ from conveyor.api import (
     pipelines,
     pull_requests,
     queues,
+    schedules,
     task_metrics,
     workers,
 )
@@ -173,7 +175,7 @@ def create_app(
     install_error_handlers(fastapi_app)
     fastapi_app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     for module in (jobs, queues, workers, dead, auth_routes, health, metrics, task_metrics, events, pipelines,
-                   integrations, jira):
+                   integrations, jira, schedules, etl_jobs):
         fastapi_app.include_router(module.router)
     fastapi_app.include_router(pull_requests.router)  # the GitHub read API
 

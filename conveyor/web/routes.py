@@ -1,4 +1,5 @@
-"""Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /stats (Metrics), /login and the
+"""Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /stats (Metrics), /pipelines,
+/etl (ETL jobs), /schedules, /login and the
 static files at /static.
 
 The pages are thin server-rendered shells; their data comes from the JSON API (/api/...) and the
@@ -36,6 +37,8 @@ PAGES: dict[str, tuple[str, str]] = {
     "metrics": ("metrics.html", "Metrics"),
     "login": ("login.html", "Log in"),
     "pipelines": ("pipelines.html", "Pipelines"),
+    "etl_jobs": ("etl_jobs.html", "ETL jobs"),
+    "schedules": ("schedules.html", "Schedules"),
     "integrations": ("integrations.html", "Integrations"),
 }
 NO_STORE = {"Cache-Control": "no-cache"}
@@ -114,6 +117,14 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     @router.get("/pipelines/runs/{run_id}", response_class=HTMLResponse)
     def pipeline_run(request: Request, run_id: str) -> HTMLResponse:
         return render(request, "pipelines", run_id=run_id)
+
+    @router.get("/etl", response_class=HTMLResponse)
+    def etl_jobs(request: Request) -> HTMLResponse:
+        return render(request, "etl_jobs")
+
+    @router.get("/schedules", response_class=HTMLResponse)
+    def schedules(request: Request) -> HTMLResponse:
+        return render(request, "schedules")
 
     @router.get("/integrations", response_class=HTMLResponse)
     def integrations(request: Request) -> HTMLResponse:

@@ -24,7 +24,7 @@ class SQLiteWorkers(SQLiteEvents):
     def register_worker(self, info: WorkerInfo) -> None:
         self._run(Q.register_worker, {"id": info.id, "hostname": info.hostname, "pid": info.pid,
                                       "queues": json.dumps(info.queues), "concurrency": info.concurrency,
-                                      "version": info.version})
+                                      "version": info.version, "wake_address": self._wake_address()})
 
     def heartbeat(
         self, worker_id: str, *, state: str, jobs_in_flight: int, processed: int, failed: int

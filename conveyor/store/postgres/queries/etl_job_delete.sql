@@ -1,0 +1,2 @@
+-- Delete an ETL job.
+DELETE FROM etl_jobs WHERE id = %(id)s RETURNING id

@@ -1,0 +1,3 @@
+-- Set one tenant's orchestrator intervals.
+INSERT INTO etl_tenant_intervals (tenant, fast_interval, full_interval) VALUES (:tenant, :fast, :full)
+ON CONFLICT (tenant) DO UPDATE SET fast_interval = excluded.fast_interval, full_interval = excluded.full_interval

@@ -1,0 +1,2 @@
+-- One ETL job by id.
+SELECT * FROM etl_jobs WHERE id = :id

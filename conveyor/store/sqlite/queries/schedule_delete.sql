@@ -1,0 +1,2 @@
+-- Delete a schedule (its fire rows go with it).
+DELETE FROM conveyor_schedules WHERE id = :id RETURNING id

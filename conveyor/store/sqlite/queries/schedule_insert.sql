@@ -1,0 +1,4 @@
+-- A new schedule (declared in code or created at run time); a name the tenant already has is refused by the unique key.
+INSERT INTO conveyor_schedules (id, tenant, name, target_kind, target, cron, interval_seconds, timezone, args, kwargs, misfire, misfire_max, active, in_code, next_fire_at, created_at, updated_at)
+VALUES (:id, :tenant, :name, :target_kind, :target, :cron, :interval_seconds, :timezone, :args, :kwargs, :misfire,
+        :misfire_max, :active, :in_code, :next_fire_at, :now, :now)

@@ -1,0 +1,1 @@
+from tests.schedules.conftest import clock  # noqa: F401 - the controllable clock fixture

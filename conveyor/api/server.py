@@ -31,6 +31,7 @@ from conveyor.api import (
     jobs,
     metrics,
     pipelines,
+    pull_requests,
     queues,
     schedules,
     task_metrics,
@@ -176,6 +177,7 @@ def create_app(
     for module in (jobs, queues, workers, dead, auth_routes, health, metrics, task_metrics, events, pipelines,
                    integrations, jira, schedules, etl_jobs):
         fastapi_app.include_router(module.router)
+    fastapi_app.include_router(pull_requests.router)  # the GitHub read API
 
     @fastapi_app.get("/docs", include_in_schema=False)
     def docs_redirect() -> RedirectResponse:

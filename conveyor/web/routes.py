@@ -33,6 +33,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "workers": ("workers.html", "Workers"),
     "dead": ("dead.html", "Dead letters"),
     "run": ("run.html", "Run now"),
+    "pull_requests": ("pull_requests.html", "Pull requests"),
     "metrics": ("metrics.html", "Metrics"),
     "login": ("login.html", "Log in"),
     "pipelines": ("pipelines.html", "Pipelines"),
@@ -104,6 +105,10 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     @router.get("/stats", response_class=HTMLResponse)
     def metrics(request: Request) -> HTMLResponse:
         return render(request, "metrics")
+
+    @router.get("/pull-requests", response_class=HTMLResponse)
+    def pull_requests(request: Request) -> HTMLResponse:
+        return render(request, "pull_requests")
 
     @router.get("/pipelines", response_class=HTMLResponse)
     def pipelines(request: Request) -> HTMLResponse:

@@ -165,4 +165,5 @@ def bad_result() -> object:
     return object()
 
 
-from tests import pipeline_tasks  # noqa: E402,F401 - stage tasks and pipelines on this app
+# Stage tasks and pipelines on this app: the pipeline tests', and the embedding stage's.
+from tests import embedding_tasks, pipeline_tasks  # noqa: E402,F401

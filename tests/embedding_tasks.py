@@ -53,3 +53,13 @@ notes_pipeline = app.pipeline("t.notes", steps=[{"name": "notes", "display_name"
     {"name": "transform", "task": "e.load"},
     embedding_stage(app),
 ]}])
+
+
+def stand_in_service(folder: Any) -> Any:
+    """An embedding service with the stand-in embedder on an Edge store in `folder` (tests about
+    search plumbing, not the model); install it in this process with service.use_service()."""
+    from conveyor.etl.embeddings.edge_store import EdgeStore
+    from conveyor.etl.embeddings.service import EmbeddingService
+    from conveyor.etl.embeddings.stand_in import StandInEmbedder
+
+    return EmbeddingService(StandInEmbedder(64), EdgeStore(folder))

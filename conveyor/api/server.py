@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse
 
 from conveyor import __version__
 from conveyor.api import auth as auth_routes
-from conveyor.api import dead, events, health, jobs, metrics, pipelines, queues, task_metrics, workers
+from conveyor.api import dead, events, health, jobs, metrics, pipelines, queues, search, task_metrics, workers
 from conveyor.api.auth import CREATE_KEY_HINT, Authenticator
 from conveyor.api.errors import install_error_handlers
 from conveyor.api.events import EventHub
@@ -159,7 +159,8 @@ def create_app(
     _document_tasks(fastapi_app, conveyor_app)
     install_error_handlers(fastapi_app)
     fastapi_app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    for module in (jobs, queues, workers, dead, auth_routes, health, metrics, task_metrics, events, pipelines):
+    for module in (jobs, queues, workers, dead, auth_routes, health, metrics, task_metrics, events, pipelines,
+                   search):
         fastapi_app.include_router(module.router)
 
     @fastapi_app.get("/docs", include_in_schema=False)

@@ -1,4 +1,4 @@
-"""Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /stats (Metrics), /login and the
+"""Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /stats (Metrics), /pipelines, /search, /login and the
 static files at /static.
 
 The pages are thin server-rendered shells; their data comes from the JSON API (/api/...) and the
@@ -35,6 +35,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "metrics": ("metrics.html", "Metrics"),
     "login": ("login.html", "Log in"),
     "pipelines": ("pipelines.html", "Pipelines"),
+    "search": ("search.html", "Search"),
 }
 NO_STORE = {"Cache-Control": "no-cache"}
 
@@ -108,6 +109,10 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     @router.get("/pipelines/runs/{run_id}", response_class=HTMLResponse)
     def pipeline_run(request: Request, run_id: str) -> HTMLResponse:
         return render(request, "pipelines", run_id=run_id)
+
+    @router.get("/search", response_class=HTMLResponse)
+    def search(request: Request) -> HTMLResponse:
+        return render(request, "search")
 
     @router.get("/login", response_class=HTMLResponse)
     def login(request: Request) -> HTMLResponse:

@@ -306,26 +306,6 @@ def cmd_up(args: argparse.Namespace) -> int:
                   auth=not args.no_auth, seed_demo=not args.no_demo_jobs, access_log=args.access_log)
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    from conveyor.etl.embeddings.search import search
-
-    app = load_app(args.app, args.database_url)
-    hits = search(app, args.query, tenant=args.tenant, source_type=args.source, project=args.project,
-                  limit=args.limit, timeout=args.timeout)
-    if args.json:
-        print(json.dumps(hits, indent=2))
-        return EXIT_OK
-    if not hits:
-        print("no matches")
-    for i, h in enumerate(hits, 1):
-        print(f"{i:2}. {h['score']:.3f}  {h['source_type']:6} {h['table']}/{h['external_id']}  {h.get('title') or ''}")
-        if h.get("snippet"):
-            print(f"           {h['snippet'][:160]}")
-        if h.get("url"):
-            print(f"           {h['url']}")
-    return EXIT_OK
-
-
 # -- parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conveyor", description="Background jobs that are never silently stuck.")
@@ -418,14 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
     cli_pipelines.add_arguments(add("pipelines", lambda a: cli_pipelines.cmd_pipelines(a, load_app),
                                     "pipelines: list, start, status, cancel, retry-step, reprocess"))
 
-    p = add("search", cmd_search, "semantic search over embedded rows (answered by the embedding worker)")
-    p.add_argument("query", help="what to look for, in words")
-    p.add_argument("--tenant", default="default")
-    p.add_argument("--source", choices=["JIRA", "GITHUB"], help="only this source type")
-    p.add_argument("--project", help="only this project")
-    p.add_argument("--limit", type=int, default=10)
-    p.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the worker's answer")
-    p.add_argument("--json", action="store_true")
+    from conveyor import cli_embeddings  # conveyor search ..., conveyor embeddings ...
+    cli_embeddings.add_search_arguments(add("search", lambda a: cli_embeddings.cmd_search(a, load_app),
+                                            "semantic search over embedded rows (answered by the embedding worker)"))
+    cli_embeddings.add_arguments(add("embeddings", lambda a: cli_embeddings.cmd_embeddings(a, load_app),
+                                     "embeddings: counts per source, reindex a tenant (after a model change)"))
 
     p = add("up", cmd_up, "everything on one machine: migrate, API + dashboard, workers, demo jobs")
     p.add_argument("--host", default="127.0.0.1")

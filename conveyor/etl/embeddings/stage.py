@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 EMBED_TASK = "conveyor.embeddings.embed"
 SEARCH_TASK = "conveyor.embeddings.search"
+LIST_TASK = "conveyor.embeddings.list"
+REINDEX_PIPELINE = "conveyor.embeddings.reindex"
 EMBED_QUEUE = "embedding"  # the task's own queue; a stage usually names a tiered one
 STAGE_QUEUE = "embedding_queue_{tier}"  # the seed's queue names
 MAX_IDS = 2000  # per item: a job of minutes at most on a CPU
@@ -72,6 +74,14 @@ def register_embedding_tasks(app: Conveyor) -> None:
         # One attempt, short: a search nobody answers in time is answered 503 by the API, not retried.
         app.task(name=SEARCH_TASK, queue=search_queue(), priority=10, max_attempts=1, timeout=30,
                  policy="refuse")(search_entities)
+    if LIST_TASK not in app.tasks:
+        app.task(name=LIST_TASK, queue=EMBED_QUEUE, max_attempts=3, timeout=900, retry=EMBED_RETRY)(list_entities)
+    if REINDEX_PIPELINE not in app.pipelines:
+        # Re-embed a tenant (after a model change): list every row of the sources, embed what changed.
+        # Both stages on the run's `queue` param: the queue of the worker that owns the store.
+        app.pipeline(REINDEX_PIPELINE, steps=[{"name": "reindex", "display_name": "Re-embed", "stages": [
+            {"name": "listing", "task": LIST_TASK, "queue": "{queue}"},
+            {"name": "embedding", "task": EMBED_TASK, "queue": "{queue}"}]}])
 
 
 def embedding_items(tenant: str, table: str, ids: Iterable[Any], per_item: int = 200) -> list[dict[str, Any]]:
@@ -114,6 +124,46 @@ def embed_entities(ctx: JobContext, item: dict[str, Any]) -> dict[str, int]:
     result = process_service().embed(shared_engine(ctx.store.url), tenant, source, ids)
     ctx.progress(100, processed=result.entities)
     return result.to_dict()
+
+
+def list_entities(ctx: JobContext, params: dict[str, Any]) -> dict[str, int]:
+    """The reindex pipeline's first stage: emit items for every row of the tenant's sources (or of
+    params 'tables'), and for every row the bridge still has (deleted since: their points go)."""
+    from conveyor.etl.embeddings import bridge_table
+    from conveyor.etl.embeddings.sources import registered_sources
+
+    tables = params.get("tables")
+    per_item = params.get("per_item", 200)
+    if tables is not None and (not isinstance(tables, list) or not all(isinstance(t, str) for t in tables)):
+        raise PermanentError(f"tables must be a list of source table names, got {tables!r}")
+    if isinstance(per_item, bool) or not isinstance(per_item, int) or not 1 <= per_item <= MAX_IDS:
+        raise PermanentError(f"per_item must be an integer between 1 and {MAX_IDS}, got {per_item!r}")
+    sources = [get_source(t) for t in tables] if tables else registered_sources()
+    counts: dict[str, int] = {}
+    with shared_engine(ctx.store.url).connect() as conn:
+        for source in sources:
+            if source.all_ids is None:
+                if tables:
+                    raise PermanentError(f"source {source.table!r} was registered without all_ids: it cannot be "
+                                         "listed for a reindex")
+                continue
+            ids = list(dict.fromkeys([*source.all_ids(conn, ctx.tenant),
+                                      *(r.external_id for r in bridge_table.rows_of_table(conn, ctx.tenant,
+                                                                                          source.table))]))
+            ctx.emit(*embedding_items(ctx.tenant, source.table, ids, per_item))
+            counts[source.table] = len(ids)
+    return counts
+
+
+def reindex(app: Conveyor, *, tenant: str, queue: str = EMBED_QUEUE, tables: list[str] | None = None,
+            per_item: int = 200) -> Any:
+    """Start the reindex pipeline for `tenant` (one command after a model change); returns the run,
+    whose status shows both stages live like any pipeline run."""
+    register_embedding_tasks(app)
+    params: dict[str, Any] = {"queue": queue, "per_item": per_item}
+    if tables:
+        params["tables"] = tables
+    return app.runs.start(REINDEX_PIPELINE, params, tenant=tenant)
 
 
 def search_entities(ctx: JobContext, query: str, source_type: str | None = None, project: str | None = None,

@@ -404,6 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
     cli_embeddings.add_arguments(add("embeddings", lambda a: cli_embeddings.cmd_embeddings(a, load_app),
                                      "embeddings: counts per source, reindex a tenant (after a model change)"))
 
+    from conveyor import cli_integrations  # integrations: conveyor integrations ...
+    cli_integrations.add_arguments(add("integrations", lambda a: cli_integrations.cmd_integrations(a, load_app),
+                                       "integrations (Jira, GitHub ...): types, list, show, create, update, test"))
+
     p = add("up", cmd_up, "everything on one machine: migrate, API + dashboard, workers, demo jobs")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)

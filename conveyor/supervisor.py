@@ -153,6 +153,9 @@ def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: in
 
     if workers < 0:
         raise ValueError("--workers must be 0 or more")
+    from conveyor.integrations.secrets import local_secret_key
+
+    local_secret_key(Path(".conveyor"))  # before the workers start: they inherit CONVEYOR_SECRET_KEY
     supervisor = Supervisor(app.app_path or "conveyor.demo:app", app.settings.database_url,
                             concurrency=concurrency)
     for _ in range(workers):

@@ -21,7 +21,19 @@ from fastapi.responses import RedirectResponse
 
 from conveyor import __version__
 from conveyor.api import auth as auth_routes
-from conveyor.api import dead, events, health, jobs, metrics, pipelines, queues, search, task_metrics, workers
+from conveyor.api import (
+    dead,
+    events,
+    health,
+    integrations,
+    jobs,
+    metrics,
+    pipelines,
+    queues,
+    search,
+    task_metrics,
+    workers,
+)
 from conveyor.api.auth import CREATE_KEY_HINT, Authenticator
 from conveyor.api.errors import install_error_handlers
 from conveyor.api.events import EventHub
@@ -160,7 +172,7 @@ def create_app(
     install_error_handlers(fastapi_app)
     fastapi_app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     for module in (jobs, queues, workers, dead, auth_routes, health, metrics, task_metrics, events, pipelines,
-                   search):
+                   integrations, search):
         fastapi_app.include_router(module.router)
 
     @fastapi_app.get("/docs", include_in_schema=False)

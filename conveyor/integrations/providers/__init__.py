@@ -1,0 +1,1 @@
+"""One module per integration type; each registers itself (conveyor/integrations/types.py)."""

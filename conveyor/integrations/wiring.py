@@ -1,0 +1,32 @@
+"""The one place integrations meet the rest of Conveyor: the service for an app, with what
+happens when an integration is created.
+
+ETL jobs (issue #14, `conveyor.etl_jobs`) plug in here: creating an integration creates its
+ETL job (idempotent per tenant and name) once that module is part of the install.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from conveyor.integrations.service import Integration, Integrations
+
+
+def etl_job_name(integration: Integration) -> str:
+    return f"{integration.type}:{integration.name}"
+
+
+def create_etl_job_for(app: Any, integration: Integration) -> None:
+    """Creates the integration's ETL job (conveyor.etl_jobs.create_etl_job is idempotent)."""
+    if importlib.util.find_spec("conveyor.etl_jobs") is None:
+        return  # the ETL jobs of issue #14 are not in this install: nothing to schedule yet
+    from conveyor.etl_jobs import create_etl_job  # type: ignore[import-not-found,unused-ignore]
+
+    create_etl_job(app, tenant=integration.tenant, name=etl_job_name(integration),
+                   pipeline=integration.pipeline, integration_id=integration.id, active=integration.active)
+
+
+def integrations_for(app: Any) -> Integrations:
+    """The integrations of `app`'s database, creating ETL jobs as integrations are created."""
+    return Integrations(app.settings.database_url, on_created=[lambda i: create_etl_job_for(app, i)])

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Connection, DateTime, Index, Integer, Table, Text, delete, func, select, tuple_
+from sqlalchemy import Column, Connection, Index, Integer, Table, Text, delete, func, select, tuple_
 from sqlalchemy.dialects import postgresql
 
+from conveyor.etl.columns import UtcDateTime
 from conveyor.etl.db import metadata, upsert
 from conveyor.etl.embeddings.bridge import VectorRow
 
@@ -31,8 +32,8 @@ qdrant_vectors = Table(
     Column("model", Text, nullable=False),
     Column("dimension", Integer, nullable=False),
     Column("text_hash", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
     Index("qdrant_vectors_entity", "tenant", "table_name", "external_id"),
     Index("qdrant_vectors_source", "tenant", "source_type"),
 )
@@ -45,8 +46,8 @@ _BATCH = 500  # ids per IN (...) list: well under SQLite's variable limit
 
 
 def _utc(value: datetime) -> datetime:
-    """SQLite gives back naive datetimes; every time written is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """Times are written in UTC (UtcDateTime refuses naive ones)."""
+    return value.astimezone(UTC)
 
 
 def _row(r: object) -> VectorRow:

@@ -3,6 +3,7 @@ not re-embedded, edits, deletions, tenant isolation, bad items refused with noth
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,17 @@ def test_search_finds_the_paraphrase_first_and_never_another_tenants_rows(
     # Re-embedding one tenant never touches the other's rows.
     with domain.connect() as conn:
         assert conn.execute(select(func.count()).where(qdrant_vectors.c.tenant == "globex")).scalar() == 2
+
+
+def test_a_search_does_not_wait_for_an_embedding_job(domain: Engine, service: EmbeddingService) -> None:
+    add_notes(domain, "acme", NOTES)
+    service.embed(domain, "acme", get_source("test_notes"), list(NOTES))
+    answers: list[Any] = []
+    with service._lock:  # as an embedding job in another thread holds it
+        searcher = threading.Thread(target=lambda: answers.append(service.search("dark theme", tenant="acme")))
+        searcher.start()
+        searcher.join(30)
+        assert answers and answers[0][0]["external_id"] == "N-2"
 
 
 @pytest.mark.parametrize("item, message", [

@@ -4,12 +4,14 @@ then owns) and the indexer, shared by every embedding and search job the process
 Built on the first job, from the CONVEYOR_* settings (config.py), and kept for the life of the
 process: loading the model costs about a second, and an embedded store's folder can have only
 one owner, so a process opens it once. Jobs of one process take turns on it (a lock): embedding
-is CPU-bound and onnxruntime already uses every core for one batch.
+is CPU-bound and onnxruntime already uses every core for one batch. Searches do not wait for them
+where the store allows reads beside writes.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +50,10 @@ class EmbeddingService:
         self.store = store
         self.indexer = VectorIndexer(embedder, store)
         self._lock = threading.Lock()
+        # Searches need not wait for an embedding job (minutes for a big item) when the store
+        # takes reads beside writes (Qdrant Edge, a server); the embedders are stateless per call.
+        self._read_lock: contextlib.AbstractContextManager[Any] = (
+            contextlib.nullcontext() if getattr(store, "concurrent_reads", False) else self._lock)
 
     @classmethod
     def from_settings(cls, settings: EmbeddingSettings) -> EmbeddingService:
@@ -84,7 +90,7 @@ class EmbeddingService:
 
     def search(self, query: str, *, tenant: str, source_type: str | None = None, project: str | None = None,
                limit: int = 10) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._read_lock:
             hits = self.indexer.search(query, tenant=tenant, source_type=source_type, project=project, limit=limit)
         return [hit_dict(h) for h in hits]
 

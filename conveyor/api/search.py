@@ -23,7 +23,7 @@ router = APIRouter(tags=["search"], responses=AUTH_ERRORS)
 async def semantic_search(
     request: Request,
     caller: Viewer,
-    q: Annotated[str, Query(min_length=1, max_length=1000, description="what to look for, in words")],
+    q: Annotated[str, Query(min_length=1, max_length=1000, pattern=TEXT_PATTERN, description="what to look for, in words")],
     source: Annotated[Literal["JIRA", "GITHUB"] | None, Query(description="only this source type")] = None,
     project: Annotated[str | None, Query(max_length=200, pattern=TEXT_PATTERN, description="only this project")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,

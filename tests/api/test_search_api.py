@@ -62,7 +62,8 @@ def test_search_over_http_and_the_cli(app: Conveyor, client: httpx.Client, serve
 
     assert client.get("/api/search", params={"q": "dark", "tenant": "acme", "source": "GITHUB"}).json()["hits"] == []
     assert client.get("/api/search", params={"q": "dark", "tenant": "acme", "project": "G"}).json()["hits"] == []
-    for bad in ({"q": ""}, {"q": "   "}, {"q": "x", "source": "SVN"}, {"q": "x", "limit": 0}, {"q": "x" * 1001}, {}):
+    for bad in ({"q": ""}, {"q": "   "}, {"q": "x", "source": "SVN"}, {"q": "x", "limit": 0}, {"q": "x" * 1001}, {},
+                {"q": "a\x00b"}):
         assert client.get("/api/search", params=bad).status_code == 422, bad
 
     code = cli_main(["search", "revenue report without EMEA", "--tenant", "acme", "--limit", "3",

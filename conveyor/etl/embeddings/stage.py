@@ -178,12 +178,12 @@ def check_search_request(query: Any, source_type: Any, project: Any, limit: Any,
                          ) -> tuple[str, str | None, str | None, int]:
     from conveyor.etl.embeddings.bridge import SOURCE_TYPES
 
-    if not isinstance(query, str) or not query.strip() or len(query) > 1000:
-        raise PermanentError("the search query must be 1 to 1000 characters of text")
+    if not isinstance(query, str) or not query.strip() or len(query) > 1000 or "\x00" in query:
+        raise PermanentError("the search query must be 1 to 1000 characters of text (no NUL)")
     if source_type is not None and source_type not in SOURCE_TYPES:
         raise PermanentError(f"source must be one of {', '.join(SOURCE_TYPES)}, got {source_type!r}")
-    if project is not None and (not isinstance(project, str) or not project):
-        raise PermanentError(f"project must be a non-empty string, got {project!r}")
+    if project is not None and (not isinstance(project, str) or not project or "\x00" in project):
+        raise PermanentError(f"project must be a non-empty string (no NUL), got {project!r}")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise PermanentError(f"limit must be an integer between 1 and {MAX_LIMIT}, got {limit!r}")
     return query.strip(), source_type, project, limit

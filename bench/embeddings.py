@@ -159,11 +159,14 @@ def search_figures(store: VectorStore, collection: str, probes: np.ndarray, vect
                    out: dict[str, Any], mode: str) -> None:
     for label, filters in (("tenant", None), ("tenant_source", {"source_type": "GITHUB"})):
         latencies = []
+        short = 0  # answers with fewer than 10 hits (a filtered HNSW walk can run dry)
         for i, probe in enumerate(probes):
             t0 = time.perf_counter()
             hits = store.search(collection, probe, tenant=TENANTS[i % len(TENANTS)], filters=filters, limit=10)
             latencies.append((time.perf_counter() - t0) * 1000)
-            assert len(hits) == 10 and all(h.payload["tenant"] == TENANTS[i % len(TENANTS)] for h in hits)
+            assert all(h.payload["tenant"] == TENANTS[i % len(TENANTS)] for h in hits), "another tenant's point"
+            short += len(hits) < 10
+        out[f"search_{mode}{label}_short_answers"] = short
         out[f"search_{mode}{label}_ms_p50"] = percentile(latencies, 50)
         out[f"search_{mode}{label}_ms_p95"] = percentile(latencies, 95)
     # Recall of the filtered search against exact brute force, on a few queries.

@@ -66,9 +66,11 @@ FINISHED_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.DEAD,
 ACTIVE_STATES = frozenset({JobState.SCHEDULED, JobState.QUEUED, JobState.RUNNING})
 
 # Which state may follow which. The store enforces these in its WHERE clauses; this table is the
-# specification the tests check the store against.
+# specification the tests check the store against (tests/store/test_conformance.py walks it).
+# A scheduled job never goes straight to dead: nothing runs it or gives up on it before it is
+# staged to queued (a stranded queue's schedule-to-start deadline then applies to it as queued).
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    JobState.SCHEDULED: frozenset({JobState.QUEUED, JobState.CANCELLED, JobState.DEAD}),
+    JobState.SCHEDULED: frozenset({JobState.QUEUED, JobState.CANCELLED}),
     JobState.QUEUED: frozenset({JobState.RUNNING, JobState.CANCELLED, JobState.DEAD}),
     JobState.RUNNING: frozenset(
         {JobState.COMPLETED, JobState.SCHEDULED, JobState.QUEUED, JobState.DEAD, JobState.CANCELLED}

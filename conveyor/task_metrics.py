@@ -64,6 +64,28 @@ class MinuteFigures:
                 self.pickup_max, *self.hist)
 
 
+MinuteKey = tuple[str, str, str, str]  # tenant, queue, task, worker id ('' when none)
+
+
+class MinuteTally:
+    """The figures of a batch of ended attempts, per tenant, queue, task and worker: one row each
+    for the engine's count_task_minutes statement (the SQLite completion batch, and the attempts
+    the maintenance pass ends on both engines)."""
+
+    def __init__(self) -> None:
+        self.figures: dict[MinuteKey, MinuteFigures] = {}
+
+    def add(self, key: MinuteKey, succeeded: bool, duration: float, pickup: float | None) -> None:
+        figures = self.figures.get(key)
+        if figures is None:
+            figures = self.figures[key] = MinuteFigures()
+        figures.add(succeeded, duration, pickup)
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """(tenant, queue, task, worker, *MinuteFigures.values()) per key."""
+        return [(*key, *figures.values()) for key, figures in self.figures.items()]
+
+
 def quantile(hist: list[int], q: float, maximum: float) -> float | None:
     """The q-quantile of a histogram over DURATION_BOUNDS (None when it is empty)."""
     total = sum(hist)

@@ -6,6 +6,7 @@ empty tables. If no PostgreSQL can be found or started, the run fails loudly: it
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -111,6 +112,19 @@ def database_url(engine: str, request: pytest.FixtureRequest, tmp_path: Path) ->
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, **FAST)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _restore_conveyor_logging() -> Iterator[None]:
+    """A test that runs the CLI in-process (cli.main) points the 'conveyor' logger at that test's
+    captured stderr and stops it propagating: put it back, or later tests' threads log into a
+    closed stream ("--- Logging error ---" in their stderr) and caplog sees nothing."""
+    logger = logging.getLogger("conveyor")
+    handlers, level, propagate = logger.handlers[:], logger.level, logger.propagate
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+    logger.propagate = propagate
 
 
 @pytest.fixture

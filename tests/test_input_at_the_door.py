@@ -144,3 +144,19 @@ def test_signature_check_covers_every_kind_of_parameter():
         with pytest.raises(InvalidJobError):
             quick.check("p", args, {})
     assert [p["name"] for p in TaskSignature(fn, skip_first=True).to_list()] == ["a", "b", "k", "opt"]
+
+
+def test_the_stranded_queue_warning_names_the_apps_real_worker_command(app, caplog):
+    """QUEUE_STRANDED said `--app APP` under `conveyor up`: it names the app's module:attr."""
+    import logging
+
+    from conveyor.commands import cli_command
+    from conveyor.maintenance import run_maintenance
+
+    tasks.reports.configure(policy="accept").enqueue()
+    with caplog.at_level(logging.WARNING):
+        run_maintenance(app)
+    (record,) = [r for r in caplog.records if r.getMessage() == "QUEUE_STRANDED"]
+    fields = record.fields  # type: ignore[attr-defined]
+    assert fields["queue"] == "reports"
+    assert fields["action"] == f"start a worker: {cli_command()} worker --app tests.tasks:app --queues reports"

@@ -21,6 +21,7 @@ def test_every_state_has_transitions_and_finished_states_can_only_be_requeued():
         (JobState.RUNNING, JobState.SCHEDULED, True),  # retry with backoff
         (JobState.RUNNING, JobState.QUEUED, True),  # handed back or rescued
         (JobState.SCHEDULED, JobState.QUEUED, True),
+        (JobState.SCHEDULED, JobState.DEAD, False),  # staged to queued first; nothing gives up on it before
         (JobState.COMPLETED, JobState.RUNNING, False),
         (JobState.DEAD, JobState.RUNNING, False),
         (JobState.QUEUED, JobState.COMPLETED, False),

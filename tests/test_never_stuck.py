@@ -414,6 +414,15 @@ def test_doctor(app, settings, spawn_worker):
     assert "probe job picked up" in out.stdout and "all checks passed" in out.stdout
 
 
+def test_doctor_without_queues_probes_every_queue_a_live_worker_serves(app, settings, spawn_worker):
+    spawn_worker("default,extra")
+    wait_for(lambda: live_workers(app, "extra") == 1)
+    out = cli(settings, "doctor")
+    for queue in ("default", "extra"):  # "extra" is served by the worker only: no task names it
+        assert f"[ok] queue '{queue}': probe job picked up" in out.stdout, out.stdout + out.stderr
+    assert "[FAIL] queue 'reports': 0 live worker(s)" in out.stdout  # a task's queue nobody serves
+
+
 @pytest.mark.parametrize("engine", ["postgres"])
 def test_calls_survive_a_database_restart_without_an_error(app, start_worker):
     """Every pooled connection dies at once (a server restart, idle connections cut by a proxy):

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from conveyor import JobState
+from conveyor.model import NewJob
 from conveyor.task_metrics import (
     DURATION_BOUNDS,
     HIST_COLUMNS,
@@ -18,7 +19,7 @@ from conveyor.task_metrics import (
 )
 from tests import tasks
 from tests.api.conftest import ApiServer
-from tests.conftest import wait_for
+from tests.conftest import register_worker_row, wait_for
 
 
 def test_bucket_index_matches_width_bucket_and_quantiles_interpolate():
@@ -68,6 +69,39 @@ def test_figures_are_written_with_the_completion_batches(app, start_worker):
     assert sum(p["succeeded"] for p in out["series"]) == 6 and sum(p["failed"] for p in out["series"]) == 3
     (default,) = [q for q in out["queues"] if q["queue"] == "default"]
     assert default["processed"] == 9
+
+
+def test_attempts_ended_by_maintenance_are_counted(app):
+    """An orphan rescued from a gone worker and a job the database timed out are failed attempts
+    in the figures, counted once (by the pass that wrote their verdict)."""
+    store = app.store
+    register_worker_row(store, "gone")
+    register_worker_row(store, "wedged", queues=("slow",))
+    store.enqueue([NewJob(task="t.add", max_attempts=1)], policy="accept", liveness_timeout=3)
+    store.enqueue([NewJob(task="t.slow", queue="slow", timeout=0.1, max_attempts=3)], policy="accept",
+                  liveness_timeout=3)
+    [orphan] = store.claim_jobs("gone", ["default"], 1)
+    [overdue] = store.claim_jobs("wedged", ["slow"], 1)
+    store.stop_worker("gone")  # gone without handing its job back
+    ended: set[str] = set()
+
+    def both_ended() -> bool:
+        store.heartbeat("wedged", state="running", jobs_in_flight=1, processed=0, failed=0)
+        report = store.run_maintenance(liveness_timeout=30, timeout_grace=0.05, stranded_deadline=0,
+                                       result_ttl=3600, failure_ttl=3600, prune_batch=100)
+        assert report is not None
+        ended.update(i for i, _ in report.rescued + report.timed_out)
+        return ended == {orphan.id, overdue.id}
+
+    wait_for(both_ended, timeout=5, message="rescue and timeout")
+    store.run_maintenance(liveness_timeout=30, timeout_grace=0.05, stranded_deadline=0, result_ttl=3600,
+                          failure_ttl=3600, prune_batch=100)  # a later pass counts nothing again
+    add, slow = _task(app, "t.add"), _task(app, "t.slow")
+    assert (add["processed"], add["failed"], add["queues"]) == (1, 1, ["default"])
+    assert (slow["processed"], slow["failed"], slow["queues"]) == (1, 1, ["slow"])
+    assert slow["duration"]["max"] >= 0.1  # from its start until the pass that timed it out
+    assert add["pickup"]["avg"] is not None and add["pickup"]["avg"] >= 0
+    assert _figures(app)["totals"] == {**_figures(app)["totals"], "processed": 2, "failed": 2}
 
 
 def test_old_figures_are_pruned(app, start_worker):

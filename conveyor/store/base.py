@@ -21,6 +21,7 @@ from typing import Any
 from conveyor.commands import cli_command
 from conveyor.errors import InvalidJobError, JobNotFoundError, SchemaOutdatedError
 from conveyor.model import EnqueuePolicy, Job, JobState, NewJob, Outcome, QueueStats, WorkerInfo
+from conveyor.store import core
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 CHANNEL_WAKE = "conveyor_wake"  # payload: queue name, or "queue id" for one new ready job; workers LISTEN
@@ -86,6 +87,19 @@ class MaintenanceReport:
     # Seconds until the stalest live worker's heartbeat expires (None: no live worker), so the
     # next pass can run right then instead of a full interval later.
     next_expiry: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceSettings:
+    """The parameters of one maintenance pass (Store.run_maintenance's keywords), as the engine gets them."""
+
+    liveness_timeout: float
+    timeout_grace: float
+    stranded_deadline: float
+    result_ttl: float
+    failure_ttl: float
+    prune_batch: int
+    retry_delay: Callable[[str, int], float]
 
 
 @dataclass
@@ -200,7 +214,6 @@ class Store(ABC):
     def close(self) -> None: ...
 
     # -- jobs -----------------------------------------------------------------------------
-    @abstractmethod
     def enqueue(
         self,
         jobs: list[NewJob],
@@ -213,6 +226,7 @@ class Store(ABC):
 
         Raises NoLiveWorkerError under REFUSE (nothing written) and LivenessCheckError when the
         check itself cannot be made."""
+        return self._enqueue(jobs, policy, liveness_timeout, app_path)
 
     async def enqueue_async(
         self,
@@ -222,10 +236,18 @@ class Store(ABC):
         liveness_timeout: float,
         app_path: str | None = None,
     ) -> list[EnqueueResult]:
-        """enqueue() for async callers; engines with an async driver override it."""
-        return await asyncio.to_thread(
-            self.enqueue, jobs, policy=policy, liveness_timeout=liveness_timeout, app_path=app_path
-        )
+        """enqueue() for async callers."""
+        return await self._enqueue_async(jobs, policy, liveness_timeout, app_path)
+
+    @abstractmethod
+    def _enqueue(self, jobs: list[NewJob], policy: core.PolicyChoice, liveness: float,
+                 app_path: str | None) -> list[EnqueueResult]:
+        """The engine's enqueue algorithm (enqueue's arguments, positionally)."""
+
+    async def _enqueue_async(self, jobs: list[NewJob], policy: core.PolicyChoice, liveness: float,
+                             app_path: str | None) -> list[EnqueueResult]:
+        """The same for async callers; engines with an async driver override it."""
+        return await asyncio.to_thread(self._enqueue, jobs, policy, liveness, app_path)
 
     @abstractmethod
     def get_job(self, job_id: str, tenant: str | None = None) -> Job | None: ...
@@ -235,9 +257,14 @@ class Store(ABC):
         """Per-minute task figures since `since` (unix seconds), added up per task, queue and
         chart point t (unix seconds, a multiple of `step`): see conveyor/task_metrics.py."""
 
-    @abstractmethod
     def find_job_ids(self, fragment: str, limit: int = 3) -> list[str]:
         """Ids that start or end with `fragment` (lower-case hex and '-'), newest first."""
+        params = core.id_lookup(fragment)
+        return [] if params is None else self._find_job_ids({**params, "limit": limit})
+
+    @abstractmethod
+    def _find_job_ids(self, params: dict[str, Any]) -> list[str]:
+        """Run find_job_ids.sql with core.id_lookup's parameters and a limit."""
 
     @abstractmethod
     def get_jobs(self, job_ids: list[str]) -> list[Job]:
@@ -258,7 +285,6 @@ class Store(ABC):
         """Record how attempts ended; only rows still leased with that token change.
         Returns the ids that changed."""
 
-    @abstractmethod
     def update_progress(
         self,
         job_id: str,
@@ -270,6 +296,14 @@ class Store(ABC):
         meta: dict[str, Any] | None = None,
     ) -> bool:
         """Store progress at once; False when the lease was lost (the attempt was replaced)."""
+        return self._write_progress({
+            "id": job_id, "lease": lease_token, "percent": percent, "processed": processed, "failed": failed,
+            "meta": dumps(meta) if meta is not None else None,  # JSON text: set key by key into the job's meta
+        })
+
+    @abstractmethod
+    def _write_progress(self, params: dict[str, Any]) -> bool:
+        """Run update_progress.sql with these parameters; True when the lease held."""
 
     @abstractmethod
     def extend_deadline(self, job_id: str, lease_token: str, seconds: float) -> bool: ...
@@ -342,7 +376,6 @@ class Store(ABC):
     def set_queue_paused(self, queue: str, paused: bool) -> None: ...
 
     # -- maintenance ----------------------------------------------------------------------
-    @abstractmethod
     def run_maintenance(
         self,
         *,
@@ -356,6 +389,15 @@ class Store(ABC):
     ) -> MaintenanceReport | None:
         """One pass; None when another process holds the maintenance lock. A job that timed out
         is retried after retry_delay(task, attempt) seconds (default: the default retry policy)."""
+        return self._maintain(MaintenanceSettings(
+            liveness_timeout=liveness_timeout, timeout_grace=timeout_grace, stranded_deadline=stranded_deadline,
+            result_ttl=result_ttl, failure_ttl=failure_ttl, prune_batch=prune_batch,
+            retry_delay=retry_delay or core.default_retry_delay,
+        ))
+
+    @abstractmethod
+    def _maintain(self, settings: MaintenanceSettings) -> MaintenanceReport | None:
+        """The engine's pass: its statements in one transaction under its maintenance lock."""
 
     # -- API keys -------------------------------------------------------------------------
     @abstractmethod

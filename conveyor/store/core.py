@@ -2,7 +2,8 @@
 
 - which state changes an operator may ask for, and the error each refusal raises;
 - what enqueue does, job by job, when no live worker serves the job's queue;
-- what maintenance writes for a rescued, timed-out or expired job (state, backoff, messages);
+- what maintenance writes for a rescued, timed-out or expired job (state, backoff, messages, and
+  the failed attempt it counts in the per-minute task figures);
 - how long finished rows, dead workers and counters are kept;
 - how a driver's error becomes one of Conveyor's own, so nothing above the store imports a driver.
 """
@@ -27,6 +28,7 @@ from conveyor.model import (
     NewJob,
     Outcome,
 )
+from conveyor.task_metrics import MinuteKey, MinuteTally
 
 # -- operator actions: the states each may start from (model.TRANSITIONS is the specification) --
 CANCELLABLE = sorted(s.value for s, targets in TRANSITIONS.items() if JobState.CANCELLED in targets)
@@ -124,6 +126,31 @@ def liveness_check_failed(exc: BaseException, *, where: str = "database connecti
     )
 
 
+# -- looking a job up by part of its id ----------------------------------------------------------
+_LOWEST_ID = "00000000-0000-0000-0000-000000000000"
+_HIGHEST_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+
+
+def _fits(fragment: str, part: str) -> bool:
+    """True when the fragment has its dashes exactly where this part of an id has them."""
+    return all((a == "-") == (b == "-") for a, b in zip(fragment, part, strict=True))
+
+
+def id_lookup(fragment: str) -> dict[str, str | None] | None:
+    """find_job_ids' parameters for a fragment of lower-case hex and '-' (None: no id can match):
+    the range of ids that start with it (low/high: a range of the primary key, no scan) and a
+    LIKE pattern for the ids that end with it (suffix); each None when no id can start or end so."""
+    if not fragment or len(fragment) > len(_LOWEST_ID) or fragment.strip("0123456789abcdef-"):
+        return None
+    low, high = fragment + _LOWEST_ID[len(fragment):], fragment + _HIGHEST_ID[len(fragment):]
+    is_start = _fits(fragment, _LOWEST_ID[:len(fragment)])
+    is_end = _fits(fragment, _LOWEST_ID[len(_LOWEST_ID) - len(fragment):])
+    return {
+        "low": low if is_start else None, "high": high if is_start else None,
+        "suffix": "%" + fragment if is_end else None,
+    }
+
+
 # -- maintenance --------------------------------------------------------------------------------
 WORKERS_KEPT_S = 7 * 86400.0  # stopped and dead workers stay listed this long
 COMPLETION_COUNTS_KEPT_S = 7200.0  # throughput counters: the dashboard reads the last hour
@@ -138,33 +165,44 @@ def default_retry_delay(_task: str, attempt: int) -> float:
 
 @dataclass(slots=True)
 class Verdict:
-    """What maintenance writes for one job it takes from a worker."""
+    """What maintenance writes for one job it takes from a worker, and the attempt it ends for the
+    per-minute task figures (a failed attempt: conveyor/task_metrics.py)."""
 
     id: str
     state: str
     error: str
     entry: dict[str, Any]  # the attempt-log entry
     delay: float = 0.0  # seconds until a retry (state scheduled)
+    minute_key: MinuteKey = ("", "", "", "")
+    ran: float = 0.0  # seconds from the attempt's start until maintenance ended it
+    pickup: float | None = None  # seconds from queued to started
 
 
-def _entry(row: dict[str, Any], finished_at: datetime, outcome: str, error: str) -> dict[str, Any]:
+def _verdict(row: dict[str, Any], now: datetime, state: str, error: str, outcome: str, note: str,
+             delay: float = 0.0) -> Verdict:
+    """A verdict on a row of select_orphans / select_overdue (the columns they both return)."""
     started = row["started_at"]
-    return {
+    entry = {
         "attempt": row["attempts"], "worker_id": row["worker_id"],
         "started_at": started.isoformat() if started is not None else None,
-        "finished_at": finished_at.isoformat(), "outcome": outcome, "error": error,
+        "finished_at": now.isoformat(), "outcome": outcome, "error": note,
     }
+    return Verdict(
+        id=str(row["id"]), state=state, error=error, entry=entry, delay=delay,
+        minute_key=(row["tenant"], row["queue"], row["task"], row["worker_id"] or ""),
+        ran=float(row["ran"] or 0.0), pickup=None if row["pickup"] is None else float(row["pickup"]),
+    )
 
 
 def rescue_verdict(row: dict[str, Any], now: datetime) -> Verdict:
     """A running job whose worker is gone goes back to the queue (attempt counted), or to dead."""
     worker = row["worker_id"] or "?"
     spent = row["attempts"] >= row["max_attempts"]
-    return Verdict(
-        id=str(row["id"]), state="dead" if spent else "queued",
-        error=f"Worker {worker} stopped heartbeating during attempt {row['attempts']}; "
+    return _verdict(
+        row, now, "dead" if spent else "queued",
+        f"Worker {worker} stopped heartbeating during attempt {row['attempts']}; "
         "the job was rescued by the maintenance loop.",
-        entry=_entry(row, now, "orphaned", f"worker {worker} died (no heartbeat)"),
+        "orphaned", f"worker {worker} died (no heartbeat)",
     )
 
 
@@ -179,12 +217,21 @@ def timeout_verdict(row: dict[str, Any], now: datetime, retry_delay: RetryDelay)
     backoff, or dead when its attempts are spent."""
     seconds = f"timed out after {seconds_text(row['timeout'])} s"
     spent = row["attempts"] >= row["max_attempts"]
-    return Verdict(
-        id=str(row["id"]), state="dead" if spent else "scheduled",
-        error=f"{seconds} (enforced by the database: the worker did not report)",
-        entry=_entry(row, now, "timed_out", seconds),
+    return _verdict(
+        row, now, "dead" if spent else "scheduled",
+        f"{seconds} (enforced by the database: the worker did not report)", "timed_out", seconds,
         delay=0.0 if spent else retry_delay(row["task"], row["attempts"]),
     )
+
+
+def ended_attempts(verdicts: list[Verdict], written: set[str]) -> list[tuple[Any, ...]]:
+    """The count_task_minutes rows for the attempts maintenance ended (the verdicts it wrote):
+    every one a failed attempt, as a worker's own failure would be counted."""
+    tally = MinuteTally()
+    for v in verdicts:
+        if v.id in written:
+            tally.add(v.minute_key, False, v.ran, v.pickup)
+    return tally.rows()
 
 
 def expired_error(queue: str, waited: float, deadline: float) -> str:

@@ -6,6 +6,8 @@ The engines' pipeline statements live in pipelines_postgres.py and pipelines_sql
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -14,7 +16,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AbstractContextManager
 
+    from conveyor.model import Outcome
     from conveyor.store.base import Store
+
+log = logging.getLogger("conveyor.store")
 
 RUN_COLUMNS = ("id, pipeline, tenant, token, params, queues, state, status, error, reprocess_of, from_stage, "
                "created_at, started_at, finished_at, updated_at")
@@ -93,6 +98,63 @@ def group_counts(jobs: list[StageJob]) -> dict[tuple[str, str, str], tuple[int, 
         entered, outstanding = counted.get(key, (0, 0))
         counted[key] = (entered + 1, outstanding + (j.state == "queued"))
     return counted
+
+
+def filter_values(filters: RunFilter) -> dict[str, Any]:
+    """The columns a run list is filtered on by equality, and their values (states aside)."""
+    return {c: getattr(filters, c) for c in ("pipeline", "tenant", "token") if getattr(filters, c) is not None}
+
+
+def landed_emits(outcomes: list[Outcome], landed: set[str], live: set[str]) -> list[StageJob]:
+    """The items emitted by attempts whose completion landed (their lease held). Items of runs no
+    longer RUNNING (`live`) are written cancelled: kept, so that a retry of the run queues them."""
+    jobs = [j for o in outcomes if o.emits and o.job_id in landed for j in o.emits]
+    for j in jobs:
+        if j.run_id not in live:
+            j.state = "cancelled"
+    return jobs
+
+
+def raw_record(row: Any, run_id: str | None, created_at: datetime) -> RawRecord:
+    """A raw_extraction_data row (a dict or sqlite3.Row) as a RawRecord."""
+    payload = bytes(row["payload"])
+    return RawRecord(id=row["id"], run_id=run_id, step=row["step"], tenant=row["tenant"], token=row["token"],
+                     source=row["source"], fingerprint=row["fingerprint"],
+                     payload=payload.decode() if row["is_text"] else payload, created_at=created_at)
+
+
+class RunListeners:
+    """Run listeners, kept the same way by both engines' pipeline statements: each engine only
+    starts its feed (LISTEN on PostgreSQL, a poller on SQLite) and hands what it reads to `_dispatch`."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[list[str]], None]] = []
+        self._lock = threading.Lock()
+
+    def _start_run_feed(self) -> None:
+        """Start the thread that reads run changes, once (called under the listeners' lock)."""
+        raise NotImplementedError
+
+    def subscribe_runs(self, listener: Callable[[list[str]], None]) -> Callable[[], None]:
+        """listener(run_ids) on every change of a run's jobs or state; [] after a reconnect."""
+        with self._lock:
+            self._listeners.append(listener)
+            self._start_run_feed()
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+        return unsubscribe
+
+    def _dispatch(self, run_ids: list[str]) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(run_ids)
+            except Exception:  # one bad listener must not stop the feed or the others
+                log.exception("run listener failed")
 
 
 class RunTransaction(Protocol):

@@ -8,7 +8,7 @@ folds the deltas into pipeline_stage_counts under the run's row lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,15 +17,9 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from conveyor.store import pipelines_common as common
 from conveyor.store.base import CHANNEL_WAKE
-from conveyor.store.pipelines_common import (
-    RUN_COLUMNS,
-    RawRecord,
-    RunFilter,
-    RunRecord,
-    StageJob,
-    group_counts,
-)
+from conveyor.store.pipelines_common import RUN_COLUMNS, RawRecord, RunFilter, RunRecord, StageJob
 from conveyor.store.postgres import event_notices, notify
 
 if TYPE_CHECKING:
@@ -95,7 +89,7 @@ def copy_stage_jobs(conn: psycopg.Connection[Any], jobs: list[StageJob], started
                 copy.write_row((j.id, j.task, j.queue, j.priority, j.tenant, j.args_json, j.state, j.max_attempts,
                                 j.timeout, j.token, j.parent_id, j.meta_json, j.run_id, j.step, j.stage,
                                 None if j.state == "queued" else now))
-    counted = group_counts(jobs)
+    counted = common.group_counts(jobs)
     keys = sorted(set(counted) | set(started))
     if keys:
         n = [counted.get(k, (0, 0)) for k in keys]
@@ -126,20 +120,14 @@ def finish_with_emits(store: PostgresStore, finish_sql: str, params: dict[str, A
             "SELECT id FROM pipeline_runs WHERE id = ANY(%s::uuid[]) AND state = 'RUNNING' ORDER BY id FOR SHARE",
             (runs,))}
         done = [str(r[0]) for r in conn.execute(finish_sql, params, prepare=False)]
-        landed = set(done)
-        jobs = [j for o in outcomes if o.emits and o.job_id in landed for j in o.emits]
-        for j in jobs:
-            if j.run_id not in live:
-                j.state = "cancelled"
-        copy_stage_jobs(conn, jobs, [])
+        copy_stage_jobs(conn, common.landed_emits(outcomes, set(done), live), [])
     return done
 
 
-class PostgresPipelineSQL:
+class PostgresPipelineSQL(common.RunListeners):
     def __init__(self, store: PostgresStore) -> None:
+        super().__init__()
         self.store = store
-        self._listeners: list[Callable[[list[str]], None]] = []
-        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def _rows(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
@@ -179,12 +167,8 @@ class PostgresPipelineSQL:
             return record
 
     def list_runs(self, filters: RunFilter, limit: int = 50, before: str | None = None) -> list[RunRecord]:
-        where: list[str] = ["true"]
-        params: dict[str, Any] = {"limit": limit}
-        for column in ("pipeline", "tenant", "token"):
-            if getattr(filters, column) is not None:
-                where.append(f"{column} = %({column})s")
-                params[column] = getattr(filters, column)
+        params: dict[str, Any] = {"limit": limit, **common.filter_values(filters)}
+        where = ["true"] + [f"{column} = %({column})s" for column in params if column != "limit"]
         if filters.states:
             where.append("state = ANY(%(states)s)")
             params["states"] = filters.states
@@ -243,10 +227,7 @@ class PostgresPipelineSQL:
         if not rows:
             return None
         r = rows[0]
-        payload = bytes(r["payload"])
-        return RawRecord(id=r["id"], run_id=str(r["run_id"]) if r["run_id"] else None, step=r["step"],
-                         tenant=r["tenant"], token=r["token"], source=r["source"], fingerprint=r["fingerprint"],
-                         payload=payload.decode() if r["is_text"] else payload, created_at=r["created_at"])
+        return common.raw_record(r, str(r["run_id"]) if r["run_id"] else None, r["created_at"])
 
     def raw_ids(self, run_id: str, step: str) -> list[int]:
         rows = self._rows("SELECT id FROM raw_extraction_data WHERE run_id = %s AND step = %s ORDER BY id",
@@ -260,29 +241,14 @@ class PostgresPipelineSQL:
                                                                                         list(states)))
         return [(r["id"], r["step"], r["stage"], r["state"]) for r in rows]
 
-    def subscribe_runs(self, listener: Callable[[list[str]], None]) -> Callable[[], None]:
-        """listener(run_ids) on every change of a run's jobs or state; [] after a reconnect."""
-        with self._lock:
-            self._listeners.append(listener)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self.store._listen_loop,
-                    args=([CHANNEL_RUNS], lambda _c, payload: self._dispatch([payload]),
-                          lambda reconnected: self._dispatch([]) if reconnected else None),
-                    name="conveyor-runs", daemon=True)
-                self._thread.start()
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-        return unsubscribe
-
-    def _dispatch(self, run_ids: list[str]) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener(run_ids)
+    def _start_run_feed(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self.store._listen_loop,
+                args=([CHANNEL_RUNS], lambda _c, payload: self._dispatch([payload]),
+                      lambda reconnected: self._dispatch([]) if reconnected else None),
+                name="conveyor-runs", daemon=True)
+            self._thread.start()
 
 
 class PostgresRunTransaction:

@@ -7,18 +7,12 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from conveyor.store.pipelines_common import (
-    RUN_COLUMNS,
-    RawRecord,
-    RunFilter,
-    RunRecord,
-    StageJob,
-    group_counts,
-)
+from conveyor.store import pipelines_common as common
+from conveyor.store.pipelines_common import RUN_COLUMNS, RawRecord, RunFilter, RunRecord, StageJob
 
 if TYPE_CHECKING:
     from conveyor.model import Outcome
@@ -87,7 +81,7 @@ def write_stage_jobs(conn: sqlite3.Connection, jobs: list[StageJob], started: li
         [(j.id, j.task, j.queue, j.priority, j.tenant, j.args_json, j.state, j.max_attempts, j.timeout, now, now, now,
           now, j.token, j.parent_id, j.meta_json, j.run_id, j.step, j.stage, None if j.state == "queued" else now)
          for j in jobs])
-    counted = group_counts(jobs)
+    counted = common.group_counts(jobs)
     conn.executemany(
         "INSERT INTO pipeline_count_deltas (run_id, step, stage, entered, outstanding, cancelled, at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)", [(*k, e, o, e - o, now) for k, (e, o) in counted.items()])
@@ -104,19 +98,15 @@ def insert_emits(conn: sqlite3.Connection, outcomes: list[Outcome], landed: set[
     marks = ", ".join("?" * len(runs))
     live = {r[0] for r in conn.execute(f"SELECT id FROM pipeline_runs WHERE id IN ({marks}) AND state = 'RUNNING'",
                                        tuple(runs))} if runs else set()
-    jobs = [j for o in outcomes if o.emits and o.job_id in landed for j in o.emits]
-    for j in jobs:
-        if j.run_id not in live:
-            j.state = "cancelled"
+    jobs = common.landed_emits(outcomes, landed, live)
     write_stage_jobs(conn, jobs, [])
     return {j.queue for j in jobs if j.state == "queued"}
 
 
-class SQLitePipelineSQL:
+class SQLitePipelineSQL(common.RunListeners):
     def __init__(self, store: SQLiteStore) -> None:
+        super().__init__()
         self.store = store
-        self._listeners: list[Callable[[list[str]], None]] = []
-        self._lock = threading.Lock()
         self._poller: threading.Thread | None = None
 
     def create_run(self, run: RunRecord, cells: list[tuple[str, str]], skipped: list[tuple[str, str]]) -> None:
@@ -156,12 +146,8 @@ class SQLitePipelineSQL:
         return record
 
     def list_runs(self, filters: RunFilter, limit: int = 50, before: str | None = None) -> list[RunRecord]:
-        where: list[str] = ["1"]
-        params: dict[str, Any] = {"limit": limit}
-        for column in ("pipeline", "tenant", "token"):
-            if getattr(filters, column) is not None:
-                where.append(f"{column} = :{column}")
-                params[column] = getattr(filters, column)
+        params: dict[str, Any] = {"limit": limit, **common.filter_values(filters)}
+        where = ["1"] + [f"{column} = :{column}" for column in params if column != "limit"]
         if filters.states:
             names = [f":s{i}" for i in range(len(filters.states))]
             where.append(f"state IN ({', '.join(names)})")
@@ -219,11 +205,7 @@ class SQLitePipelineSQL:
         rows = self.store._all("SELECT * FROM raw_extraction_data WHERE id = ?", (raw_id,))
         if not rows:
             return None
-        r = rows[0]
-        payload = bytes(r["payload"])
-        return RawRecord(id=r["id"], run_id=r["run_id"], step=r["step"], tenant=r["tenant"], token=r["token"],
-                         source=r["source"], fingerprint=r["fingerprint"],
-                         payload=payload.decode() if r["is_text"] else payload, created_at=_ts(r["created_at"]))
+        return common.raw_record(rows[0], rows[0]["run_id"], _ts(rows[0]["created_at"]))
 
     def raw_ids(self, run_id: str, step: str) -> list[int]:
         rows = self.store._all("SELECT id FROM raw_extraction_data WHERE run_id = ? AND step = ? ORDER BY id",
@@ -237,19 +219,11 @@ class SQLitePipelineSQL:
             + (f" AND state IN ({marks})" if states else "") + " ORDER BY id", (run_id, *states))
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
-    def subscribe_runs(self, listener: Callable[[list[str]], None]) -> Callable[[], None]:
-        """listener(run_ids) for runs changed by any process (a poller over updated_at)."""
-        with self._lock:
-            self._listeners.append(listener)
-            if self._poller is None:
-                self._poller = threading.Thread(target=self._poll, name="conveyor-runs-poller", daemon=True)
-                self._poller.start()
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-        return unsubscribe
+    def _start_run_feed(self) -> None:
+        """Runs changed by any process come from a poller over updated_at."""
+        if self._poller is None:
+            self._poller = threading.Thread(target=self._poll, name="conveyor-runs-poller", daemon=True)
+            self._poller.start()
 
     def _poll(self, interval: float = 0.05) -> None:
         seen = time.time()
@@ -261,10 +235,7 @@ class SQLitePipelineSQL:
             fresh = [r for r in rows if r[1] > seen]
             if fresh:
                 seen = max(r[1] for r in fresh)
-                with self._lock:
-                    listeners = list(self._listeners)
-                for listener in listeners:
-                    listener([r[0] for r in fresh])
+                self._dispatch([r[0] for r in fresh])
 
 
 class SQLiteRunTransaction:

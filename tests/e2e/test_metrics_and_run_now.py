@@ -173,3 +173,47 @@ def test_a_refused_run_now_offers_to_start_a_worker_under_a_pool(pool_server: An
     page.get_by_test_id("run-submit").click()
     expect(page).to_have_url(re.compile(r"/jobs/[0-9a-f-]{36}$"), timeout=LIVE)
     assert page_errors(web.errors) == []
+
+
+def test_the_jobs_list_tells_jobs_apart_and_shows_arguments_runtime_times_and_counts(
+    server: DashboardServer, web: Browsing, start_worker: Any, app: Any
+) -> None:
+    """Issue #20's list view: short ids that differ for jobs made together, an arguments preview
+    (whole on hover), a runtime column, exact times on hover, counts on the state chips."""
+    start_worker(["high", "default", "low"], 2)
+    ran = [tasks.add.enqueue(i, 10 * i) for i in range(3)]
+    for handle in ran:
+        handle.wait(20)
+    waiting = [tasks.add.configure(delay=3600).enqueue(7, 8) for _ in range(2)]
+    page = login(web, server, "/jobs")
+    rows = page.locator("#jobs-table tbody tr")
+    expect(rows).to_have_count(5, timeout=LIVE)
+
+    shown = [rows.nth(i).locator(".job-cell .mono").inner_text() for i in range(5)]
+    assert len(set(shown)) == 5 and all(len(s) == 8 for s in shown), shown  # made in the same second
+    done = page.locator(f'#jobs-table tbody tr[data-job-id="{ran[2].id}"]')
+    expect(done.get_by_test_id("args-preview")).to_have_text("(2, 20)")
+    expect(done.get_by_test_id("args-preview")).to_have_attribute("title", "(2, 20)")
+    expect(done.get_by_test_id("runtime")).to_have_text(re.compile(r"^\d+ ms$|^\d+\.\d s$"))
+    created = done.locator("time").first
+    expect(created).to_have_attribute("title", re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"))
+    later = page.locator(f'#jobs-table tbody tr[data-job-id="{waiting[0].id}"]')
+    expect(later.get_by_test_id("runtime")).to_have_text("—")  # never started
+    expect(page.get_by_test_id("chip-count-scheduled")).to_have_text("2", timeout=LIVE)
+    web.shot("jobs-list")
+    assert page_errors(web.errors) == []
+
+
+def test_the_overview_without_a_worker_gives_a_command_that_serves_the_queues(
+    server: DashboardServer, web: Browsing, app: Any
+) -> None:
+    """It said "No worker has run recently" two seconds after one stopped, and its command left
+    out --queues: now it says none is running, and the command names the app and its queues."""
+    from conveyor.commands import cli_command
+
+    page = login(web, server, "/")
+    glance = page.get_by_test_id("no-worker")
+    expect(glance).to_contain_text("No worker is running.", timeout=LIVE)
+    expect(glance.locator("code.cmd")).to_have_text(
+        f"{cli_command()} worker --app tests.tasks:app --queues high,default,low")
+    assert page_errors(web.errors) == []

@@ -14,9 +14,9 @@ from tests.conftest import register_worker_row, wait_for
 
 # PostgreSQL's one-job enqueue fast paths (one round trip each) and its NOTIFY and lock helpers.
 POSTGRES_ONLY = {"enqueue_served", "enqueue_one", "enqueue_one_keyed", "jobs_by_key", "jobs_written",
-                 "live_per_queue", "maintenance_lock", "migration_lock", "wake_queue"}
+                 "live_per_queue", "maintenance_lock", "migration_lock", "notify", "wake_queue"}
 # SQLite's read-before-write checks, the poller's read and the queries PostgreSQL folds into one.
-SQLITE_ONLY = {"any_due", "any_ready", "clear_stranded", "count_completions", "count_task_minutes", "live_worker_queues",
+SQLITE_ONLY = {"any_due", "any_ready", "clear_stranded", "count_completions", "live_worker_queues",
                "paused_queues", "prune_deletions", "queue_flags", "recent_changes", "recent_completions"}
 
 
@@ -24,6 +24,21 @@ def test_both_engines_name_their_shared_statements_the_same():
     assert POSTGRES.names() - SQLITE.names() == POSTGRES_ONLY
     assert SQLITE.names() - POSTGRES.names() == SQLITE_ONLY
     assert len(POSTGRES.names() & SQLITE.names()) >= 40
+
+
+def test_the_engines_python_holds_no_statement():
+    """Every statement of the engine packages is a named file in queries/ (connection set-up and
+    transaction control aside: PRAGMA, BEGIN, COMMIT, ROLLBACK)."""
+    import re
+    from pathlib import Path
+
+    import conveyor.store
+
+    root = Path(conveyor.store.__file__).parent
+    statement = re.compile(r"[\"']\s*(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|ALTER|DROP)\b")
+    found = [f"{path.relative_to(root)}:{n}" for path in [*root.glob("postgres/*.py"), *root.glob("sqlite/*.py")]
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if statement.search(line)]
+    assert found == []
 
 
 def test_a_job_timed_out_by_the_database_retries_after_its_tasks_backoff(app):
@@ -71,3 +86,27 @@ def test_driver_errors_leave_the_store_as_conveyors_own(app):
         execute(app, "ALTER TABLE conveyor_queues_away RENAME TO conveyor_queues")
 
 
+
+
+def test_postgres_finds_a_job_by_the_start_of_its_id_through_the_primary_key(postgres_server):
+    """A fragment that can start an id becomes a range of the primary key, read newest first up to
+    the limit: no scan, whatever the table's size. (A tail has no index: see find_job_ids.sql.)"""
+    from conveyor.store import open_store
+    from conveyor.store.core import id_lookup
+
+    store = open_store(postgres_server.create_database("conveyor_ids"))
+    try:
+        store.migrate()
+        made = store.enqueue([NewJob(task="t.add") for _ in range(20_000)], policy="accept", liveness_timeout=3)
+        wanted = made[12_345].id
+        with store._connection() as conn:  # type: ignore[attr-defined]
+            conn.execute("ANALYZE conveyor_jobs")
+            for fragment in (wanted[:13], wanted[:19], wanted[:-1]):  # a dash where no id's tail has one
+                params = {**id_lookup(fragment), "limit": 3}  # type: ignore[dict-item]
+                plan = "\n".join(r[0] for r in conn.execute("EXPLAIN ANALYZE " + POSTGRES.find_job_ids, params))
+                assert "conveyor_jobs_pkey" in plan and "Seq Scan" not in plan, plan
+                assert "Rows Removed by Filter" not in plan, plan  # read only what matches
+        assert store.find_job_ids(wanted[-8:]) == [wanted]
+        assert wanted in store.find_job_ids(wanted[:-1], limit=16)
+    finally:
+        store.close()

@@ -13,7 +13,7 @@ import psycopg
 
 from conveyor.store.base import CHANNEL_EVENTS, CHANNEL_WAKE, RESYNC, dumps
 from conveyor.store.listeners import EventListeners
-from conveyor.store.postgres.connection import PostgresConnections
+from conveyor.store.postgres.connection import PostgresConnections, Q
 
 __all__ = ["CHANNEL_EVENTS", "CHANNEL_WAKE", "PostgresListeners", "event_notices", "notify"]
 
@@ -40,8 +40,7 @@ def notify(conn: psycopg.Connection[Any], notices: list[tuple[str, str]]) -> Non
     for i in range(0, len(notices), NOTICES_PER_STATEMENT):
         chunk = notices[i : i + NOTICES_PER_STATEMENT]
         values = ", ".join(["(%s, %s)"] * len(chunk))
-        conn.execute(f"SELECT pg_notify(c, p) FROM (VALUES {values}) AS v(c, p)",  # type: ignore[arg-type]
-                     [value for notice in chunk for value in notice])
+        conn.execute(Q.notify.format(values=values), [value for notice in chunk for value in notice])
 
 
 class PostgresListeners(PostgresConnections, EventListeners):

@@ -36,19 +36,13 @@ Steps = Generator[Step, Any, EnqueueResult]
 
 
 class PostgresEnqueue(PostgresBulkEnqueue):
-    def enqueue(
-        self,
-        jobs: list[NewJob],
-        *,
-        policy: core.PolicyChoice,
-        liveness_timeout: float,
-        app_path: str | None = None,
-    ) -> list[EnqueueResult]:
+    def _enqueue(self, jobs: list[NewJob], policy: core.PolicyChoice, liveness: float,
+                 app_path: str | None) -> list[EnqueueResult]:
         if not jobs:
             return []
         if len(jobs) != 1:
-            return self._enqueue_many(jobs, core.policy_of(policy), liveness_timeout, app_path)
-        job, chosen, params = self._one_job(jobs[0], policy, liveness_timeout, app_path)
+            return self._enqueue_many(jobs, core.policy_of(policy), liveness, app_path)
+        job, chosen, params = self._one_job(jobs[0], policy, liveness, app_path)
         for attempt in (1, 2):
             try:
                 with self._connection() as conn:
@@ -68,20 +62,13 @@ class PostgresEnqueue(PostgresBulkEnqueue):
                 return [self._landed_result(job.id)]
         raise AssertionError("unreachable")
 
-    async def enqueue_async(
-        self,
-        jobs: list[NewJob],
-        *,
-        policy: core.PolicyChoice,
-        liveness_timeout: float,
-        app_path: str | None = None,
-    ) -> list[EnqueueResult]:
+    async def _enqueue_async(self, jobs: list[NewJob], policy: core.PolicyChoice, liveness: float,
+                             app_path: str | None) -> list[EnqueueResult]:
         if not jobs:
             return []
         if len(jobs) != 1:  # bulk: COPY on the sync pool, in a thread
-            return await super().enqueue_async(
-                jobs, policy=policy, liveness_timeout=liveness_timeout, app_path=app_path)
-        job, chosen, params = self._one_job(jobs[0], policy, liveness_timeout, app_path)
+            return await super()._enqueue_async(jobs, policy, liveness, app_path)
+        job, chosen, params = self._one_job(jobs[0], policy, liveness, app_path)
         for attempt in (1, 2):
             try:
                 async with self.loop_connections.connection() as conn:

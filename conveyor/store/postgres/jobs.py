@@ -35,10 +35,8 @@ class PostgresJobs(PostgresConnections, OperatorActions):
             return []
         return [self._job(r) for r in self._fetchall(Q.get_jobs, {"ids": valid}, read=True)]
 
-    def find_job_ids(self, fragment: str, limit: int = 3) -> list[str]:
-        rows = self._fetchall(Q.find_job_ids, {"prefix": fragment + "%", "suffix": "%" + fragment, "limit": limit},
-                              read=True)
-        return [str(r["id"]) for r in rows]
+    def _find_job_ids(self, params: dict[str, Any]) -> list[str]:
+        return [str(r["id"]) for r in self._fetchall(Q.find_job_ids, params, read=True)]
 
     def task_metric_rows(self, since: float, step: int, tenant: str | None = None) -> list[dict[str, Any]]:
         return self._fetchall(Q.task_metric_rows, {"since": since, "step": step, "tenant": tenant}, read=True)
@@ -77,25 +75,11 @@ class PostgresJobs(PostgresConnections, OperatorActions):
         # re-runs it per running job (100-370 ms for a 500-outcome batch instead of ~2 ms).
         return [str(r["id"]) for r in self._fetchall(Q.finish_jobs, params, prepare=False)]
 
-    def update_progress(
-        self,
-        job_id: str,
-        lease_token: str,
-        *,
-        percent: float | None = None,
-        processed: int | None = None,
-        failed: int | None = None,
-        meta: dict[str, Any] | None = None,
-    ) -> bool:
+    def _write_progress(self, params: dict[str, Any]) -> bool:
         with self._connection() as conn:
-            cur = conn.execute(Q.update_progress, {
-                "percent": percent, "processed": processed, "failed": failed,
-                "meta": Jsonb(meta, dumps=dumps) if meta is not None else None,
-                "id": job_id, "lease": lease_token,
-            })
-            changed = cur.rowcount == 1
+            changed = conn.execute(Q.update_progress, params).rowcount == 1
             if changed:
-                notify(conn, event_notices("progress", [job_id]))
+                notify(conn, event_notices("progress", [params["id"]]))
             return changed
 
     def extend_deadline(self, job_id: str, lease_token: str, seconds: float) -> bool:

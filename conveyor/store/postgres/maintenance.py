@@ -11,24 +11,14 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from conveyor.store import core
-from conveyor.store.base import MaintenanceReport
+from conveyor.store.base import MaintenanceReport, MaintenanceSettings
 from conveyor.store.postgres.channels import CHANNEL_WAKE, PostgresListeners, event_notices, notify
 from conveyor.store.postgres.connection import Q
 from conveyor.task_metrics import RETENTION_SECONDS
 
 
 class PostgresMaintenance(PostgresListeners):
-    def run_maintenance(
-        self,
-        *,
-        liveness_timeout: float,
-        timeout_grace: float,
-        stranded_deadline: float,
-        result_ttl: float,
-        failure_ttl: float,
-        prune_batch: int,
-        retry_delay: core.RetryDelay | None = None,
-    ) -> MaintenanceReport | None:
+    def _maintain(self, s: MaintenanceSettings) -> MaintenanceReport | None:
         report = MaintenanceReport()
         with self._connection() as conn, conn.transaction():
             got = conn.execute(Q.maintenance_lock).fetchone()
@@ -36,28 +26,31 @@ class PostgresMaintenance(PostgresListeners):
                 return None
             cur = conn.cursor(row_factory=dict_row)
             now = datetime.now(UTC)
-            live = {"liveness": liveness_timeout}
+            live = {"liveness": s.liveness_timeout}
             report.dead_workers = [r["id"] for r in cur.execute(Q.mark_lost_workers, live).fetchall()]
             expiry = cur.execute(Q.next_heartbeat_expiry, live).fetchone()
             report.next_expiry = float(expiry["seconds"]) if expiry and expiry["seconds"] is not None else None
-            orphans = cur.execute(Q.select_orphans, live).fetchall()
-            rescued = self._write_verdicts(cur, [core.rescue_verdict(r, now) for r in orphans])
-            report.rescued = [(i, s) for i, s, _ in rescued]
-            overdue = cur.execute(Q.select_overdue, {"grace": timeout_grace}).fetchall()
-            timed_out = self._write_verdicts(cur, [core.timeout_verdict(r, now, retry_delay or core.default_retry_delay) for r in overdue])
-            report.timed_out = [(i, s) for i, s, _ in timed_out]
-            woken = {q for _, s, q in rescued if s == "queued"}
+            rescues = [core.rescue_verdict(r, now) for r in cur.execute(Q.select_orphans, live).fetchall()]
+            rescued = self._write_verdicts(cur, rescues)
+            report.rescued = [(i, state) for i, state, _ in rescued]
+            overdue = cur.execute(Q.select_overdue, {"grace": s.timeout_grace}).fetchall()
+            timeouts = [core.timeout_verdict(r, now, s.retry_delay) for r in overdue]
+            timed_out = self._write_verdicts(cur, timeouts)
+            report.timed_out = [(i, state) for i, state, _ in timed_out]
+            written = {i for i, _, _ in rescued + timed_out}
+            cur.executemany(Q.count_task_minutes, core.ended_attempts(rescues + timeouts, written))
+            woken = {q for _, state, q in rescued if state == "queued"}
             report.stranded_queues = sorted(r["queue"] for r in cur.execute(Q.stranded_queues, live).fetchall())
             cur.execute(Q.mark_stranded, {"queues": report.stranded_queues})
-            if stranded_deadline > 0 and report.stranded_queues:
+            if s.stranded_deadline > 0 and report.stranded_queues:
                 late = cur.execute(Q.select_expired, {"queues": report.stranded_queues,
-                                                      "deadline": stranded_deadline}).fetchall()
+                                                      "deadline": s.stranded_deadline}).fetchall()
                 if late:
-                    errors = [core.expired_error(r["queue"], r["waited"], stranded_deadline) for r in late]
+                    errors = [core.expired_error(r["queue"], r["waited"], s.stranded_deadline) for r in late]
                     expired = cur.execute(Q.write_expired, {"id": [r["id"] for r in late], "error": errors})
                     report.expired = [r["id"] for r in expired.fetchall()]
-            report.pruned = cur.execute(Q.prune_jobs, {"result_ttl": result_ttl, "failure_ttl": failure_ttl,
-                                                       "batch": prune_batch}).rowcount
+            report.pruned = cur.execute(Q.prune_jobs, {"result_ttl": s.result_ttl, "failure_ttl": s.failure_ttl,
+                                                       "batch": s.prune_batch}).rowcount
             cur.execute(Q.prune_workers, {"kept": core.WORKERS_KEPT_S})
             cur.execute(Q.prune_counters, {"kept": core.COMPLETION_COUNTS_KEPT_S,
                                            "deletions_kept": core.DELETIONS_KEPT_S})

@@ -14,14 +14,8 @@ from conveyor.store.sqlite.poller import SQLiteEvents
 
 
 class SQLiteEnqueue(SQLiteEvents):
-    def enqueue(
-        self,
-        jobs: list[NewJob],
-        *,
-        policy: core.PolicyChoice,
-        liveness_timeout: float,
-        app_path: str | None = None,
-    ) -> list[EnqueueResult]:
+    def _enqueue(self, jobs: list[NewJob], policy: core.PolicyChoice, liveness: float,
+                 app_path: str | None) -> list[EnqueueResult]:
         chosen = core.policy_of(policy)
         for job in jobs:
             validate_new_job(job)
@@ -33,7 +27,7 @@ class SQLiteEnqueue(SQLiteEvents):
                 now = time.time()
                 workers = {}
                 for queue in {j.queue for j in jobs}:
-                    row = conn.execute(Q.live_workers, {"now": now, "liveness": liveness_timeout, "queue": queue}).fetchone()
+                    row = conn.execute(Q.live_workers, {"now": now, "liveness": liveness, "queue": queue}).fetchone()
                     workers[queue] = (int(row["running"]), int(row["paused"]))
                 # Each job's own policy decides (all refusals raise before anything is written).
                 refusals = core.refusals_for(jobs, chosen, workers, app_path)

@@ -14,7 +14,7 @@ from conveyor.store.base import ClaimedJob, JobFilter, dumps
 from conveyor.store.rows import attempt_entry
 from conveyor.store.sqlite.connection import Q, ts
 from conveyor.store.sqlite.poller import SQLiteEvents
-from conveyor.task_metrics import MinuteFigures
+from conveyor.task_metrics import MinuteTally
 
 RAN_STATES = (JobState.COMPLETED, JobState.SCHEDULED, JobState.DEAD)  # attempts that ran and ended
 
@@ -33,9 +33,8 @@ class SQLiteJobs(SQLiteEvents, OperatorActions):
     def get_jobs(self, job_ids: list[str]) -> list[Job]:
         return [self._job(r) for r in self._all(Q.get_jobs, {"ids": json.dumps(job_ids)})] if job_ids else []
 
-    def find_job_ids(self, fragment: str, limit: int = 3) -> list[str]:
-        rows = self._all(Q.find_job_ids, {"prefix": fragment + "%", "suffix": "%" + fragment, "limit": limit})
-        return [str(r["id"]) for r in rows]
+    def _find_job_ids(self, params: dict[str, Any]) -> list[str]:
+        return [str(r["id"]) for r in self._all(Q.find_job_ids, params)]
 
     def task_metric_rows(self, since: float, step: int, tenant: str | None = None) -> list[dict[str, Any]]:
         return [dict(r) for r in self._all(Q.task_metric_rows, {"since": since, "step": step, "tenant": tenant})]
@@ -77,7 +76,7 @@ class SQLiteJobs(SQLiteEvents, OperatorActions):
         done: list[str] = []
         woken: set[str] = set()
         completed: dict[tuple[str, str, str], int] = {}
-        minutes: dict[tuple[str, str, str, str], MinuteFigures] = {}
+        minutes = MinuteTally()
         with self._write() as conn:
             now = time.time()
             finished_iso = datetime.fromtimestamp(now, UTC).isoformat()
@@ -97,37 +96,22 @@ class SQLiteJobs(SQLiteEvents, OperatorActions):
                         key = (row["tenant"], row["queue"], row["worker_id"] or "")
                         completed[key] = completed.get(key, 0) + 1
                     if o.state in RAN_STATES and row["started_at"] is not None:
-                        figures = minutes.setdefault(
-                            (row["tenant"], row["queue"], row["task"], row["worker_id"] or ""), MinuteFigures())
                         pickup = row["started_at"] - row["queued_at"] if row["queued_at"] is not None else None
-                        figures.add(o.state == JobState.COMPLETED, now - row["started_at"], pickup)
+                        minutes.add((row["tenant"], row["queue"], row["task"], row["worker_id"] or ""),
+                                    o.state == JobState.COMPLETED, now - row["started_at"], pickup)
             # Throughput counters: one row per 10-second bucket, queue and worker.
             conn.executemany(Q.count_completions, [(now // 10 * 10, *key, n) for key, n in completed.items()])
             # Per-minute task figures (migration 0007, conveyor/task_metrics.py).
-            conn.executemany(Q.count_task_minutes, [(now // 60 * 60, *key, *f.values()) for key, f in minutes.items()])
+            conn.executemany(Q.count_task_minutes, [(now // 60 * 60, *row) for row in minutes.rows()])
             if any(o.emits for o in outcomes):  # pipelines hook: emits commit with their completions
                 from conveyor.store.pipelines_sqlite import insert_emits
                 woken |= insert_emits(conn, outcomes, set(done))
         self._wake(woken)
         return done
 
-    def update_progress(
-        self,
-        job_id: str,
-        lease_token: str,
-        *,
-        percent: float | None = None,
-        processed: int | None = None,
-        failed: int | None = None,
-        meta: dict[str, Any] | None = None,
-    ) -> bool:
+    def _write_progress(self, params: dict[str, Any]) -> bool:
         with self._write() as conn:
-            cur = conn.execute(Q.update_progress, {
-                "percent": percent, "processed": processed, "failed": failed,
-                "meta": dumps(meta) if meta is not None else None, "now": time.time(),
-                "id": job_id, "lease": lease_token,
-            })
-            return cur.rowcount == 1
+            return conn.execute(Q.update_progress, {**params, "now": time.time()}).rowcount == 1
 
     def extend_deadline(self, job_id: str, lease_token: str, seconds: float) -> bool:
         with self._write() as conn:

@@ -1,6 +1,9 @@
 -- Running jobs whose worker is gone (dead, stopped, or no heartbeat inside the liveness timeout),
--- locked for this pass; maintenance decides what becomes of each.
-SELECT j.id, j.task, j.queue, j.attempts, j.max_attempts, j.timeout, j.worker_id, j.started_at
+-- locked for this pass; maintenance decides what becomes of each. ran and pickup (seconds: start
+-- until now, queued until start) count the ended attempt in the per-minute task figures.
+SELECT j.id, j.task, j.queue, j.tenant, j.attempts, j.max_attempts, j.timeout, j.worker_id, j.started_at,
+       greatest(0, extract(epoch FROM now() - j.started_at))::float8 AS ran,
+       extract(epoch FROM j.started_at - j.queued_at)::float8 AS pickup
 FROM conveyor_jobs j
 WHERE j.state = 'running'
   AND NOT EXISTS (

@@ -312,6 +312,7 @@ class Conveyor:
             parent_id=parent.job_id if parent else None,
             idempotency_key=call.idempotency_key,
             meta=dict(call.meta),
+            policy=EnqueuePolicy(call.policy) if call.policy else None,
         )
 
     def submit(self, jobs: list[NewJob], policy: EnqueuePolicy | str | None = None) -> list[JobHandle]:
@@ -348,13 +349,13 @@ class Conveyor:
         """Each job's own policy (its task's, its queue's, or the app's), unless the call gives one.
         For a batch, a function the store asks only about jobs of queues no live worker serves."""
         if policy or len(jobs) == 1:
-            return self.policy_for(jobs[0].task, jobs[0].queue, policy)
-        chosen: dict[tuple[str, str], EnqueuePolicy] = {}
+            return self.policy_for(jobs[0].task, jobs[0].queue, policy or jobs[0].policy)
+        chosen: dict[tuple[str, str, EnqueuePolicy | None], EnqueuePolicy] = {}
 
         def policy_of(job: NewJob) -> EnqueuePolicy:
-            key = (job.task, job.queue)
+            key = (job.task, job.queue, job.policy)
             if key not in chosen:
-                chosen[key] = self.policy_for(job.task, job.queue, None)
+                chosen[key] = self.policy_for(job.task, job.queue, job.policy)
             return chosen[key]
 
         return policy_of

@@ -35,7 +35,7 @@ from conveyor.errors import (
     NoLiveWorkerError,
 )
 from conveyor.logs import configure_logging
-from conveyor.model import EnqueuePolicy
+from conveyor.model import EnqueuePolicy, WorkerInfo
 from conveyor.settings import Settings
 from conveyor.store import JobFilter
 
@@ -81,7 +81,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     if not queues:
         raise CliError("--queues needs at least one queue name, e.g. --queues default")
-    if args.concurrency < 1:
+    if args.concurrency is not None and args.concurrency < 1:
         raise CliError("--concurrency must be at least 1")
     supervisor = os.environ.get(SUPERVISOR_PID_ENV)
     worker = Worker(app, queues, args.concurrency, worker_id=args.worker_id, install_signal_handlers=True,
@@ -199,14 +199,24 @@ def cmd_workers(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([w.to_dict() for w in workers], indent=2))
         return EXIT_OK
+    now = datetime.now(UTC)
     rows = [
         [w.id, w.hostname, str(w.pid), ",".join(w.queues), w.state if w.alive or w.state in ("stopped", "dead")
          else "dead?", age(w.heartbeat_age), str(w.jobs_in_flight), str(w.processed), str(w.failed),
-         ",".join(short_id(j) for j in w.current_jobs[:5])]
+         ",".join(short_id(j) for j in w.current_jobs[:5]), _detected(w, now)]
         for w in workers
     ]
-    print(table(rows, ["id", "host", "pid", "queues", "state", "heartbeat", "in flight", "done", "failed", "jobs"]))
+    print(table(rows, ["id", "host", "pid", "queues", "state", "heartbeat", "in flight", "done", "failed", "jobs",
+                       "detected"]))
     return EXIT_OK
+
+
+def _detected(w: WorkerInfo, now: datetime) -> str:
+    """How a dead worker was found out, and how long ago: 'exited 2.1s ago' (its process ended: its
+    lock was released) or 'heartbeat expired 40.0s ago' (it went silent: hung, partitioned, lost)."""
+    if w.state != "dead" or w.stopped_at is None:
+        return ""
+    return f"{w.detected_by or 'heartbeat expired'} {age((now - w.stopped_at).total_seconds())} ago"
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -307,6 +317,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 # -- parser ---------------------------------------------------------------------------------
+CONCURRENCY_HELP = ("jobs in flight per worker (default: up to 100 async tasks on the event loop, "
+                    "10 threads for def tasks; a number sets both)")
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conveyor", description="Background jobs that are never silently stuck.")
     parser.add_argument("--version", action="version", version=f"conveyor {__version__}")
@@ -324,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("worker", cmd_worker, "run a worker")
     p.add_argument("--queues", default="high,default,low", help="comma-separated, in priority order")
-    p.add_argument("--concurrency", type=int, default=10)
+    p.add_argument("--concurrency", type=int, default=None, help=CONCURRENCY_HELP)
     p.add_argument("--worker-id", help="a stable id (default: host-pid-random)")
 
     p = add("enqueue", cmd_enqueue, "enqueue a job; prints its id")
@@ -412,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--concurrency", type=int, default=10)
+    p.add_argument("--concurrency", type=int, default=None, help=CONCURRENCY_HELP)
     p.add_argument("--no-auth", action="store_true")
     p.add_argument("--no-demo-jobs", action="store_true")
     p.add_argument("--access-log", action="store_true", help="log every HTTP request (off: mostly the "

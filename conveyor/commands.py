@@ -33,19 +33,35 @@ def _relative(path: str) -> str:
 
 def worker_command(app_path: str | None, queues: str | list[str]) -> str:
     names = queues if isinstance(queues, str) else ",".join(queues)
-    return f"{cli_command()} worker --app {app_path or PLACEHOLDER_APP} --queues {names}"
+    command = f"{cli_command()} worker --app {app_path or PLACEHOLDER_APP} --queues {names}"
+    if app_path:
+        return command
+    return (f"{command} - Conveyor could not find which module defines this app: replace "
+            f"{PLACEHOLDER_APP} with it as module:variable (the module path and the name your "
+            "Conveyor() is assigned to), or pass Conveyor(app_path=...)")
 
 
 def find_app_path(app: Any) -> str | None:
     """'module:attr' of `app`, looked up in the modules its tasks are defined in (a script run
     as __main__ gets the module name its file has from the current directory)."""
     modules = {getattr(t.fn, "__module__", None) for t in app.tasks.values()}
-    for name in sorted(m for m in modules if m and not m.startswith("conveyor.")):
+    found = _find_in(app, sorted(m for m in modules if m and not m.startswith("conveyor.")))
+    if found is None:  # an app whose tasks live elsewhere (or none yet): any module holding it
+        found = _find_in(app, sorted(m for m in list(sys.modules) if m != "conveyor" and not m.startswith("conveyor.")))
+    return found
+
+
+def _find_in(app: Any, names: list[str]) -> str | None:
+    for name in names:
         module = sys.modules.get(name)
         if module is None:
             continue
-        for attr, value in list(vars(module).items()):
-            if value is app:
+        try:
+            items = list(vars(module).items())
+        except TypeError:  # not a real module (some packages put other objects in sys.modules)
+            continue
+        for attr, value in items:
+            if value is app and not attr.startswith("_"):
                 return f"{_module_name(name, module)}:{attr}"
     return None
 

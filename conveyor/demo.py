@@ -11,8 +11,10 @@ from typing import Any
 from conveyor.app import Conveyor
 from conveyor.context import JobContext
 from conveyor.errors import PermanentError
+from conveyor.etl.jira.pipeline import register_jira
 
 app = Conveyor(app_path="conveyor.demo:app")
+register_jira(app)  # the demo tenant's Jira sync (conveyor/demo_jira.py) runs on this app
 
 
 @app.task(name="demo.generate_routes", queue="default", timeout=300)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ConveyorError(Exception):
     """Base class. `action` tells the user what to do; `technical_details` helps debugging."""
@@ -112,6 +114,16 @@ class LivenessCheckError(ConveyorError):
 
 class PermanentError(Exception):
     """Raise from a task to fail the job without retrying (bad arguments, missing data...)."""
+
+
+class ParkJob(Exception):  # noqa: N818 - a decision, not a failure
+    """Raise from a task to stop now and run again at `resume_at` (an aware datetime) without
+    spending an attempt: a rate limit asked for a wait too long to sleep through a worker slot."""
+
+    def __init__(self, resume_at: Any, reason: str) -> None:
+        super().__init__(reason)
+        self.resume_at = resume_at
+        self.reason = reason
 
 
 class JobTimeoutError(Exception):

@@ -9,7 +9,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from conveyor.maintenance import next_pass_in
+from conveyor.maintenance import LOCK_PROBE_INTERVAL, detect_exited, next_pass_in
 from conveyor.model import JobState, Outcome
 
 if TYPE_CHECKING:
@@ -19,12 +19,20 @@ log = logging.getLogger("conveyor.worker")
 
 
 def run_lifeline(worker: Worker) -> None:
-    """The lifeline thread's loop: heartbeats, and the maintenance pass on its schedule."""
+    """The lifeline thread's loop: heartbeats, the maintenance pass on its schedule, and between
+    them the quick probe for workers whose process has exited (their lock is free)."""
     now = time.monotonic()
     next_heartbeat = now + worker.settings.heartbeat_interval
     next_maintenance = now + worker.settings.maintenance_interval * 0.5
-    while not worker._lifeline_stop.wait(max(0.0, min(next_heartbeat, next_maintenance) - time.monotonic())):
+    probing = worker.settings.worker_locks
+    next_probe = now + LOCK_PROBE_INTERVAL if probing else float("inf")
+    while not worker._lifeline_stop.wait(
+        max(0.0, min(next_heartbeat, next_maintenance, next_probe) - time.monotonic())
+    ):
         try:
+            if time.monotonic() >= next_probe:
+                next_probe = time.monotonic() + LOCK_PROBE_INTERVAL
+                detect_exited(worker.app)
             if time.monotonic() >= next_heartbeat:
                 next_heartbeat = time.monotonic() + worker.settings.heartbeat_interval
                 heartbeat_once(worker)
@@ -38,6 +46,7 @@ def run_lifeline(worker: Worker) -> None:
             log.warning("lifeline: %s: %s", type(exc).__name__, exc)
             next_heartbeat = min(next_heartbeat, time.monotonic() + 1.0)
             next_maintenance = max(next_maintenance, time.monotonic() + 1.0)
+            next_probe = max(next_probe, time.monotonic() + 1.0)
 
 def heartbeat_once(worker: Worker) -> None:
     """Refresh liveness; apply what an operator asked for; notice requested cancellations."""
@@ -53,9 +62,9 @@ def heartbeat_once(worker: Worker) -> None:
         worker.supervisor_pid = None
         loop.call_soon_threadsafe(worker._begin_stop, False)
         return
-    if desired == "unregistered":
-        worker.store.register_worker(worker._info())
-    elif desired in ("paused", "running", "stopping") and desired != worker.state and worker.state != "stopping":
+    if worker.liveness.heartbeat_answered(desired):
+        return  # it was declared dead: it has handed back its jobs and registered again
+    if desired in ("paused", "running", "stopping") and desired != worker.state and worker.state != "stopping":
         loop.call_soon_threadsafe(worker._apply_desired, desired)
     if worker._running:
         for job_id in worker.store.cancel_requested_jobs(worker.id):

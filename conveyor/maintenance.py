@@ -26,6 +26,10 @@ log = logging.getLogger("conveyor.maintenance")
 
 DEFAULT_QUEUES = ["high", "default", "low"]  # the queues a worker serves unless told otherwise
 STAGE_INTERVAL = 0.5  # seconds between stagings of due scheduled jobs
+# Seconds between probes of the worker locks (store.detect_exited_workers: one short transaction,
+# one lock try per live worker): with the PostgreSQL grace period, a killed worker's jobs run
+# again about a second after its death.
+LOCK_PROBE_INTERVAL = 0.25
 
 
 def retry_delays(tasks: dict[str, Any]) -> Callable[[str, int], float]:
@@ -52,6 +56,13 @@ def run_maintenance(app: Conveyor, settings: Settings | None = None) -> Maintena
     return report
 
 
+def detect_exited(app: Conveyor) -> MaintenanceReport | None:
+    """The quick probe: workers whose process has exited are declared dead, their jobs rescued."""
+    report = app.store.detect_exited_workers()
+    log_maintenance(report, app.app_path, detected_by="exited")
+    return report
+
+
 def next_pass_in(report: MaintenanceReport | None, interval: float) -> float:
     """Seconds to the next pass: the interval, or sooner when the stalest live worker can be
     declared dead then, so a killed worker's jobs come back after the liveness timeout, not later."""
@@ -59,11 +70,13 @@ def next_pass_in(report: MaintenanceReport | None, interval: float) -> float:
     return interval if expiry is None else min(interval, max(0.0, expiry) + 0.05)
 
 
-def log_maintenance(report: MaintenanceReport | None, app_path: str | None = None) -> None:
+def log_maintenance(
+    report: MaintenanceReport | None, app_path: str | None = None, detected_by: str = "heartbeat expired"
+) -> None:
     if report is None:
         return
     if report.dead_workers:
-        lifecycle("WORKER_LOST", logging.WARNING, workers=",".join(report.dead_workers))
+        lifecycle("WORKER_LOST", logging.WARNING, workers=",".join(report.dead_workers), detected_by=detected_by)
     for job_id, state in report.rescued:
         lifecycle("JOB_RESCUED", logging.WARNING, job_id=job_id, state=state)
     for job_id, state in report.timed_out:
@@ -104,13 +117,20 @@ class MaintenanceThread:
         return report
 
     def _run(self) -> None:
-        wait = self.app.settings.maintenance_interval
-        while not self._stop.wait(wait):
-            wait = self.app.settings.maintenance_interval
+        probing = self.app.settings.worker_locks
+        next_pass = time.monotonic() + self.app.settings.maintenance_interval
+        pause = 0.0
+        while not self._stop.wait(pause + max(0.0, min(next_pass - time.monotonic(),
+                                                        LOCK_PROBE_INTERVAL if probing else float("inf")))):
+            pause = 0.0
             try:
-                wait = next_pass_in(self.run_once(), wait)
+                if probing:
+                    detect_exited(self.app)
+                if time.monotonic() >= next_pass:
+                    next_pass = time.monotonic() + next_pass_in(self.run_once(), self.app.settings.maintenance_interval)
             except Exception as exc:  # the database may be down: keep trying
                 log.warning("maintenance: %s: %s", type(exc).__name__, exc)
+                pause = 1.0
 
 
 class StageWarnings:

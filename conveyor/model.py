@@ -27,10 +27,12 @@ def new_job_id() -> str:
     finished rows went from 0.86 of the empty-table figure with random uuid4 ids to 1.0 and above).
     """
     global _last_id_key
-    key = (time.time_ns() // 1_000_000) << _RANDOM_BITS | int.from_bytes(os.urandom(10), "big") >> 6
+    ms = time.time_ns() // 1_000_000
     with _id_lock:
-        if key <= _last_id_key:  # same millisecond (or the clock stepped back): count up
-            key = _last_id_key + 1
+        if ms <= _last_id_key >> _RANDOM_BITS:  # same millisecond (or the clock stepped back): count up
+            key = _last_id_key + 1  # (no random bits needed: a bulk enqueue makes many per millisecond)
+        else:
+            key = ms << _RANDOM_BITS | int.from_bytes(os.urandom(10), "big") >> 6
         _last_id_key = key
     ms, rand_a, rand_b = key >> _RANDOM_BITS, (key >> 62) & 0xFFF, key & ((1 << 62) - 1)
     h = f"{ms << 80 | 0x7 << 76 | rand_a << 64 | 0x2 << 62 | rand_b:032x}"
@@ -159,6 +161,8 @@ class NewJob:
     parent_id: str | None = None
     idempotency_key: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # The policy given with task.configure(policy=...): enqueue_many honours it per job (not stored).
+    policy: EnqueuePolicy | None = None
     id: str = field(default_factory=new_job_id)
 
     def __post_init__(self) -> None:
@@ -312,6 +316,10 @@ class WorkerInfo:
     current_jobs: list[str] = field(default_factory=list)
     heartbeat_age: float = 0.0
     alive: bool = True
+    # A dead worker: how it was found out ('exited': its lock was released, the process is gone;
+    # 'heartbeat expired') and when (stopped_at; for a stopped worker, when it stopped).
+    detected_by: str | None = None
+    stopped_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -331,6 +339,8 @@ class WorkerInfo:
             "processed": self.processed,
             "failed": self.failed,
             "current_jobs": self.current_jobs,
+            "detected_by": self.detected_by,
+            "stopped_at": self.stopped_at.isoformat() if self.stopped_at else None,
         }
 
 

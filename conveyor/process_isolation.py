@@ -11,6 +11,7 @@ from typing import Any
 
 from conveyor.context import JobContext, _current
 from conveyor.errors import JobTimeoutError
+from conveyor.logs import flush_logs
 
 
 class ChildTaskError(Exception):
@@ -31,6 +32,7 @@ def _child(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], ctx:
         conn.send(("error", f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc))))
     finally:
         conn.close()
+        flush_logs()  # os._exit skips logging's flush at exit
         os._exit(0)
 
 

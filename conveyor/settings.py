@@ -18,6 +18,11 @@ class Settings:
     liveness_timeout: float = 15.0
     heartbeat_interval: float = 2.0
     maintenance_interval: float = 5.0
+    # Each worker holds a lock that its process's death releases at once (PostgreSQL: an advisory
+    # lock on a session of its own; SQLite: a file lock), so a crash is noticed within about a
+    # second instead of liveness_timeout. Turn off behind a pooler that does not keep sessions
+    # (PgBouncer in transaction mode): the heartbeat alone notices a crash then.
+    worker_locks: bool = True
     # Extra time the database allows past a job's timeout before the maintenance loop fails it.
     timeout_grace: float = 5.0
     # Jobs queued longer than this in a queue with no live worker are sent to dead. 0 = never.

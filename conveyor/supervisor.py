@@ -39,7 +39,7 @@ class Supervisor:
     """A pool of `conveyor worker` processes for one app and database."""
 
     def __init__(self, app_path: str, database_url: str, *, queues: str = "high,default,low",
-                 concurrency: int = 10) -> None:
+                 concurrency: int | None = None) -> None:
         self.app_path = app_path
         self.database_url = database_url
         self.queues = queues
@@ -57,7 +57,7 @@ class Supervisor:
         env["PYTHONPATH"] = os.pathsep.join([os.getcwd(), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         return subprocess.Popen(
             [sys.executable, "-m", "conveyor", "worker", "--app", self.app_path, "--queues", queues,
-             "--concurrency", str(self.concurrency), "--worker-id", worker_id],
+             *(["--concurrency", str(self.concurrency)] if self.concurrency else []), "--worker-id", worker_id],
             env=env,
         )
 
@@ -147,7 +147,7 @@ def dashboard_key(app: Conveyor, folder: Path) -> str:
     return secret
 
 
-def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: int, auth: bool,
+def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: int | None, auth: bool,
            seed_demo: bool, access_log: bool = False) -> int:
     from conveyor.api.server import serve
 
@@ -156,8 +156,11 @@ def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: in
     from conveyor.integrations.secrets import local_secret_key
 
     local_secret_key(Path(".conveyor"))  # before the workers start: they inherit CONVEYOR_SECRET_KEY
+    # The pool serves the usual queues and every queue the app's tasks name (the Jira stages').
+    extra = sorted({t.options.queue for t in app.tasks.values()} - {"high", "default", "low"})
+    queues = ",".join(["high", "default", "low", *extra])
     supervisor = Supervisor(app.app_path or "conveyor.demo:app", app.settings.database_url,
-                            concurrency=concurrency)
+                            concurrency=concurrency, queues=queues)
     for _ in range(workers):
         supervisor.start_worker()
     key = dashboard_key(app, Path(".conveyor")) if auth else None
@@ -168,7 +171,7 @@ def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: in
         "",
         "Conveyor is up.",
         f"  database   {app.store.redacted_url()}",
-        f"  workers    {workers} process(es) x concurrency {concurrency}, queues high,default,low",
+        f"  workers    {workers} process(es) x concurrency {concurrency or 'default'}, queues {queues}",
         f"  dashboard  {url}",
         f"  API docs   http://{host}:{port}/api/docs",
     ]
@@ -197,6 +200,9 @@ def _seed_when_live(app: Conveyor) -> None:
             return
         time.sleep(0.2)
     log.info("seeded %d demo jobs", len(seed_demo_jobs(app)))
+    from conveyor.demo_jira import run_demo_jira
+
+    threading.Thread(target=run_demo_jira, args=(app, threading.Event()), name="demo-jira", daemon=True).start()
     while True:
         time.sleep(8)
         try:

@@ -25,33 +25,40 @@ import uuid
 from typing import Any
 
 from conveyor import __version__
-from conveyor.app import MISSING_DEPENDENCY_ERRORS, Conveyor, Task
+from conveyor.app import INTERNAL_TASK_PREFIX, MISSING_DEPENDENCY_ERRORS, Conveyor, Task
 from conveyor.context import JobContext, _current, with_deadline
-from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, PermanentError
+from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, ParkJob, PermanentError
 from conveyor.lifeline import run_lifeline
-from conveyor.logs import lifecycle, lifecycle_log
+from conveyor.logs import flush_logs, job_event, lifecycle
 from conveyor.maintenance import DEFAULT_QUEUES, STAGE_INTERVAL, StageWarnings, run_maintenance
 from conveyor.model import DEFAULT_RETRY, JobState, Outcome, WorkerInfo
 from conveyor.pipelines.emits import StageEmits
 from conveyor.process_isolation import run_in_process
+from conveyor.signals import Signal, wait_any
 from conveyor.store.base import ClaimedJob, MaintenanceReport, dumps
+from conveyor.worker_liveness import WorkerLiveness
 
 log = logging.getLogger("conveyor.worker")
 
 FLUSH_BATCH = 500  # most outcomes recorded in one statement
+# Without an explicit concurrency, async and def tasks get their own limits: an async job in flight
+# costs a coroutine, a def job a thread.
+DEFAULT_ASYNC_SLOTS = 100  # jobs in flight (claim size follows), async tasks
+DEFAULT_THREADS = 10  # def tasks running at once
 ADVANCE_EVERY = 0.02  # pipelines: seconds between passes over the runs whose jobs ended
 
 
 class _Running:
     """One attempt in flight."""
 
-    __slots__ = ("claimed", "ctx", "task", "handed_back")
+    __slots__ = ("claimed", "ctx", "task", "handed_back", "in_thread")
 
-    def __init__(self, claimed: ClaimedJob, ctx: JobContext) -> None:
+    def __init__(self, claimed: ClaimedJob, ctx: JobContext, in_thread: bool) -> None:
         self.claimed = claimed
         self.ctx = ctx
         self.task: asyncio.Task[None] | None = None
         self.handed_back = False
+        self.in_thread = in_thread  # a def task: takes one of the pool's threads
 
 
 SUPERVISOR_PID_ENV = "CONVEYOR_SUPERVISOR_PID"  # set by `conveyor up` for the workers it starts
@@ -62,19 +69,27 @@ class Worker:
         self,
         app: Conveyor,
         queues: list[str] | None = None,
-        concurrency: int = 10,
+        concurrency: int | None = None,
         *,
         worker_id: str | None = None,
         install_signal_handlers: bool = False,
         supervisor_pid: int | None = None,
     ) -> None:
-        if concurrency < 1:
+        if concurrency is not None and concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.app = app
         self.store = app.store
         self.settings = app.settings
         self.queues = queues or list(DEFAULT_QUEUES)
-        self.concurrency = concurrency
+        self.concurrency = concurrency or DEFAULT_ASYNC_SLOTS  # jobs in flight
+        self.threads = concurrency or DEFAULT_THREADS  # def tasks running at once
+        self._in_threads = 0
+        # While def tasks may be claimed, claims also fit the free threads (a claimed job must not
+        # wait for a thread while another worker could run it): from the start when the app has a
+        # def task on these queues, else from the first one claimed. Async-only: full-size claims.
+        self._claims_fit_threads = any(
+            not t.is_async and t.options.queue in self.queues
+            for name, t in app.tasks.items() if not name.startswith(INTERNAL_TASK_PREFIX))
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.install_signal_handlers = install_signal_handlers
         self.supervisor_pid = supervisor_pid  # stop when this parent process is gone
@@ -85,21 +100,22 @@ class Worker:
         self._outcomes: list[Outcome] = []  # finished attempts waiting to be recorded
         self._flushing: list[Outcome] = []  # the batch being recorded right now
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake = asyncio.Event()
-        self._slot_free = asyncio.Event()
-        self._flush_needed = asyncio.Event()
-        self._stop_requested = asyncio.Event()
+        self._wake = Signal()
+        self._slot_free = Signal()
+        self._flush_needed = Signal()
+        self._stop_requested = Signal()
         self._stop_now = False
         self._lifeline_stop = threading.Event()
         self._db_pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="conveyor-db")
-        self._task_pool = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="conveyor-task")
+        self._task_pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="conveyor-task")
         self.started = threading.Event()  # set once registered and claiming (tests, supervisors)
-        self._claim_threshold = max(1, min(self.settings.claim_batch, concurrency) // 2)
+        self._claim_threshold = max(1, min(self.settings.claim_batch, self.concurrency) // 2)
         self._waited_for_slots = False
         self._stage_warnings = StageWarnings()
         self.stage_emits = StageEmits(app)  # pipelines: builds emitted items into stage jobs
         self._runs_to_advance: set[str] = set()  # pipelines: runs whose jobs just ended
-        self._advance_needed = asyncio.Event()
+        self._advance_needed = Signal()
+        self.liveness = WorkerLiveness(self)  # worker lock; no claims while it may be declared dead
 
     # -- public ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -115,7 +131,9 @@ class Worker:
     async def run_async(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self._db(self.store.check_schema)
+        await self._db(self.liveness.take)
         await self._db(self.store.register_worker, self._info())
+        await self._db(self.liveness.start)
         if self.install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._loop.add_signal_handler(sig, self._on_signal, sig)
@@ -124,7 +142,7 @@ class Worker:
         lifeline.start()
         lifecycle(
             "WORKER_START", worker_id=self.id, queues=",".join(self.queues), concurrency=self.concurrency,
-            engine=self.store.engine, pid=os.getpid(),
+            threads=self.threads, engine=self.store.engine, pid=os.getpid(),
         )
         flusher = asyncio.create_task(self._flush_loop())
         stager = asyncio.create_task(self._stage_loop())
@@ -145,10 +163,12 @@ class Worker:
                 await self._db(self.store.stop_worker, self.id)
             except Exception as exc:  # the database went away: back off, retry
                 log.warning("could not mark worker stopped (%s); maintenance will notice it is gone", exc)
+            self.liveness.stop()
             self.state = "stopped"
             lifecycle(
                 "WORKER_STOP", worker_id=self.id, processed=self.processed, failed=self.failed, pid=os.getpid()
             )
+            flush_logs()  # the process may end with os._exit (a task thread still running)
             self._task_pool.shutdown(wait=False, cancel_futures=True)
             self._db_pool.shutdown(wait=False)
 
@@ -158,17 +178,25 @@ class Worker:
         poll = self.settings.poll_interval if self.store.wakes_across_processes else self.settings.sqlite_poll_interval
         backoff = 0.05
         while not self._stop_requested.is_set():
-            if self.state == "paused":
+            if self.state == "paused" or not self.liveness.may_claim():
                 await self._wait_any(self._wake, timeout=poll)
                 self._wake.clear()
                 continue
             free = self.concurrency - len(self._running)
+            threshold = self._claim_threshold
+            if self._claims_fit_threads:
+                free = min(free, self.threads - self._in_threads)
+                threshold = max(1, min(self.settings.claim_batch, self.threads) // 2)
             if len(self._outcomes) + len(self._flushing) >= 2 * FLUSH_BATCH:
                 free = 0  # outcomes are not being recorded (database trouble): claim no more
                 self._slot_free.clear()
                 await self._wait_any(self._slot_free)
                 continue
-            if self._running and free < self._claim_threshold and not self._waited_for_slots:
+            if free <= 0:  # every slot (or thread) busy: nothing to claim until one frees
+                self._slot_free.clear()
+                await self._wait_any(self._slot_free)
+                continue
+            if self._running and free < threshold and not self._waited_for_slots:
                 # A few slots are free but many jobs are still finishing: give them a moment, so
                 # one round trip claims a batch instead of one job per freed slot.
                 self._waited_for_slots = True
@@ -179,7 +207,11 @@ class Worker:
             want = min(free, self.settings.claim_batch)
             self._wake.clear()
             try:
-                jobs = await self._db(self.store.claim_jobs, self.id, self.queues, want)
+                if self._running or self._outcomes or self._flushing:
+                    jobs = await self._db(self.store.claim_jobs, self.id, self.queues, want)
+                else:  # idle (nothing running, nothing being recorded: on SQLite the claim would wait
+                    # for that write): claim right here, two thread hops less of pickup latency
+                    jobs = self.store.claim_jobs(self.id, self.queues, want)
                 backoff = 0.05
             except Exception as exc:
                 log.warning("claim failed (%s: %s); retrying in %.2fs", type(exc).__name__, exc, backoff)
@@ -191,13 +223,8 @@ class Worker:
             if len(jobs) < want:
                 await self._wait_any(self._wake, timeout=poll)
 
-    async def _wait_any(self, *events: asyncio.Event, timeout: float | None = None) -> None:
-        waiters = [asyncio.ensure_future(e.wait()) for e in (*events, self._stop_requested)]
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
+    async def _wait_any(self, *events: Signal, timeout: float | None = None) -> None:
+        await wait_any(*events, self._stop_requested, timeout=timeout)
 
     def _wake_threadsafe(self, queue: str) -> None:
         loop = self._loop
@@ -228,15 +255,19 @@ class Worker:
         )
         if claimed.pipeline_run_id:  # pipelines: a stage job may emit
             ctx.stage = (claimed.pipeline_run_id, claimed.step or "", claimed.stage or "")
-        running = _Running(claimed, ctx)
+        task = self.app.tasks.get(claimed.task)
+        in_thread = task is not None and not task.is_async
+        if in_thread:
+            self._in_threads += 1
+            self._claims_fit_threads = True
+        running = _Running(claimed, ctx, in_thread)
         self._running[claimed.id] = running
         running.task = asyncio.create_task(self._execute(running))
 
     async def _execute(self, running: _Running) -> None:
         claimed, ctx = running.claimed, running.ctx
         started = time.monotonic()
-        if lifecycle_log.isEnabledFor(logging.INFO):
-            lifecycle("JOB_START", **_job_fields(claimed))
+        job_event("JOB_START", claimed.id, claimed.task, claimed.queue, claimed.attempts, claimed.token)
         outcome: Outcome
         try:
             task = self.app.tasks.get(claimed.task)
@@ -303,6 +334,10 @@ class Worker:
         )
 
     def _failure(self, claimed: ClaimedJob, exc: BaseException) -> Outcome:
+        if isinstance(exc, ParkJob):  # rescheduled for resume_at; the store gives the attempt back
+            wait = max(0.0, exc.resume_at.timestamp() - time.time())
+            return self._outcome(claimed, JobState.SCHEDULED, error=f"parked until {exc.resume_at.isoformat()}: "
+                                 f"{exc.reason}", retry_delay=wait, attempt_outcome="parked")
         task = self.app.tasks.get(claimed.task)
         timed_out = isinstance(exc, JobTimeoutError)
         error = f"{type(exc).__name__}: {exc}" if not timed_out else str(exc)
@@ -324,15 +359,17 @@ class Worker:
         )
 
     def _record(self, outcome: Outcome, claimed: ClaimedJob, seconds: float) -> None:
-        self._running.pop(outcome.job_id, None)
+        running = self._running.pop(outcome.job_id, None)
+        if running is not None and running.in_thread:
+            self._in_threads -= 1
         self._slot_free.set()
         self._outcomes.append(outcome)
         self._flush_needed.set()
         state = outcome.state
         if state == JobState.COMPLETED:
             self.processed += 1
-            if lifecycle_log.isEnabledFor(logging.INFO):  # checked first: this runs for every job
-                lifecycle("JOB_DONE", duration=round(seconds, 6), **_job_fields(claimed))
+            job_event("JOB_DONE", claimed.id, claimed.task, claimed.queue, claimed.attempts, claimed.token,
+                      duration=round(seconds, 6))
             return
         fields = {"duration": round(seconds, 6), **_job_fields(claimed)}
         if state in (JobState.SCHEDULED, JobState.DEAD):
@@ -437,6 +474,7 @@ class Worker:
             for running in leftover:
                 if running.claimed.id in self._running:
                     self._running.pop(running.claimed.id)
+                    self._in_threads -= running.in_thread
                     self._outcomes.append(self._outcome(running.claimed, JobState.QUEUED))
             log.info("handed back %d in-flight job(s)", len(leftover))
 

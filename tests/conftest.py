@@ -177,14 +177,18 @@ class WorkerProcess:
     """`conveyor worker` as a real OS process (for SIGKILL and multi-process tests)."""
 
     def __init__(self, settings: Settings, queues: str, concurrency: int, log_path: Path,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, *, fast: bool = True, prefix: tuple[str, ...] = (),
+                 database_url: str | None = None) -> None:
+        """fast: the FAST timings (else the defaults); prefix: a command the worker runs under (e.g.
+        `ip netns exec NAME`); database_url: another URL for the same database (another route)."""
         env = {**os.environ, "PYTHONPATH": str(ROOT), **(extra_env or {})}
-        env.update({f"CONVEYOR_{k.upper()}": str(v) for k, v in FAST.items()})
-        env["CONVEYOR_DATABASE_URL"] = settings.database_url
+        if fast:
+            env.update({f"CONVEYOR_{k.upper()}": str(v) for k, v in FAST.items()})
+        env["CONVEYOR_DATABASE_URL"] = database_url or settings.database_url
         self.log_path = log_path
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "conveyor", "worker", "--app", "tests.tasks:app", "--queues", queues,
+            [*prefix, sys.executable, "-m", "conveyor", "worker", "--app", "tests.tasks:app", "--queues", queues,
              "--concurrency", str(concurrency)],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=str(ROOT),
         )
@@ -212,8 +216,10 @@ class WorkerProcess:
 def spawn_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     procs: list[WorkerProcess] = []
 
-    def spawn(queues: str = "high,default,low", concurrency: int = 4, **env: str) -> WorkerProcess:
-        p = WorkerProcess(settings, queues, concurrency, tmp_path / f"worker-{len(procs)}.log", env)
+    def spawn(queues: str = "high,default,low", concurrency: int = 4, *, fast: bool = True,
+              prefix: tuple[str, ...] = (), database_url: str | None = None, **env: str) -> WorkerProcess:
+        p = WorkerProcess(settings, queues, concurrency, tmp_path / f"worker-{len(procs)}.log", env, fast=fast,
+                          prefix=prefix, database_url=database_url)
         procs.append(p)
         return p
 

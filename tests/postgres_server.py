@@ -35,6 +35,27 @@ class PostgresServer:
     admin_url: str  # connects to an existing maintenance database on the server
     cluster_dir: str | None = None  # set when we started a throwaway cluster
     databases: list[str] = field(default_factory=list)
+    pg_ctl_start: list[str] = field(default_factory=list)  # a throwaway cluster: the command that starts it
+
+    def stop_server(self) -> None:
+        """A throwaway cluster only: shut it down (fast: sessions are ended, as in a restart)."""
+        assert self.cluster_dir and self.pg_ctl_start, "only a throwaway cluster may be stopped"
+        subprocess.run([*self._run_as(), _find_binary("pg_ctl") or "pg_ctl", "-D", self.cluster_dir, "-m", "fast", "-w",
+                        "stop"], check=True, capture_output=True)
+
+    def _run_as(self) -> list[str]:
+        """The prefix that runs pg_ctl as the cluster's owner (root may not)."""
+        return self.pg_ctl_start[: self.pg_ctl_start.index("-D") - 1] if self.pg_ctl_start else []
+
+    def start_server(self) -> None:
+        """A throwaway cluster only: start it again, and wait until it accepts connections."""
+        assert self.cluster_dir and self.pg_ctl_start, "only a throwaway cluster may be started"
+        subprocess.run(self.pg_ctl_start, check=True, capture_output=True)
+        deadline = time.monotonic() + 30
+        while not _can_connect(self.admin_url):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"throwaway PostgreSQL in {self.cluster_dir} did not come back")
+            time.sleep(0.1)
 
     def url_for(self, dbname: str) -> str:
         parts = urlsplit(self.admin_url)
@@ -57,7 +78,7 @@ class PostgresServer:
         if self.cluster_dir:
             pg_ctl = _find_binary("pg_ctl")
             if pg_ctl:
-                subprocess.run([pg_ctl, "-D", self.cluster_dir, "-m", "immediate", "stop"],
+                subprocess.run([*self._run_as(), pg_ctl, "-D", self.cluster_dir, "-m", "immediate", "stop"],
                                capture_output=True, check=False)
             shutil.rmtree(self.cluster_dir, ignore_errors=True)
 
@@ -86,7 +107,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_throwaway_cluster() -> PostgresServer | None:
+def start_throwaway_cluster(listen: tuple[str, ...] = ("127.0.0.1",), trust: tuple[str, ...] = ()) -> PostgresServer | None:
+    """A new cluster from the local binaries, listening on `listen` (127.0.0.1 first), trusting
+    connections from the `trust` networks too (CIDR)."""
     initdb, pg_ctl = _find_binary("initdb"), _find_binary("pg_ctl")
     if not initdb or not pg_ctl:
         return None
@@ -99,13 +122,15 @@ def _start_throwaway_cluster() -> PostgresServer | None:
         run_as = ["runuser", "-u", "nobody", "--"] if shutil.which("runuser") else []
     subprocess.run([*run_as, initdb, "-D", data, "-U", user, "-A", "trust", "--no-sync"],
                    check=True, capture_output=True)
+    if trust:
+        with open(os.path.join(data, "pg_hba.conf"), "a") as hba:
+            hba.writelines(f"host all all {network} trust\n" for network in trust)
     port = _free_port()
-    subprocess.run(
-        [*run_as, pg_ctl, "-D", data, "-w", "-l", os.path.join(folder, "log"), "-o",
-         f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start"],
-        check=True, capture_output=True,
-    )
-    server = PostgresServer(f"postgresql://{user}@127.0.0.1:{port}/postgres", cluster_dir=data)
+    start = [*run_as, pg_ctl, "-D", data, "-w", "-l", os.path.join(folder, "log"), "-o",
+             f"-p {port} -k {folder} -c listen_addresses={','.join(listen)} -c fsync=off -c max_connections=200",
+             "start"]
+    subprocess.run(start, check=True, capture_output=True)
+    server = PostgresServer(f"postgresql://{user}@127.0.0.1:{port}/postgres", cluster_dir=data, pg_ctl_start=start)
     deadline = time.monotonic() + 30
     while not _can_connect(server.admin_url):
         if time.monotonic() > deadline:
@@ -125,7 +150,7 @@ def find_server() -> PostgresServer:
         for url in (f"postgresql://{user}@/postgres", f"postgresql://{user}@127.0.0.1:5432/postgres"):
             if _can_connect(url):
                 return PostgresServer(url)
-    server = _start_throwaway_cluster()
+    server = start_throwaway_cluster()
     if server is None:
         raise RuntimeError(INSTALL_HELP)
     return server

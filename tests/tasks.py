@@ -85,6 +85,25 @@ def progress(ctx: JobContext, steps: int, step_seconds: float, marker: str | Non
     return "done"
 
 
+@app.task(name="t.hold")
+def hold(ctx: JobContext, folder: str) -> int:
+    """Runs until the file `folder`/<this process's pid> exists, writing progress (meta: the pid)
+    every 50 ms and one line per write to `folder`/progress.log: "<time> <pid> <job id> ok|refused|
+    error"; returns the pid. Ignores cancellation, as code that never checks it does."""
+    pid = os.getpid()
+    while True:
+        started = time.time()
+        try:
+            answer = "ok" if ctx.progress(meta={"pid": pid}) else "refused"
+        except Exception:  # the database is out of reach
+            answer = "error"
+        with open(os.path.join(folder, "progress.log"), "a") as log:
+            log.write(f"{started} {pid} {ctx.job_id} {answer}\n")
+        if os.path.exists(os.path.join(folder, str(pid))):
+            return pid
+        time.sleep(0.05)
+
+
 @app.task(name="t.wait_cancel")
 def wait_cancel(ctx: JobContext, limit: float = 30.0) -> str:
     deadline = time.monotonic() + limit
@@ -165,5 +184,9 @@ def bad_result() -> object:
     return object()
 
 
+from conveyor.etl.jira.pipeline import register_jira  # noqa: E402 - the Jira pipeline on this app
+
 # Stage tasks and pipelines on this app: the pipeline tests', and the embedding stage's.
 from tests import embedding_tasks, pipeline_tasks  # noqa: E402,F401
+
+register_jira(app)

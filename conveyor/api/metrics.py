@@ -87,6 +87,9 @@ class ApiMetrics:
     def __init__(self, app: Conveyor) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(StoreCollector(app))
+        from conveyor.etl.jira.prometheus import JiraCollector
+
+        self.registry.register(JiraCollector(app))  # Jira run metrics (issue #15)
         self.enqueue_counter = Counter(
             "conveyor_api_enqueued", "Enqueue requests answered by this API process",
             ["queue", "outcome"], registry=self.registry,

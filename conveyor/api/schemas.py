@@ -240,6 +240,10 @@ class WorkerOut(BaseModel):
     failed: int
     current_jobs: list[str]
     supervised: bool
+    detected_by: Literal["exited", "heartbeat expired"] | None = Field(
+        description="A dead worker: how it was found out. 'exited': its process ended (the lock it held "
+        "was released); 'heartbeat expired': it went silent (hung, partitioned, machine lost)")
+    stopped_at: DateTimeStr = Field(description="When a dead worker was declared dead, or a stopped one stopped")
 
 
 class WorkerListOut(BaseModel):

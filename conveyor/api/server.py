@@ -26,6 +26,7 @@ from conveyor.api import (
     events,
     health,
     integrations,
+    jira,
     jobs,
     metrics,
     pipelines,
@@ -172,7 +173,7 @@ def create_app(
     install_error_handlers(fastapi_app)
     fastapi_app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     for module in (jobs, queues, workers, dead, auth_routes, health, metrics, task_metrics, events, pipelines,
-                   integrations, search):
+                   integrations, jira, search):
         fastapi_app.include_router(module.router)
 
     @fastapi_app.get("/docs", include_in_schema=False)

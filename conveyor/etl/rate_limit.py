@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from conveyor.errors import ParkJob
+
 
 @dataclass(frozen=True, slots=True)
 class RateLimitPolicy:
@@ -29,15 +31,15 @@ class RateLimitPolicy:
                 raise ValueError(f"RateLimitPolicy.{name} must be >= 0, got {getattr(self, name)}")
 
 
-class RateLimitParked(Exception):  # noqa: N818 - a decision, not a failure
-    """The decision to stop and resume at `resume_at`: the wait is too long to sleep through."""
+class RateLimitParked(ParkJob):
+    """The decision to stop and resume at `resume_at`: the wait is too long to sleep through.
+    Raised out of a task, the worker reschedules the job for then without spending an attempt."""
 
     def __init__(self, resume_at: datetime, wait_seconds: float, reason: str, endpoint: str) -> None:
-        self.resume_at = resume_at
         self.wait_seconds = wait_seconds
-        self.reason = reason
         self.endpoint = endpoint
-        super().__init__(f"rate limited on {endpoint} ({reason}): parked until {resume_at.isoformat()} "
+        ParkJob.__init__(self, resume_at, reason)
+        Exception.__init__(self, f"rate limited on {endpoint} ({reason}): parked until {resume_at.isoformat()} "
                          f"({wait_seconds:.0f} s)")
 
 

@@ -8,6 +8,7 @@ ETL job (idempotent per tenant and name) once that module is part of the install
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from typing import Any
 
 from conveyor.integrations.service import Integration, Integrations
@@ -30,3 +31,9 @@ def create_etl_job_for(app: Any, integration: Integration) -> None:
 def integrations_for(app: Any) -> Integrations:
     """The integrations of `app`'s database, creating ETL jobs as integrations are created."""
     return Integrations(app.settings.database_url, on_created=[lambda i: create_etl_job_for(app, i)])
+
+
+def integration_active_check(app: Any) -> Callable[[str], bool]:
+    """For the ETL orchestrator (issue #14): is this integration active? (False when missing.)"""
+    service = integrations_for(app)
+    return service.is_active

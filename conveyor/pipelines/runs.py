@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from conveyor.commands import worker_command
 from conveyor.errors import InvalidTransitionError, JobNotFoundError, NoLiveWorkerError
 from conveyor.model import EnqueuePolicy, new_job_id
 from conveyor.pipelines.declaration import Pipeline, PipelineError, stage_queues
@@ -153,8 +154,7 @@ class Runs:
         err = NoLiveWorkerError(missing[0], self.app.app_path)
         err.message = (f"Pipeline {name!r} cannot start: no live worker serves queue(s) "
                        f"{', '.join(repr(q) for q in missing)} - its stage jobs would stay queued.")
-        err.action = f"Start one with: conveyor worker --app {self.app.app_path or 'myproject.tasks:app'} " \
-                     f"--queues {','.join(missing)}"
+        err.action = f"Start one with: {worker_command(self.app.app_path, missing)}"
         err.queues = missing  # type: ignore[attr-defined]
         return err
 

@@ -22,6 +22,7 @@ from conveyor.commands import cli_command
 from conveyor.errors import InvalidJobError, JobNotFoundError, SchemaOutdatedError
 from conveyor.model import EnqueuePolicy, Job, JobState, NewJob, Outcome, QueueStats, WorkerInfo
 from conveyor.store import core
+from conveyor.store.worker_locks import WorkerLock
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 CHANNEL_WAKE = "conveyor_wake"  # payload: queue name, or "queue id" for one new ready job; workers LISTEN
@@ -353,7 +354,9 @@ class Store(ABC):
     def heartbeat(
         self, worker_id: str, *, state: str, jobs_in_flight: int, processed: int, failed: int
     ) -> str | None:
-        """Refresh liveness; returns the state an operator asked for (pause/resume/stop) or None."""
+        """Refresh liveness; returns the state an operator asked for (pause/resume/stop) or None;
+        "dead" when the worker was declared dead and "unregistered" when it has no row: either way
+        it is not revived, it must hand back what it runs and register again (register_worker)."""
 
     @abstractmethod
     def set_worker_desired_state(self, worker_id: str, desired: str) -> bool: ...
@@ -398,6 +401,17 @@ class Store(ABC):
     @abstractmethod
     def _maintain(self, settings: MaintenanceSettings) -> MaintenanceReport | None:
         """The engine's pass: its statements in one transaction under its maintenance lock."""
+
+    @abstractmethod
+    def hold_worker_lock(self, worker_id: str) -> WorkerLock:
+        """Take the lock that shows this worker's process is alive (conveyor/store/worker_locks.py);
+        WorkerLock.attach() then records it on the worker's row."""
+
+    @abstractmethod
+    def detect_exited_workers(self) -> MaintenanceReport | None:
+        """The quick maintenance probe: live workers whose lock can be taken are declared dead
+        ('exited') and their running jobs rescued as maintenance would; None when another process
+        is probing (PostgreSQL: one probe at a time, under a lock of its own, not the maintenance lock)."""
 
     # -- API keys -------------------------------------------------------------------------
     @abstractmethod

@@ -194,15 +194,17 @@ def _verdict(row: dict[str, Any], now: datetime, state: str, error: str, outcome
     )
 
 
-def rescue_verdict(row: dict[str, Any], now: datetime) -> Verdict:
-    """A running job whose worker is gone goes back to the queue (attempt counted), or to dead."""
+def rescue_verdict(row: dict[str, Any], now: datetime, *, exited: bool = False) -> Verdict:
+    """A running job whose worker is gone goes back to the queue (attempt counted), or to dead.
+    exited: the worker's process was seen to end (its lock was released), not just to go quiet."""
     worker = row["worker_id"] or "?"
     spent = row["attempts"] >= row["max_attempts"]
+    how = "exited (its lock was released)" if exited else "stopped heartbeating"
     return _verdict(
         row, now, "dead" if spent else "queued",
-        f"Worker {worker} stopped heartbeating during attempt {row['attempts']}; "
+        f"Worker {worker} {how} during attempt {row['attempts']}; "
         "the job was rescued by the maintenance loop.",
-        "orphaned", f"worker {worker} died (no heartbeat)",
+        "orphaned", f"worker {worker} {'exited' if exited else 'died (no heartbeat)'}",
     )
 
 

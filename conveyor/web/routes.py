@@ -35,6 +35,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "metrics": ("metrics.html", "Metrics"),
     "login": ("login.html", "Log in"),
     "pipelines": ("pipelines.html", "Pipelines"),
+    "integrations": ("integrations.html", "Integrations"),
     "search": ("search.html", "Search"),
 }
 NO_STORE = {"Cache-Control": "no-cache"}
@@ -109,6 +110,10 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     @router.get("/pipelines/runs/{run_id}", response_class=HTMLResponse)
     def pipeline_run(request: Request, run_id: str) -> HTMLResponse:
         return render(request, "pipelines", run_id=run_id)
+
+    @router.get("/integrations", response_class=HTMLResponse)
+    def integrations(request: Request) -> HTMLResponse:
+        return render(request, "integrations")
 
     @router.get("/search", response_class=HTMLResponse)
     def search(request: Request) -> HTMLResponse:

@@ -71,6 +71,9 @@ def test_a_new_type_registers_without_touching_the_core(app: Conveyor) -> None:
 
 def test_cli_create_list_test(app: Conveyor, fake_jira: FakeJira, monkeypatch: pytest.MonkeyPatch,
                               capsys: pytest.CaptureFixture[str]) -> None:
+    from conveyor import cli
+
+    monkeypatch.setattr(cli, "configure_logging", lambda *a, **k: None)  # keep pytest's log capture
     url = app.settings.database_url
     monkeypatch.setenv("CONVEYOR_CREDENTIAL_API_TOKEN", fake_jira.config.api_token)
     code = main(["integrations", "create", "--database-url", url, "--app", "tests.tasks:app", "--type", "jira",
@@ -91,3 +94,15 @@ def test_cli_create_list_test(app: Conveyor, fake_jira: FakeJira, monkeypatch: p
     listed = capsys.readouterr().out
     assert "cli jira" in listed and "credentials: api_token, email" in listed
     assert fake_jira.config.api_token not in listed
+
+
+def test_the_orchestrators_active_check_follows_the_flag(app: Conveyor, fake_jira: FakeJira) -> None:
+    from conveyor.integrations.wiring import integration_active_check, integrations_for
+
+    service = integrations_for(app)
+    created = service.create(tenant="t1", type="jira", name="j", base_url=fake_jira.url,
+                             credentials={"email": fake_jira.config.email, "api_token": fake_jira.config.api_token})
+    active = integration_active_check(app)
+    assert active(created.id) is True
+    service.update(created.id, active=False)
+    assert active(created.id) is False and active("no-such-id") is False

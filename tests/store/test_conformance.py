@@ -13,11 +13,15 @@ walk of model.TRANSITIONS.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -924,12 +928,81 @@ def test_maintenance_rescues_jobs_a_stopped_worker_left_behind(store):
     assert maintain(store).rescued == [(claimed.id, "queued")]
 
 
-def test_a_worker_declared_dead_comes_back_with_a_heartbeat(store):
+def test_a_worker_declared_dead_must_register_again_before_it_counts(store):
     worker = add_worker(store)
     wait_for(lambda: maintain(store, liveness_timeout=0.2).dead_workers == [worker], message="declared dead")
+    (info,) = store.list_workers(LIVE)
+    assert (info.state, info.detected_by, info.alive) == ("dead", "heartbeat expired", False)
+    assert info.stopped_at is not None and near(info.stopped_at, datetime.now(UTC))
+    # A late heartbeat does not revive it: it is told, hands back its jobs and registers again.
+    assert store.heartbeat(worker, state="running", jobs_in_flight=0, processed=0, failed=0) == "dead"
     assert store.live_worker_count("default", LIVE) == (0, 0)
-    store.heartbeat(worker, state="running", jobs_in_flight=0, processed=0, failed=0)
-    assert store.live_worker_count("default", LIVE) == (1, 0)
+    add_worker(store, worker_id=worker)
+    (info,) = store.list_workers(LIVE)
+    assert (info.state, info.detected_by, info.stopped_at, info.alive) == ("running", None, None, True)
+    assert store.heartbeat(worker, state="running", jobs_in_flight=0, processed=0, failed=0) is None
+
+
+# -- worker locks (conveyor/store/worker_locks.py) ------------------------------------------------
+def probe_until(store: Store, condition: Callable[[MaintenanceReport], bool], timeout: float = 10) -> MaintenanceReport:
+    def probed() -> MaintenanceReport | None:
+        report = store.detect_exited_workers()
+        return report if report is not None and condition(report) else None
+
+    return wait_for(probed, timeout=timeout, interval=0.1, message="the probe's verdict")  # type: ignore[no-any-return]
+
+
+HOLD_LOCK = """
+import sys, time
+from conveyor.store import open_store
+lock = open_store(sys.argv[1]).hold_worker_lock(sys.argv[2])
+print(lock.attach(), flush=True)
+time.sleep(600)
+"""
+
+
+def lock_in_a_process(store: Store, worker: str) -> subprocess.Popen[str]:
+    """A process that holds the worker's lock until it is killed, as a worker does."""
+    child = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, store.url, worker], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert child.stdout is not None and child.stdout.readline().strip() == "running"
+    return child
+
+
+def test_a_worker_whose_process_dies_is_declared_exited_and_its_jobs_rescued(store):
+    worker, other = add_worker(store), add_worker(store)
+    child = lock_in_a_process(store, worker)
+    other_lock = store.hold_worker_lock(other)
+    assert other_lock.attach() == "running"
+    orphan = take(store, worker, max_attempts=3)
+    spent = take(store, worker, max_attempts=1)
+    kept = take(store, other)
+    for _ in range(4):  # held locks: nobody is declared dead, however often the probe runs
+        assert store.detect_exited_workers() == MaintenanceReport()
+    child.kill()
+    child.wait()
+    report = probe_until(store, lambda r: bool(r.dead_workers))
+    assert report.dead_workers == [worker]
+    assert sorted(report.rescued) == sorted([(orphan.id, "queued"), (spent.id, "dead")])
+    rescued = job(store, orphan.id)
+    assert f"Worker {worker} exited (its lock was released) during attempt 1" in rescued.error
+    assert [(a.attempt, a.outcome) for a in rescued.attempt_log] == [(1, "orphaned")]
+    assert store.finish_jobs([outcome(orphan, S.COMPLETED, result=1)]) == []  # its lease is void
+    assert state(store, kept.id) == S.RUNNING
+    infos = {w.id: w for w in store.list_workers(LIVE)}
+    assert (infos[worker].state, infos[worker].detected_by) == ("dead", "exited")
+    assert infos[worker].stopped_at is not None
+    assert (infos[other].state, infos[other].detected_by) == ("running", None)
+    assert store.detect_exited_workers() == MaintenanceReport()
+    other_lock.release()
+
+
+def test_a_lock_is_recorded_only_for_a_registered_worker(store):
+    lock = store.hold_worker_lock("never-registered")
+    try:
+        assert lock.attach() is None
+    finally:
+        lock.release()
 
 
 def test_maintenance_times_out_jobs_past_their_deadline(store):

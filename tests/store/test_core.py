@@ -12,12 +12,16 @@ from conveyor.store.postgres.connection import Q as POSTGRES
 from conveyor.store.sqlite.connection import Q as SQLITE
 from tests.conftest import register_worker_row, wait_for
 
-# PostgreSQL's one-job enqueue fast paths (one round trip each) and its NOTIFY and lock helpers.
-POSTGRES_ONLY = {"enqueue_served", "enqueue_one", "enqueue_one_keyed", "jobs_by_key", "jobs_written",
-                 "live_per_queue", "maintenance_lock", "migration_lock", "notify", "wake_queue"}
-# SQLite's read-before-write checks, the poller's read and the queries PostgreSQL folds into one.
+# PostgreSQL's one-job enqueue fast paths (one round trip each), its NOTIFY and lock helpers, and
+# its worker locks (advisory locks; SQLite's are files, tried in Python).
+POSTGRES_ONLY = {"enqueue_served", "enqueue_accepted", "enqueue_one", "enqueue_one_keyed", "jobs_by_key",
+                 "jobs_written", "live_per_queue", "maintenance_lock", "migration_lock", "notify", "wake_queue",
+                 "take_worker_lock", "probe_worker_locks", "probe_lock", "lock_session_alive"}
+# SQLite's read-before-write checks, the poller's read, the queries PostgreSQL folds into one, its
+# worker-lock bookkeeping and its wake-up addresses.
 SQLITE_ONLY = {"any_due", "any_ready", "clear_stranded", "count_completions", "live_worker_queues",
-               "paused_queues", "prune_deletions", "queue_flags", "recent_changes", "recent_completions"}
+               "paused_queues", "prune_deletions", "queue_flags", "recent_changes", "recent_completions",
+               "locked_workers", "mark_exited_workers", "wake_addresses"}
 
 
 def test_both_engines_name_their_shared_statements_the_same():

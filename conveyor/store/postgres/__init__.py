@@ -1,7 +1,7 @@
 """PostgreSQL engine: claims with FOR UPDATE SKIP LOCKED, wake-ups and events with LISTEN/NOTIFY.
 
 Modules: connection (pool, lost connections), channels (NOTIFY out, LISTEN in), enqueue + bulk, jobs,
-workers, maintenance; every statement is a file in queries/."""
+workers, maintenance, liveness (worker locks); every statement is a file in queries/."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from conveyor.store.postgres.channels import event_notices, notify
 from conveyor.store.postgres.connection import Q, connection_lost
 from conveyor.store.postgres.enqueue import PostgresEnqueue
 from conveyor.store.postgres.jobs import PostgresJobs
-from conveyor.store.postgres.maintenance import PostgresMaintenance
+from conveyor.store.postgres.liveness import PostgresLiveness
 from conveyor.store.postgres.workers import PostgresWorkers
 
 __all__ = ["PostgresStore", "connection_lost", "event_notices", "notify"]
 
 log = logging.getLogger("conveyor.store")
 
-class PostgresStore(PostgresEnqueue, PostgresJobs, PostgresWorkers, PostgresMaintenance):
+class PostgresStore(PostgresEnqueue, PostgresJobs, PostgresWorkers, PostgresLiveness):
     def migrate(self) -> int:
         with self._connection() as conn, conn.transaction():
             conn.execute(Q.migration_lock)

@@ -22,6 +22,7 @@ from conveyor.store.postgres.connection import Q, connection_lost
 from conveyor.store.prepared import PreparedStatement
 
 SERVED = PreparedStatement("conveyor_enqueue_served", Q.enqueue_served)  # the hot path: see prepared.py
+ACCEPTED = PreparedStatement("conveyor_enqueue_accepted", Q.enqueue_accepted)  # policy accept: no check
 
 
 @dataclass(slots=True)
@@ -93,6 +94,10 @@ class PostgresEnqueue(PostgresBulkEnqueue):
                            app_path: str | None) -> Steps:
         """The one-job algorithm. The common case (policy refuse, no idempotency key) is the
         prepared statement that inserts only if a live worker serves the queue."""
+        if job.idempotency_key is None and policy is EnqueuePolicy.ACCEPT:
+            answer = yield Step(Q.enqueue_accepted, ACCEPTED)
+            assert answer is not None  # an accepted job is always written
+            return EnqueueResult(job.id, JobState(answer[0]), created=True)
         served = job.idempotency_key is None and policy is EnqueuePolicy.REFUSE
         if served:
             answer = yield Step(Q.enqueue_served, SERVED)

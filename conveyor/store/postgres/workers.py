@@ -21,7 +21,10 @@ class PostgresWorkers(PostgresConnections):
     ) -> str | None:
         row = self._fetchone(Q.heartbeat, {"state": state, "inflight": jobs_in_flight, "processed": processed,
                                            "failed": failed, "id": worker_id})
-        return row["desired_state"] if row else "unregistered"
+        if row:
+            return row["desired_state"]  # type: ignore[no-any-return]
+        found = self._fetchone(Q.worker_state, {"id": worker_id}, read=True)
+        return "dead" if found else "unregistered"
 
     def set_worker_desired_state(self, worker_id: str, desired: str) -> bool:
         return bool(self._fetchall(Q.set_worker_desired_state, {"desired": desired, "id": worker_id}))
@@ -38,6 +41,7 @@ class PostgresWorkers(PostgresConnections):
                 last_heartbeat=r["last_heartbeat"], state=r["state"], desired_state=r["desired_state"],
                 jobs_in_flight=r["jobs_in_flight"], processed=r["processed"], failed=r["failed"],
                 current_jobs=list(r["current_jobs"]), heartbeat_age=float(r["age"]), alive=bool(r["alive"]),
+                detected_by=r["detected_by"], stopped_at=r["stopped_at"],
             )
             for r in rows
         ]

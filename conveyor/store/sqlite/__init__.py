@@ -5,8 +5,8 @@ writers, so a claim is a short BEGIN IMMEDIATE transaction instead of SKIP LOCKE
 seconds from the local clock (all processes share it). Wake-ups are in-process plus a short poll;
 events for other processes come from one poller over the updated_at index.
 
-Modules: connection, poller (events, wake-ups), enqueue, jobs, workers, maintenance; every
-statement is a file in queries/."""
+Modules: connection, poller (events, wake-ups), enqueue, jobs, workers, maintenance, liveness
+(worker locks); every statement is a file in queries/."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from conveyor.store.core import translate_driver_errors
 from conveyor.store.sqlite.connection import Q
 from conveyor.store.sqlite.enqueue import SQLiteEnqueue
 from conveyor.store.sqlite.jobs import SQLiteJobs
-from conveyor.store.sqlite.maintenance import SQLiteMaintenance
+from conveyor.store.sqlite.liveness import SQLiteLiveness
 from conveyor.store.sqlite.workers import SQLiteWorkers
 
 __all__ = ["LIVE_WORKERS", "SQLiteStore", "SqliteStore"]
@@ -42,7 +42,7 @@ def _statements(script: str) -> Iterator[str]:
             buffer = ""
 
 
-class SQLiteStore(SQLiteEnqueue, SQLiteJobs, SQLiteWorkers, SQLiteMaintenance):
+class SQLiteStore(SQLiteEnqueue, SQLiteJobs, SQLiteWorkers, SQLiteLiveness):
     def migrate(self) -> int:
         with self._write() as conn:
             conn.execute(Q.create_schema_version_table)

@@ -55,4 +55,5 @@ class SQLiteEnqueue(SQLiteEvents):
         except sqlite3.Error as exc:
             raise core.enqueue_failed(exc, where="database file") from None
         self._wake(woken)
+        self._wake_other_processes(woken, liveness)
         return results

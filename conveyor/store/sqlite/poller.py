@@ -4,6 +4,7 @@ reads changes (and deletions) by time for event listeners."""
 from __future__ import annotations
 
 import logging
+import socket
 import sqlite3
 import threading
 import time
@@ -11,8 +12,10 @@ from collections.abc import Callable
 
 from conveyor.store.listeners import EventListeners
 from conveyor.store.sqlite.connection import Q, SQLiteConnections
+from conveyor.store.sqlite.wakeups import WakeSender, WakeSocket
 
 log = logging.getLogger("conveyor.store")
+HOSTNAME = socket.gethostname()  # wake-up sockets reach workers on this host only
 
 # In-process wake-ups, per database file: enqueue in this process wakes workers in this process.
 _wake_callbacks: dict[str, list[Callable[[str], None]]] = {}
@@ -20,6 +23,24 @@ _wake_lock = threading.Lock()
 
 
 class SQLiteEvents(SQLiteConnections, EventListeners):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self._wake_socket: WakeSocket | None = None
+        self._wake_sender = WakeSender()
+
+    def _wake_address(self) -> str:
+        """This process's wake-up socket (bound at its first worker's registration)."""
+        with _wake_lock:
+            if self._wake_socket is None:
+                self._wake_socket = WakeSocket(lambda queue: self._wake({queue}))
+                self._wake_sender.own = self._wake_socket.address
+            return self._wake_socket.address
+
+    def _wake_other_processes(self, queues: set[str], liveness_timeout: float) -> None:
+        if queues:
+            self._wake_sender.send(queues, lambda queue: [r["address"] for r in self._all(
+                Q.wake_addresses, {"queue": queue, "liveness": liveness_timeout, "hostname": HOSTNAME})])
+
     def _wake(self, queues: set[str]) -> None:
         with _wake_lock:
             callbacks = list(_wake_callbacks.get(self.path, []))
@@ -30,6 +51,10 @@ class SQLiteEvents(SQLiteConnections, EventListeners):
     def _forget_wake_callbacks(self) -> None:
         with _wake_lock:
             _wake_callbacks.pop(self.path, None)
+            if self._wake_socket is not None:
+                self._wake_socket.close()
+                self._wake_socket = None
+        self._wake_sender.close()
 
     def _announce(self, event: str, ids: list[str], wake: set[str]) -> None:
         self._wake(wake)  # listeners hear of the change from the poller, in every process

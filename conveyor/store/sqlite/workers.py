@@ -24,14 +24,16 @@ class SQLiteWorkers(SQLiteEvents):
     def register_worker(self, info: WorkerInfo) -> None:
         self._run(Q.register_worker, {"id": info.id, "hostname": info.hostname, "pid": info.pid,
                                       "queues": json.dumps(info.queues), "concurrency": info.concurrency,
-                                      "version": info.version})
+                                      "version": info.version, "wake_address": self._wake_address()})
 
     def heartbeat(
         self, worker_id: str, *, state: str, jobs_in_flight: int, processed: int, failed: int
     ) -> str | None:
         rows = self._run(Q.heartbeat, {"state": state, "inflight": jobs_in_flight, "processed": processed,
                                        "failed": failed, "id": worker_id})
-        return rows[0]["desired_state"] if rows else "unregistered"
+        if rows:
+            return rows[0]["desired_state"]  # type: ignore[no-any-return]
+        return "dead" if self._all(Q.worker_state, {"id": worker_id}) else "unregistered"
 
     def set_worker_desired_state(self, worker_id: str, desired: str) -> bool:
         return bool(self._run(Q.set_worker_desired_state, {"desired": desired, "id": worker_id}))
@@ -51,6 +53,7 @@ class SQLiteWorkers(SQLiteEvents):
                 processed=r["processed"], failed=r["failed"], current_jobs=json.loads(r["current_jobs"]),
                 heartbeat_age=now - r["last_heartbeat"],
                 alive=r["state"] not in ("stopped", "dead") and r["last_heartbeat"] > now - liveness_timeout,
+                detected_by=r["detected_by"], stopped_at=ts(r["stopped_at"]),
             )
             for r in rows
         ]

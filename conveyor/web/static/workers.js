@@ -25,6 +25,17 @@ function heartbeatText(w) {
   return `${fmtAge(w.heartbeat_age)} ago`;
 }
 
+// How a dead worker was found out, and when: its process ended (the lock it held was released) or
+// it went silent (heartbeat expired: hung, partitioned, machine lost).
+const DETECTED_TEXT = { exited: "process exited", "heartbeat expired": "heartbeat expired" };
+
+function detectedLine(w) {
+  const how = DETECTED_TEXT[w.detected_by] || "heartbeat expired";
+  return h("div", { class: "small", "data-testid": "worker-detected", "data-detected": w.detected_by || "" },
+    h("span", { class: "muted" }, "Declared dead: "), h("strong", {}, how), h("span", { class: "muted" }, " · "),
+    timeEl(w.stopped_at));
+}
+
 function card(w) {
   const state = w.alive ? w.state : (w.state === "stopped" ? "stopped" : "dead");
   const pending = w.alive && w.desired_state && w.desired_state !== w.state ? PENDING_TEXT[w.desired_state] : null;
@@ -66,6 +77,7 @@ function card(w) {
     h("span", { class: stale ? "hb-stale" : "", "data-testid": "worker-heartbeat",
       title: `Last heartbeat ${w.last_heartbeat}` }, heartbeatText(w)),
     h("span", { class: "muted" }, " · started "), timeEl(w.started_at)),
+  state === "dead" && w.stopped_at ? detectedLine(w) : null,
   h("div", { class: "current-jobs" }, h("span", { class: "muted" }, "Current jobs:"), current),
   actions);
 }

@@ -2,7 +2,8 @@
 -- token change. Counts completions per 10-second bucket and per-minute task figures (every attempt
 -- that ran: completed, or failed towards a retry or dead; conveyor/task_metrics.py: d00..d14 count
 -- durations up to each of its DURATION_BOUNDS), wakes the queues of handed-back jobs and announces
--- the changes (100 ids per payload). Never prepared: see store finish_jobs.
+-- the changes (100 ids per payload). A parked attempt (ParkJob) and a handed-back job get their
+-- attempt back. Never prepared: see store finish_jobs.
 WITH v AS (
     SELECT * FROM unnest(%(id)s::uuid[], %(lease)s::uuid[], %(state)s::text[], %(result)s::jsonb[],
         %(error)s::text[], %(traceback)s::text[], %(delay)s::float8[], %(entry)s::jsonb[])
@@ -18,7 +19,8 @@ done AS (
         run_at = CASE WHEN v.state = 'scheduled' THEN clock_timestamp() + make_interval(secs => v.delay)
                       ELSE j.run_at END,
         queued_at = CASE WHEN v.state = 'queued' THEN clock_timestamp() ELSE j.queued_at END,
-        attempts = CASE WHEN v.state = 'queued' THEN j.attempts - 1 ELSE j.attempts END,
+        attempts = CASE WHEN v.state = 'queued' OR v.entry->>'outcome' = 'parked' THEN j.attempts - 1
+                        ELSE j.attempts END,
         attempt_log = CASE WHEN v.entry IS NULL THEN j.attempt_log
                            ELSE j.attempt_log || jsonb_build_array(v.entry) END,
         lease_token = NULL, deadline = NULL, cancel_requested = false, updated_at = clock_timestamp()

@@ -1,6 +1,6 @@
 -- Refresh a worker's liveness and counters; returns the state an operator asked for. A worker
--- declared dead comes back to life here (its old leases stay void).
+-- declared dead is not revived here (no row: it must re-register, see worker_state).
 UPDATE conveyor_workers SET last_heartbeat = now(), state = %(state)s, stopped_at = NULL,
     jobs_in_flight = %(inflight)s, processed = %(processed)s, failed = %(failed)s
-WHERE id = %(id)s
+WHERE id = %(id)s AND state <> 'dead'
 RETURNING desired_state

@@ -1,3 +1,10 @@
--- A worker process announces itself (state running, heartbeat now).
-INSERT INTO conveyor_workers (id, hostname, pid, queues, concurrency, version, started_at, last_heartbeat, state)
-VALUES (:id, :hostname, :pid, :queues, :concurrency, :version, :now, :now, 'running')
+-- A worker process announces itself (state running, heartbeat now) with its wake-up socket's
+-- address, or a worker declared dead re-registers under its id after handing back what it ran
+-- (its old leases stay void). It holds no lock yet: attach_worker_lock records the one it holds.
+INSERT INTO conveyor_workers (id, hostname, pid, queues, concurrency, version, started_at, last_heartbeat, state,
+                              wake_address)
+VALUES (:id, :hostname, :pid, :queues, :concurrency, :version, :now, :now, 'running', :wake_address)
+ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, pid = excluded.pid, queues = excluded.queues,
+    concurrency = excluded.concurrency, version = excluded.version, state = 'running', desired_state = NULL,
+    last_heartbeat = :now, stopped_at = NULL, lock_key = NULL, detected_by = NULL,
+    wake_address = excluded.wake_address

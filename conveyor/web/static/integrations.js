@@ -1,0 +1,154 @@
+// Integrations: the tenant's connections (test connection, sync now), a form to add a Jira one,
+// the custom-field mapping of the selected integration, and its work items with their metrics.
+import { $, api, boot, busy, canOperate, clear, fmtNum, h, markReady, reportError, timeEl, toast } from "./app.js";
+
+await boot();
+let selected = null;
+
+function fmtDays(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  return `${(seconds / 86400).toFixed(1)} d`;
+}
+
+async function load() {
+  const { items } = await api("/api/integrations");
+  const body = $("#integrations-table tbody");
+  clear(body, ...items.map(row));
+  $("#integrations-empty").hidden = items.length > 0;
+  if (!selected && items.length) await select(items[0]);
+}
+
+function row(item) {
+  const last = item.last_test;
+  const testCell = last ? h("span", { class: last.ok ? "ok" : "bad" }, last.ok ? "ok" : "problem", " · ", timeEl(last.tested_at)) : "never";
+  const actions = h("div", { class: "row" },
+    h("button", { type: "button", class: "btn btn-sm", "data-testid": "test-connection", onclick: (e) => test(item, e.target) }, "Test connection"),
+    h("button", { type: "button", class: "btn btn-sm btn-ghost", "data-testid": "sync-now", onclick: (e) => sync(item, e.target) }, "Sync now"),
+    h("button", { type: "button", class: "btn btn-sm btn-ghost", onclick: () => select(item) }, "Mapping & items"));
+  return h("tr", { "data-integration": item.id },
+    h("td", {}, item.name), h("td", {}, item.type), h("td", {}, item.tenant), h("td", { class: "mono small" }, item.base_url),
+    h("td", {}, item.active ? "active" : "inactive"), h("td", {}, testCell), h("td", {}, canOperate() ? actions : ""));
+}
+
+async function test(item, button) {
+  await busy(button, async () => {
+    const report = await api(`/api/integrations/${item.id}/test`, { method: "POST" });
+    const box = $("#test-result");
+    box.hidden = false;
+    box.className = `alert ${report.ok ? "alert-info" : "alert-error"}`;
+    clear(box, report.ok
+      ? `Connected to ${item.name} as ${report.user} (time zone ${report.time_zone}); ${fmtNum(report.details.projects_visible)} project(s) visible.`
+      : `${item.name}: ${report.problem}`);
+    await load();
+  }).catch(reportError);
+}
+
+async function sync(item, button) {
+  await busy(button, async () => {
+    const run = await api(`/api/integrations/${item.id}/sync`, { method: "POST", body: {} });
+    toast("Sync started");
+    window.location.href = `/pipelines/runs/${run.id}`;
+  }).catch(reportError);
+}
+
+async function select(item) {
+  selected = item;
+  if (item.type !== "jira") return;
+  const mapping = await api(`/api/integrations/${item.id}/custom-fields`);
+  $("#mapping-card").hidden = false;
+  $("#mapping-name").textContent = item.name;
+  const options = [["", "— none —"], ...mapping.fields.map((f) => [f.id, `${f.name} (${f.id})`])];
+  clear($("#mapping-table tbody"), ...Object.entries(mapping.columns).map(([column, field]) => h("tr", {},
+    h("th", { scope: "row", class: "mono" }, column),
+    h("td", {}, h("select", { "data-column": column, "aria-label": column },
+      ...options.map(([id, label]) => h("option", { value: id, ...(id === (field || "") ? { selected: "" } : {}) }, label)))))));
+  $("#mapping-save").onclick = (e) => saveMapping(item, mapping, e.target);
+  await items(item);
+}
+
+async function saveMapping(item, mapping, button) {
+  const columns = {};
+  for (const select of document.querySelectorAll("#mapping-table select")) columns[select.dataset.column] = select.value || null;
+  await busy(button, async () => {
+    await api(`/api/integrations/${item.id}/custom-fields`, { method: "PUT", body: {
+      team_field_id: mapping.team_field_id, story_points_field_ids: mapping.story_points_field_ids,
+      code_changed_field_id: mapping.code_changed_field_id, columns } });
+    toast("Mapping saved: work items are being re-loaded from raw");
+  }).catch(reportError);
+}
+
+async function items(item) {
+  const page = await api("/api/work-items?limit=500" + (item.tenant ? "" : ""));
+  const mine = page.items.filter((i) => i.integration_id === item.id);
+  $("#items-card").hidden = false;
+  $("#items-count").textContent = `${fmtNum(mine.length)} shown`;
+  clear($("#items-table tbody"), ...mine.slice(0, 100).map((i) => h("tr", { "data-key": i.key },
+    h("td", { class: "mono" }, i.key), h("td", {}, i.summary), h("td", {}, i.status_name || ""), h("td", {}, i.workflow_step || ""),
+    h("td", { class: "num" }, fmtDays(i.total_cycle_time_seconds)), h("td", { class: "num" }, fmtDays(i.total_lead_time_seconds)),
+    h("td", { class: "num" }, fmtNum(i.total_work_starts)))));
+  clear($("#charts"), histogram("Cycle time (days)", mine.map((i) => i.total_cycle_time_seconds)),
+    histogram("Lead time (days)", mine.map((i) => i.total_lead_time_seconds)), throughput(mine));
+}
+
+// Small SVG charts drawn by the page (no chart library, no CDN).
+function svg(tag, attrs) {
+  const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  return el;
+}
+
+function bars(title, labels, values) {
+  const width = 320, height = 140, max = Math.max(1, ...values), bw = width / Math.max(1, values.length);
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height + 20}`, width, height: height + 20, role: "img", "aria-label": title });
+  values.forEach((v, i) => {
+    const bh = (v / max) * height;
+    const rect = svg("rect", { x: i * bw + 1, y: height - bh, width: Math.max(1, bw - 2), height: bh, fill: "currentColor", opacity: 0.7 });
+    rect.append(Object.assign(svg("title", {}), { textContent: `${labels[i]}: ${v}` }));
+    chart.append(rect);
+  });
+  chart.append(Object.assign(svg("text", { x: 0, y: height + 16, "font-size": 11, fill: "currentColor" }), { textContent: `${labels[0] ?? ""} … ${labels.at(-1) ?? ""}` }));
+  return h("figure", { class: "card chart", "data-chart": title }, h("figcaption", { class: "small" }, title), chart);
+}
+
+function histogram(title, seconds) {
+  const days = seconds.filter((s) => s !== null && s !== undefined).map((s) => s / 86400);
+  const top = Math.max(1, Math.ceil(Math.max(0, ...days)));
+  const bins = 12, size = top / bins, counts = new Array(bins).fill(0);
+  for (const d of days) counts[Math.min(bins - 1, Math.floor(d / size))] += 1;
+  return bars(`${title} · ${days.length} items`, counts.map((_, i) => `${(i * size).toFixed(1)}–${((i + 1) * size).toFixed(1)} d`), counts);
+}
+
+function throughput(list) {
+  const weeks = new Map();
+  for (const i of list) {
+    if (!i.work_last_completed_at) continue;
+    const d = new Date(i.work_last_completed_at);
+    const monday = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() - ((d.getUTCDay() + 6) % 7)));
+    const key = monday.toISOString().slice(0, 10);
+    weeks.set(key, (weeks.get(key) || 0) + 1);
+  }
+  const keys = [...weeks.keys()].sort().slice(-16);
+  return bars("Weekly throughput (completed)", keys, keys.map((k) => weeks.get(k)));
+}
+
+$("#integration-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const box = $("#form-error");
+  box.hidden = true;
+  const projects = $("#f-projects").value.split(",").map((p) => p.trim()).filter(Boolean);
+  try {
+    await api("/api/integrations", { method: "POST", body: {
+      type: "jira", name: $("#f-name").value, base_url: $("#f-url").value,
+      credentials: { email: $("#f-email").value, api_token: $("#f-token").value }, settings: { projects } } });
+    $("#f-token").value = "";
+    toast("Integration saved");
+    await load();
+  } catch (err) {
+    box.hidden = false;
+    clear(box, err.error || String(err), err.action ? ` ${err.action}` : "");
+  }
+});
+if (!canOperate()) $("#integration-form").hidden = true;
+
+await load().catch(reportError);
+markReady();

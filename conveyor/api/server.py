@@ -34,6 +34,7 @@ from conveyor.api import (
     pull_requests,
     queues,
     schedules,
+    search,
     task_metrics,
     workers,
 )
@@ -175,7 +176,7 @@ def create_app(
     install_error_handlers(fastapi_app)
     fastapi_app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     for module in (jobs, queues, workers, dead, auth_routes, health, metrics, task_metrics, events, pipelines,
-                   integrations, jira, schedules, etl_jobs):
+                   integrations, jira, schedules, etl_jobs, search):
         fastapi_app.include_router(module.router)
     fastapi_app.include_router(pull_requests.router)  # the GitHub read API
 

@@ -234,3 +234,8 @@ def lifecycle(event: str, level: int = logging.INFO, **fields: Any) -> None:
         handler.add(formatter.line(time.time(), level, lifecycle_log.name, event, {"event": event, **fields}), level)
     else:
         lifecycle_log.log(level, event, extra={"fields": {"event": event, **fields}})
+
+
+def job_log_fields(job: Any) -> dict[str, Any]:
+    """The fields every JOB_* line of one attempt carries (job: a claimed job)."""
+    return {"job_id": job.id, "task": job.task, "queue": job.queue, "attempt": job.attempts, "token": job.token}

@@ -20,18 +20,18 @@ import signal
 import socket
 import threading
 import time
-import traceback
 import uuid
 from typing import Any
 
 from conveyor import __version__
-from conveyor.app import INTERNAL_TASK_PREFIX, MISSING_DEPENDENCY_ERRORS, Conveyor, Task
+from conveyor.app import INTERNAL_TASK_PREFIX, Conveyor, Task
 from conveyor.context import JobContext, _current, with_deadline
-from conveyor.errors import InvalidJobError, JobCancelledError, JobTimeoutError, ParkJob, PermanentError
+from conveyor.errors import JobCancelledError
+from conveyor.failures import failure_fields
 from conveyor.lifeline import run_lifeline
-from conveyor.logs import flush_logs, job_event, lifecycle
+from conveyor.logs import flush_logs, job_event, job_log_fields, lifecycle
 from conveyor.maintenance import DEFAULT_QUEUES, STAGE_INTERVAL, StageWarnings, run_maintenance
-from conveyor.model import DEFAULT_RETRY, JobState, Outcome, WorkerInfo
+from conveyor.model import JobState, Outcome, WorkerInfo
 from conveyor.pipelines.emits import StageEmits
 from conveyor.process_isolation import run_in_process
 from conveyor.signals import Signal, wait_any
@@ -334,29 +334,8 @@ class Worker:
         )
 
     def _failure(self, claimed: ClaimedJob, exc: BaseException) -> Outcome:
-        if isinstance(exc, ParkJob):  # rescheduled for resume_at; the store gives the attempt back
-            wait = max(0.0, exc.resume_at.timestamp() - time.time())
-            return self._outcome(claimed, JobState.SCHEDULED, error=f"parked until {exc.resume_at.isoformat()}: "
-                                 f"{exc.reason}", retry_delay=wait, attempt_outcome="parked")
-        task = self.app.tasks.get(claimed.task)
-        timed_out = isinstance(exc, JobTimeoutError)
-        error = f"{type(exc).__name__}: {exc}" if not timed_out else str(exc)
-        tb = "".join(traceback.format_exception(exc))
-        permanent = isinstance(exc, (PermanentError, InvalidJobError, *MISSING_DEPENDENCY_ERRORS))
-        if task is not None and not timed_out:
-            opts = task.options
-            if opts.dont_retry_on and isinstance(exc, opts.dont_retry_on) or not isinstance(exc, opts.retry_on):
-                permanent = True
-        if permanent or claimed.attempts >= claimed.max_attempts or not isinstance(exc, Exception):
-            state, delay = JobState.DEAD, 0.0
-        else:
-            retry = task.options.retry if task else DEFAULT_RETRY
-            delay = retry.delay(claimed.attempts)
-            state = JobState.SCHEDULED
-        return self._outcome(
-            claimed, state, error=error, traceback=tb, retry_delay=delay,
-            attempt_outcome="timed_out" if timed_out else ("permanent_error" if permanent else "failed"),
-        )
+        fields = failure_fields(self.app, claimed, exc)
+        return self._outcome(claimed, fields.pop("state"), **fields)
 
     def _record(self, outcome: Outcome, claimed: ClaimedJob, seconds: float) -> None:
         running = self._running.pop(outcome.job_id, None)
@@ -371,7 +350,7 @@ class Worker:
             job_event("JOB_DONE", claimed.id, claimed.task, claimed.queue, claimed.attempts, claimed.token,
                       duration=round(seconds, 6))
             return
-        fields = {"duration": round(seconds, 6), **_job_fields(claimed)}
+        fields = {"duration": round(seconds, 6), **job_log_fields(claimed)}
         if state in (JobState.SCHEDULED, JobState.DEAD):
             self.failed += 1
             lifecycle("JOB_FAIL", logging.WARNING, error=outcome.error, **fields)
@@ -515,7 +494,3 @@ class Worker:
             state=self.state, desired_state=None, jobs_in_flight=0, processed=0, failed=0,
         )
 
-
-def _job_fields(claimed: ClaimedJob) -> dict[str, Any]:
-    return {"job_id": claimed.id, "task": claimed.task, "queue": claimed.queue, "attempt": claimed.attempts,
-            "token": claimed.token}

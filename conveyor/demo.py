@@ -12,11 +12,13 @@ from conveyor.app import Conveyor
 from conveyor.context import JobContext
 from conveyor.demo_pipeline import register as register_pipeline
 from conveyor.errors import PermanentError
+from conveyor.etl.github.pipeline import register_github_pipeline
 from conveyor.etl.jira.pipeline import register_jira
 
 app = Conveyor(app_path="conveyor.demo:app")
 register_pipeline(app)  # demo.shop_etl: the run the Pipelines page shows under `conveyor up`
 register_jira(app)  # the demo tenant's Jira sync (conveyor/demo_jira.py) runs on this app
+register_github_pipeline(app)  # and its GitHub sync (conveyor/etl/github/demo.py)
 
 
 @app.task(name="demo.generate_routes", queue="default", timeout=300)

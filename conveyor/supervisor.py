@@ -203,8 +203,10 @@ def _seed_when_live(app: Conveyor) -> None:
         time.sleep(0.2)
     log.info("seeded %d demo jobs", len(seed_demo_jobs(app)))
     from conveyor.demo_jira import run_demo_jira
+    from conveyor.etl.github.demo import run_demo_github
 
     threading.Thread(target=run_demo_jira, args=(app, threading.Event()), name="demo-jira", daemon=True).start()
+    threading.Thread(target=run_demo_github, args=(app, threading.Event()), name="demo-github", daemon=True).start()
     ticks = 0
     while True:
         try:

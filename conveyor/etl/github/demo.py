@@ -14,16 +14,21 @@ updated each time. The token is the fake's own (encrypted like any other).
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 from typing import TYPE_CHECKING
 
+from conveyor.errors import ConveyorError
 from conveyor.etl.github.fake import DatasetSpec, FakeGitHub
-from conveyor.integrations import Integration, IntegrationNotFoundError, Integrations
+from conveyor.integrations import Integration, IntegrationNotFoundError
+from conveyor.integrations.wiring import integrations_for
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
     from conveyor.pipelines import PipelineRun
 
+log = logging.getLogger("conveyor.demo")
 DEMO_TENANT = "demo"
 DEMO_INTEGRATION = "Demo GitHub (local fake)"
 DEMO_SPEC = DatasetSpec(owner="acme", repositories=4, pull_requests_per_repository=40, huge_pull_requests=2,
@@ -36,8 +41,8 @@ def start_demo_github(spec: DatasetSpec = DEMO_SPEC, port: int = 0) -> FakeGitHu
 
 
 def demo_integration(app: Conveyor, fake: FakeGitHub, tenant: str = DEMO_TENANT) -> Integration:
-    """The demo tenant's 'github' integration, created or pointed at this fake."""
-    service = Integrations(app.settings.database_url)
+    """The demo tenant's 'github' integration, created (with its ETL job) or pointed at this fake."""
+    service = integrations_for(app)
     found = [i for i in service.list(tenant, "github") if i.name == DEMO_INTEGRATION]
     if not found:
         return service.create(tenant=tenant, type="github", name=DEMO_INTEGRATION, base_url=fake.graphql_url,
@@ -64,3 +69,22 @@ def seed_github_demo(app: Conveyor, fake: FakeGitHub, pipeline: str = "github",
     """Creates (or refreshes) the demo integration and starts a sync of it."""
     integration = demo_integration(app, fake, tenant)
     return app.pipelines[pipeline].start({"integration_id": integration.id}, tenant=tenant)
+
+
+def run_demo_github(app: Conveyor, stop: threading.Event, *, every: float = 180.0) -> None:
+    """Serve the fake GitHub and sync it until `stop` is set (a `conveyor up` thread): a full sync
+    at start, then, every `every` seconds, a little activity on the fake and an incremental sync."""
+    fake = start_demo_github()
+    try:
+        rng = random.Random(11)
+        while not stop.is_set():
+            try:
+                run = seed_github_demo(app, fake)
+                log.info("demo GitHub sync started on %s: run %s", fake.graphql_url, run.id)
+            except ConveyorError as exc:  # e.g. every worker stopped from the dashboard
+                log.info("demo GitHub sync not started: %s", exc.message)
+            if stop.wait(every):
+                return
+            demo_activity(fake, rng)
+    finally:
+        fake.stop()

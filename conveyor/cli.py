@@ -416,6 +416,11 @@ def build_parser() -> argparse.ArgumentParser:
                                     "recurring schedules: list, add, show, pause, resume, delete"))
     cli_schedules.add_etl_arguments(add("etl-jobs", lambda a: cli_schedules.cmd_etl_jobs(a, load_app),
                                         "ETL jobs: list, run (Run now), reset"))
+    from conveyor import cli_embeddings  # conveyor search ..., conveyor embeddings ...
+    cli_embeddings.add_search_arguments(add("search", lambda a: cli_embeddings.cmd_search(a, load_app),
+                                            "semantic search over embedded rows (answered by the embedding worker)"))
+    cli_embeddings.add_arguments(add("embeddings", lambda a: cli_embeddings.cmd_embeddings(a, load_app),
+                                     "embeddings: counts per source, reindex a tenant (after a model change)"))
 
     from conveyor import cli_integrations  # integrations: conveyor integrations ...
     cli_integrations.add_arguments(add("integrations", lambda a: cli_integrations.cmd_integrations(a, load_app),

@@ -185,6 +185,8 @@ def bad_result() -> object:
 
 
 from conveyor.etl.jira.pipeline import register_jira  # noqa: E402 - the Jira pipeline on this app
-from tests import pipeline_tasks  # noqa: E402,F401 - stage tasks and pipelines on this app
+
+# Stage tasks and pipelines on this app: the pipeline tests', and the embedding stage's.
+from tests import embedding_tasks, pipeline_tasks  # noqa: E402,F401
 
 register_jira(app)

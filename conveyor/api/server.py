@@ -31,8 +31,10 @@ from conveyor.api import (
     jobs,
     metrics,
     pipelines,
+    pull_requests,
     queues,
     schedules,
+    search,
     task_metrics,
     workers,
 )
@@ -174,8 +176,9 @@ def create_app(
     install_error_handlers(fastapi_app)
     fastapi_app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     for module in (jobs, queues, workers, dead, auth_routes, health, metrics, task_metrics, events, pipelines,
-                   integrations, jira, schedules, etl_jobs):
+                   integrations, jira, schedules, etl_jobs, search):
         fastapi_app.include_router(module.router)
+    fastapi_app.include_router(pull_requests.router)  # the GitHub read API
 
     @fastapi_app.get("/docs", include_in_schema=False)
     def docs_redirect() -> RedirectResponse:

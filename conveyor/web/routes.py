@@ -1,5 +1,5 @@
 """Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /stats (Metrics), /pipelines,
-/etl (ETL jobs), /schedules, /login and the
+/etl (ETL jobs), /schedules, /pull-requests, /search, /login and the
 static files at /static.
 
 The pages are thin server-rendered shells; their data comes from the JSON API (/api/...) and the
@@ -33,12 +33,14 @@ PAGES: dict[str, tuple[str, str]] = {
     "workers": ("workers.html", "Workers"),
     "dead": ("dead.html", "Dead letters"),
     "run": ("run.html", "Run now"),
+    "pull_requests": ("pull_requests.html", "Pull requests"),
     "metrics": ("metrics.html", "Metrics"),
     "login": ("login.html", "Log in"),
     "pipelines": ("pipelines.html", "Pipelines"),
     "etl_jobs": ("etl_jobs.html", "ETL jobs"),
     "schedules": ("schedules.html", "Schedules"),
     "integrations": ("integrations.html", "Integrations"),
+    "search": ("search.html", "Search"),
 }
 NO_STORE = {"Cache-Control": "no-cache"}
 
@@ -105,6 +107,10 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     def metrics(request: Request) -> HTMLResponse:
         return render(request, "metrics")
 
+    @router.get("/pull-requests", response_class=HTMLResponse)
+    def pull_requests(request: Request) -> HTMLResponse:
+        return render(request, "pull_requests")
+
     @router.get("/pipelines", response_class=HTMLResponse)
     def pipelines(request: Request) -> HTMLResponse:
         return render(request, "pipelines", run_id=None)
@@ -124,6 +130,10 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     @router.get("/integrations", response_class=HTMLResponse)
     def integrations(request: Request) -> HTMLResponse:
         return render(request, "integrations")
+
+    @router.get("/search", response_class=HTMLResponse)
+    def search(request: Request) -> HTMLResponse:
+        return render(request, "search")
 
     @router.get("/login", response_class=HTMLResponse)
     def login(request: Request) -> HTMLResponse:

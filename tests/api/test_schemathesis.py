@@ -43,8 +43,21 @@ def auth_headers(make_key) -> dict[str, str]:
 
 
 @pytest.fixture
-def api_schema(app, api_server, auth_headers, start_worker):
-    start_worker()  # so that enqueues can succeed
+def search_service(tmp_path):
+    """GET /api/search is answered by a worker's embedding service: a stand-in one, on an empty store."""
+    from conveyor.etl.embeddings.service import use_service
+    from tests.embedding_tasks import stand_in_service
+
+    service = stand_in_service(tmp_path / "vectors")
+    use_service(service)
+    yield service
+    use_service(None)
+    service.close()
+
+
+@pytest.fixture
+def api_schema(app, api_server, auth_headers, start_worker, search_service):
+    start_worker(["high", "default", "low", "embedding_search"])  # so that enqueues and searches can succeed
     app.enqueue("t.add", [1, 2])  # something to list, read and act on
     app.enqueue("t.add", [1, 2], policy="record_failed", queue="reports")
     server = api_server(enqueue_rate=0)  # the rate limit has its own test

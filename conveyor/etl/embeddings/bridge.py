@@ -1,6 +1,6 @@
 """The bridge between database rows and Qdrant points, and the pure decision of what to re-embed.
 
-One `VectorRow` per point: the shape of the `qdrant_vectors` table (added to the store later).
+One `VectorRow` per point: a row of the `qdrant_vectors` table (bridge_table.py).
 Point ids are uuid5 of tenant/table/external id/chunk, so re-embedding an entity overwrites its
 own points and never creates duplicates, on any machine. The decision per entity:
 
@@ -70,6 +70,7 @@ class VectorRow:
     text_hash: str
     created_at: datetime
     updated_at: datetime
+    dimension: int = 0  # of the model's vectors (0: not known, rows made before it was recorded)
 
     @property
     def key(self) -> EntityKey:

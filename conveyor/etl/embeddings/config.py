@@ -2,10 +2,10 @@
 
 | variable | default | meaning |
 | --- | --- | --- |
-| CONVEYOR_EMBEDDER | `onnx` | `onnx` (onnxruntime), `sentence-transformers` (CPU torch), `openai` (HTTP) |
+| CONVEYOR_EMBEDDER | `onnx` | `onnx` (onnxruntime), `sentence-transformers` (CPU torch), `openai` (HTTP), `stand-in` (tests: no model) |
 | CONVEYOR_EMBEDDING_MODEL_DIR | the shipped all-MiniLM-L6-v2 | a local sentence-transformers model folder |
 | CONVEYOR_EMBEDDING_MODEL | folder name / required for openai | model id recorded with every vector |
-| CONVEYOR_EMBEDDING_URL, _API_KEY, _DIMENSION | - | the OpenAI-compatible service |
+| CONVEYOR_EMBEDDING_URL, _API_KEY, _DIMENSION | - | the OpenAI-compatible service (_DIMENSION: also the stand-in's, default 64) |
 | CONVEYOR_QDRANT_URL | - | a Qdrant server: used when set |
 | CONVEYOR_VECTOR_DIR | `conveyor-vectors` | folder of the embedded store, owned by one process |
 | CONVEYOR_VECTOR_ENGINE | `edge` | embedded engine: `edge` (Qdrant Edge) or `local` (qdrant-client local mode) |
@@ -22,7 +22,7 @@ from conveyor.errors import ConfigurationError
 from conveyor.etl.embeddings.embedder import Embedder
 from conveyor.etl.embeddings.vector_store import VectorStore
 
-EMBEDDERS = ("onnx", "sentence-transformers", "openai")
+EMBEDDERS = ("onnx", "sentence-transformers", "openai", "stand-in")
 ENGINES = ("edge", "local")
 
 
@@ -84,6 +84,10 @@ def build_embedder(settings: EmbeddingSettings) -> Embedder:
         from conveyor.etl.embeddings.st_embedder import SentenceTransformersEmbedder
 
         return SentenceTransformersEmbedder(model_dir, model_id=model_id)
+    if settings.embedder == "stand-in":
+        from conveyor.etl.embeddings.stand_in import StandInEmbedder
+
+        return StandInEmbedder(settings.dimension or 64, model_id=model_id)
     from conveyor.etl.embeddings.http_embedder import OpenAIEmbedder
 
     return OpenAIEmbedder(settings.url, settings.model, settings.dimension, api_key=settings.api_key or None)

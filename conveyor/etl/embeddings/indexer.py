@@ -28,6 +28,8 @@ from conveyor.etl.embeddings.chunking import chunk_text
 from conveyor.etl.embeddings.embedder import Embedder
 from conveyor.etl.embeddings.vector_store import ScoredHit, VectorPoint, VectorStore
 
+SNIPPET = 240  # characters of the matching chunk kept in each point's payload
+
 
 @dataclass
 class SyncResult:
@@ -85,10 +87,10 @@ class VectorIndexer:
             batch = pending[start:start + size]
             vectors = self.embedder.embed([text for _, _, text in batch]).vectors
             points, rows = [], []
-            for (entity, chunk, _), vector in zip(batch, vectors, strict=True):
+            for (entity, chunk, text), vector in zip(batch, vectors, strict=True):
                 row = self._row(entity, chunk, now, old_by_key.get(entity.key, []))
                 rows.append(row)
-                points.append(VectorPoint(row.point_id, vector, self._payload(entity, row)))
+                points.append(VectorPoint(row.point_id, vector, self._payload(entity, row, text)))
             self.store.upsert(self.collection, points)
             result.rows_to_upsert.extend(rows)
             result.points_written += len(points)
@@ -107,12 +109,16 @@ class VectorIndexer:
         pid = point_id(entity.tenant, entity.table_name, entity.external_id, chunk)
         created = next((r.created_at for r in old if r.point_id == pid and r.collection == self.collection), now)
         return VectorRow(entity.tenant, entity.source_type, entity.table_name, entity.external_id, chunk, pid,
-                         self.collection, self.embedder.model_id, text_hash(entity.text), created, now)
+                         self.collection, self.embedder.model_id, text_hash(entity.text), created, now,
+                         self.embedder.dimension)
 
-    def _payload(self, entity: EntityText, row: VectorRow) -> dict[str, Any]:
+    def _payload(self, entity: EntityText, row: VectorRow, chunk_text: str) -> dict[str, Any]:
         payload = {k: v for k, v in entity.payload.items() if v is not None}
+        # What a search result shows under the title: the start of the chunk that matched.
+        snippet = " ".join(chunk_text.split())
         payload.update(tenant=entity.tenant, source_type=entity.source_type, table_name=entity.table_name,
-                       external_id=entity.external_id, chunk=row.chunk, model=row.model)
+                       external_id=entity.external_id, chunk=row.chunk, model=row.model, dimension=row.dimension,
+                       snippet=snippet if len(snippet) <= SNIPPET else snippet[:SNIPPET - 1].rstrip() + "…")
         return payload
 
     def search(self, query: str, *, tenant: str, source_type: str | None = None, project: str | None = None,

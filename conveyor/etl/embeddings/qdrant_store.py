@@ -26,6 +26,7 @@ class QdrantStore:
         self.client = client
         self._lock = lock
         self._local = lock is not None
+        self.concurrent_reads = not self._local  # a server, yes; the local mode is plain Python state
         self._dimensions: dict[str, int] = {}
 
     @classmethod

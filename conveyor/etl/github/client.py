@@ -55,6 +55,7 @@ class Answer:
     raw: dict[str, Any]
     rate_limit: RateLimitState | None
     page_size: int | None = None
+    text: str = ""  # the answer's body exactly as received
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,9 @@ class GitHubClient:
             if response.status_code != 200 or not isinstance(body, dict):
                 raise GitHubServerError(f"GitHub query {operation}: unexpected HTTP {response.status_code}: "
                                         f"{str(body)[:300]}")
-            return self._answer(query, operation, variables, body, response.headers)
+            answer = self._answer(query, operation, variables, body, response.headers)
+            answer.text = response.text
+            return answer
 
     def _answer(self, query: str, operation: str, variables: dict[str, Any], body: dict[str, Any],
                 headers: httpx.Headers) -> Answer:

@@ -21,13 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("conveyor.store")
 
-RUN_COLUMNS = ("id, pipeline, tenant, token, params, queues, state, status, error, reprocess_of, from_stage, "
-               "created_at, started_at, finished_at, updated_at, version")
 OUTSTANDING = ("scheduled", "queued", "running")
-# A run's counters right after a fold, for the advancer: exact for everything the rules decide
-# on, without the live extras (unfolded deltas, running jobs) a reader's snapshot adds.
-FOLDED = ("SELECT step, stage, entered, outstanding, done, failed, cancelled, started, skipped, started_at, "
-          "finished_at, last_error, 0 AS running, events, 0 AS run_version FROM pipeline_stage_counts WHERE run_id = {}")
 
 
 @dataclass(slots=True)

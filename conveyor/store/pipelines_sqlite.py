@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.store import pipelines_common as common
 from conveyor.store.pipelines_common import (
-    FOLDED,
-    RUN_COLUMNS,
     RawRecord,
     RunFilter,
     RunRecord,
@@ -27,55 +25,6 @@ from conveyor.store.sqlite.connection import Q
 if TYPE_CHECKING:
     from conveyor.model import Outcome
     from conveyor.store.sqlite import SQLiteStore
-
-DELTA_SUMS = """
-    SELECT step, stage, count(*) AS n, sum(entered) AS entered, sum(outstanding) AS outstanding, sum(done) AS done,
-           sum(failed) AS failed, sum(cancelled) AS cancelled,
-           min(CASE WHEN entered > 0 THEN at END) AS first_entered,
-           max(CASE WHEN outstanding < 0 THEN at END) AS last_finished,
-           (SELECT e.error FROM pipeline_count_deltas e WHERE e.run_id = :run AND e.step = x.step
-              AND e.stage = x.stage AND e.error IS NOT NULL ORDER BY e.at DESC LIMIT 1) AS last_error
-    FROM pipeline_count_deltas x WHERE run_id = :run GROUP BY step, stage"""
-
-FOLD = f"""
-UPDATE pipeline_stage_counts AS c
-SET events = c.events + agg.n, entered = c.entered + agg.entered, outstanding = c.outstanding + agg.outstanding,
-    done = c.done + agg.done, failed = c.failed + agg.failed, cancelled = c.cancelled + agg.cancelled,
-    started_at = coalesce(c.started_at, agg.first_entered),
-    finished_at = max(coalesce(c.finished_at, 0), coalesce(agg.last_finished, 0)),
-    last_error = coalesce(agg.last_error, c.last_error)
-FROM ({DELTA_SUMS}) AS agg WHERE c.run_id = :run AND c.step = agg.step AND c.stage = agg.stage
-"""
-
-# Compacted counters plus the deltas not folded yet, and the running jobs, of the runs in :runs
-# (a JSON array) - read in one snapshot, with each run's version (migration 0014).
-RUNS = "(SELECT value FROM json_each(:runs))"
-COUNTS = f"""
-SELECT c.run_id, c.step, c.stage, c.entered + coalesce(d.entered, 0) AS entered,
-       c.outstanding + coalesce(d.outstanding, 0) AS outstanding, c.done + coalesce(d.done, 0) AS done,
-       c.failed + coalesce(d.failed, 0) AS failed, c.cancelled + coalesce(d.cancelled, 0) AS cancelled,
-       c.started, c.skipped, coalesce(c.started_at, d.first_entered) AS started_at,
-       nullif(max(coalesce(c.finished_at, 0), coalesce(d.last_finished, 0)), 0) AS finished_at,
-       coalesce(d.last_error, c.last_error) AS last_error, coalesce(r.running, 0) AS running,
-       c.events + coalesce(d.n, 0) AS events, p.version AS run_version
-FROM pipeline_stage_counts c
-JOIN pipeline_runs p ON p.id = c.run_id
-LEFT JOIN (
-    SELECT run_id, step, stage, count(*) AS n, sum(entered) AS entered, sum(outstanding) AS outstanding,
-           sum(done) AS done, sum(failed) AS failed, sum(cancelled) AS cancelled,
-           min(CASE WHEN entered > 0 THEN at END) AS first_entered,
-           max(CASE WHEN outstanding < 0 THEN at END) AS last_finished,
-           (SELECT e.error FROM pipeline_count_deltas e WHERE e.run_id = x.run_id AND e.step = x.step
-              AND e.stage = x.stage AND e.error IS NOT NULL ORDER BY e.at DESC LIMIT 1) AS last_error
-    FROM pipeline_count_deltas x WHERE run_id IN {RUNS} GROUP BY run_id, step, stage
-) d ON d.run_id = c.run_id AND d.step = c.step AND d.stage = c.stage
-LEFT JOIN (
-    SELECT pipeline_run_id AS run_id, step, stage, count(*) AS running FROM conveyor_jobs
-    WHERE pipeline_run_id IN {RUNS} AND state = 'running' GROUP BY 1, 2, 3
-) r ON r.run_id = c.run_id AND r.step = c.step AND r.stage = c.stage
-WHERE c.run_id IN {RUNS}
-"""
-
 
 def _ts(value: float | None) -> Any:
     from datetime import UTC, datetime
@@ -98,7 +47,7 @@ def _counts(conn: sqlite3.Connection, records: list[RunRecord]) -> None:
     if not records:
         return
     by_id = {r.id: r for r in records}
-    for r in conn.execute(COUNTS, {"runs": json.dumps(list(by_id))}):
+    for r in conn.execute(Q.pipeline_run_counts, {"runs": json.dumps(list(by_id))}):
         row = dict(r)
         row["started_at"], row["finished_at"] = _ts(row["started_at"]), _ts(row["finished_at"])
         row["started"], row["skipped"] = bool(row["started"]), bool(row["skipped"])
@@ -111,19 +60,15 @@ def write_stage_jobs(conn: sqlite3.Connection, jobs: list[StageJob], started: li
     """Insert stage jobs (one executemany) and count them in the same transaction."""
     now = time.time()
     conn.executemany(
-        "INSERT INTO conveyor_jobs (id, task, queue, priority, tenant, args, state, max_attempts, timeout, run_at, "
-        "created_at, queued_at, updated_at, token, parent_id, meta, pipeline_run_id, step, stage, finished_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        Q.pipeline_insert_stage_jobs,
         [(j.id, j.task, j.queue, j.priority, j.tenant, j.args_json, j.state, j.max_attempts, j.timeout, now, now, now,
           now, j.token, j.parent_id, j.meta_json, j.run_id, j.step, j.stage, None if j.state == "queued" else now)
          for j in jobs])
     counted = common.group_counts(jobs)
     conn.executemany(
-        "INSERT INTO pipeline_count_deltas (run_id, step, stage, entered, outstanding, cancelled, at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)", [(*k, e, o, e - o, now) for k, (e, o) in counted.items()])
-    conn.executemany("UPDATE pipeline_stage_counts SET started = 1, started_at = coalesce(started_at, ?) "
-                     "WHERE run_id = ? AND step = ? AND stage = ?", [(now, *k) for k in started])
-    conn.executemany("UPDATE pipeline_runs SET updated_at = ? WHERE id = ?",
+        Q.pipeline_count_entered, [(*k, e, o, e - o, now) for k, (e, o) in counted.items()])
+    conn.executemany(Q.pipeline_mark_started, [(now, *k) for k in started])
+    conn.executemany(Q.pipeline_run_touch,
                      [(now, r) for r in {k[0] for k in [*counted, *started]}])
 
 
@@ -132,8 +77,7 @@ def insert_emits(conn: sqlite3.Connection, outcomes: list[Outcome], landed: set[
     (written cancelled in runs no longer RUNNING). Returns the queues to wake."""
     runs = {o.run_id for o in outcomes if o.emits and o.job_id in landed}
     marks = ", ".join("?" * len(runs))
-    live = {r[0] for r in conn.execute(f"SELECT id FROM pipeline_runs WHERE id IN ({marks}) AND state = 'RUNNING'",
-                                       tuple(runs))} if runs else set()
+    live = {r[0] for r in conn.execute(Q.pipeline_live_runs.format(marks=marks), tuple(runs))} if runs else set()
     jobs = common.landed_emits(outcomes, landed, live)
     write_stage_jobs(conn, jobs, [])
     return {j.queue for j in jobs if j.state == "queued"}
@@ -142,9 +86,9 @@ def insert_emits(conn: sqlite3.Connection, outcomes: list[Outcome], landed: set[
 def _fold(conn: sqlite3.Connection, run_id: str) -> None:
     """Fold the run's deltas into its counters. The counting trigger does not touch the run's
     row (one write fewer per job); a fold that moved deltas does, for the run feed's poller."""
-    conn.execute(FOLD, {"run": run_id})
-    if conn.execute("DELETE FROM pipeline_count_deltas WHERE run_id = ?", (run_id,)).rowcount:
-        conn.execute("UPDATE pipeline_runs SET updated_at = ? WHERE id = ?", (time.time(), run_id))
+    conn.execute(Q.pipeline_fold, {"run": run_id})
+    if conn.execute(Q.pipeline_deltas_delete, (run_id,)).rowcount:
+        conn.execute(Q.pipeline_run_touch, (time.time(), run_id))
 
 
 class SQLitePipelineSQL(common.RunListeners):
@@ -157,19 +101,18 @@ class SQLitePipelineSQL(common.RunListeners):
         now = time.time()
         with self.store._write() as conn:
             conn.execute(
-                f"INSERT INTO pipeline_runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, 0)",
+                Q.pipeline_run_insert,
                 (run.id, run.pipeline, run.tenant, run.token, json.dumps(run.params), json.dumps(run.queues),
                  run.state, json.dumps(run.status), run.error, run.reprocess_of, run.from_stage, now,
                  now if run.state in ("FAILED", "FINISHED", "CANCELLED") else None, now))
-            conn.executemany("INSERT INTO pipeline_stage_counts (run_id, step, stage, skipped) VALUES (?, ?, ?, ?)",
+            conn.executemany(Q.pipeline_counts_insert,
                              [(run.id, c[0], c[1], c in skipped) for c in cells])
 
     def get_run(self, run_id: str, tenant: str | None = None) -> RunRecord | None:
         conn = self.store._conn()
         conn.execute("BEGIN")  # one snapshot for the run, its counters and deltas
         try:
-            row = conn.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE id = ? AND (? IS NULL OR tenant = ?)",
-                               (run_id, tenant, tenant)).fetchone()
+            row = conn.execute(Q.pipeline_run_get, (run_id, tenant, tenant)).fetchone()
             if row is None:
                 return None
             record = _record(row)
@@ -191,8 +134,7 @@ class SQLitePipelineSQL(common.RunListeners):
         conn = self.store._conn()
         conn.execute("BEGIN")  # the page and its live cells in one snapshot
         try:
-            rows = conn.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE {' AND '.join(where)} "
-                                "ORDER BY id DESC LIMIT :limit", params).fetchall()
+            rows = conn.execute(Q.pipeline_run_list.format(where=" AND ".join(where)), params).fetchall()
             records = [_record(r) for r in rows]
             _counts(conn, records)
         finally:
@@ -200,13 +142,13 @@ class SQLitePipelineSQL(common.RunListeners):
         return records
 
     def active_run_ids(self) -> list[str]:
-        return [r[0] for r in self.store._all("SELECT id FROM pipeline_runs WHERE state IN ('READY', 'RUNNING')")]
+        return [r[0] for r in self.store._all(Q.pipeline_active_runs)]
 
     @contextmanager
     def locked(self, run_id: str) -> Iterator[SQLiteRunTransaction | None]:
         woken: set[str] = set()
         with self.store._write() as conn:
-            row = conn.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE id = ?", (run_id,)).fetchone()
+            row = conn.execute(Q.pipeline_run_read, (run_id,)).fetchone()
             if row is None:
                 yield None
                 return
@@ -221,11 +163,11 @@ class SQLitePipelineSQL(common.RunListeners):
         """Fold the run's deltas and return the run with its folded counters (the advancer's read)."""
         with self.store._write() as conn:
             _fold(conn, run_id)
-            row = conn.execute(f"SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE id = ?", (run_id,)).fetchone()
+            row = conn.execute(Q.pipeline_run_read, (run_id,)).fetchone()
             if row is None:
                 return None
             record = _record(row)
-            for r in conn.execute(FOLDED.format("?"), (run_id,)):
+            for r in conn.execute(Q.pipeline_folded_counts, (run_id,)):
                 c = dict(r)
                 c["started_at"], c["finished_at"] = _ts(c["started_at"]), _ts(c["finished_at"] or None)
                 c["started"], c["skipped"] = bool(c["started"]), bool(c["skipped"])
@@ -250,29 +192,25 @@ class SQLitePipelineSQL(common.RunListeners):
         data = payload.encode() if isinstance(payload, str) else payload
         with self.store._write() as conn:
             row = conn.execute(
-                "INSERT INTO raw_extraction_data (run_id, step, tenant, token, source, fingerprint, payload, is_text, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token, source, fingerprint) "
-                "DO UPDATE SET payload = excluded.payload, is_text = excluded.is_text RETURNING id",
+                Q.pipeline_raw_save,
                 (run_id, step, tenant, token, source, fingerprint, data, isinstance(payload, str), time.time()),
             ).fetchone()
         return int(row[0])
 
     def get_raw(self, raw_id: int) -> RawRecord | None:
-        rows = self.store._all("SELECT * FROM raw_extraction_data WHERE id = ?", (raw_id,))
+        rows = self.store._all(Q.pipeline_raw_get, (raw_id,))
         if not rows:
             return None
         return common.raw_record(rows[0], rows[0]["run_id"], _ts(rows[0]["created_at"]))
 
     def raw_ids(self, run_id: str, step: str) -> list[int]:
-        rows = self.store._all("SELECT id FROM raw_extraction_data WHERE run_id = ? AND step = ? ORDER BY id",
-                               (run_id, step))
+        rows = self.store._all(Q.pipeline_raw_ids, (run_id, step))
         return [int(r[0]) for r in rows]
 
     def job_ids(self, run_id: str, states: tuple[str, ...] = ()) -> list[tuple[str, str, str, str]]:
         marks = ", ".join("?" * len(states))
         rows = self.store._all(
-            "SELECT id, step, stage, state FROM conveyor_jobs WHERE pipeline_run_id = ?"
-            + (f" AND state IN ({marks})" if states else "") + " ORDER BY id", (run_id, *states))
+            Q.pipeline_job_ids.format(states=f" AND state IN ({marks})" if states else ""), (run_id, *states))
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     def _start_run_feed(self) -> None:
@@ -285,9 +223,9 @@ class SQLitePipelineSQL(common.RunListeners):
         seen = time.time()
         while not self.store._closed.wait(interval):
             try:
-                rows = self.store._all("SELECT id, updated_at FROM pipeline_runs WHERE updated_at > ?", (seen - 1.0,))
+                rows = self.store._all(Q.pipeline_runs_changed, (seen - 1.0,))
                 # Jobs counted since the last fold (the trigger leaves the run's row alone).
-                pending = [r[0] for r in self.store._all("SELECT DISTINCT run_id FROM pipeline_count_deltas")]
+                pending = [r[0] for r in self.store._all(Q.pipeline_runs_pending)]
             except sqlite3.Error:
                 continue
             fresh = [r for r in rows if r[1] > seen]
@@ -308,9 +246,7 @@ class SQLiteRunTransaction:
                    started: bool = False, finished: bool = False) -> None:
         now = time.time()
         self.conn.execute(
-            "UPDATE pipeline_runs SET state = ?, status = ?, error = ?, updated_at = ?, version = version + 1, "
-            "started_at = CASE WHEN ? THEN coalesce(started_at, ?) ELSE started_at END, "
-            "finished_at = CASE WHEN ? THEN ? WHEN ? = 'RUNNING' THEN NULL ELSE finished_at END WHERE id = ?",
+            Q.pipeline_run_update,
             (state, json.dumps(status), error, now, started, now, finished, now, state, self.run.id))
 
     def insert_jobs(self, jobs: list[StageJob], started_cells: list[tuple[str, str]]) -> None:
@@ -319,21 +255,14 @@ class SQLiteRunTransaction:
 
     def cancel_outstanding(self) -> int:
         now = time.time()
-        cur = self.conn.execute(
-            """UPDATE conveyor_jobs SET
-                   state = CASE WHEN state = 'running' THEN state ELSE 'cancelled' END,
-                   cancel_requested = (state = 'running'),
-                   finished_at = CASE WHEN state = 'running' THEN finished_at ELSE ? END, updated_at = ?
-               WHERE pipeline_run_id = ? AND state IN ('scheduled', 'queued', 'running')""", (now, now, self.run.id))
+        cur = self.conn.execute(Q.pipeline_cancel_outstanding, (now, now, self.run.id))
         return cur.rowcount
 
     def requeue(self, step: str | None, states: tuple[str, ...]) -> int:
         now = time.time()
         marks = ", ".join("?" * len(states))
         rows = self.conn.execute(
-            f"""UPDATE conveyor_jobs SET state = 'queued', queued_at = ?, run_at = ?, finished_at = NULL,
-                    attempts = 0, cancel_requested = 0, updated_at = ?
-                WHERE pipeline_run_id = ? AND (? IS NULL OR step = ?) AND state IN ({marks}) RETURNING queue""",
+            Q.pipeline_requeue.format(marks=marks),
             (now, now, now, self.run.id, step, step, *states)).fetchall()
         self.woken |= {r[0] for r in rows}
         return len(rows)

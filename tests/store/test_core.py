@@ -16,12 +16,18 @@ from tests.conftest import register_worker_row, wait_for
 # its worker locks (advisory locks; SQLite's are files, tried in Python).
 POSTGRES_ONLY = {"enqueue_served", "enqueue_accepted", "enqueue_one", "enqueue_one_keyed", "jobs_by_key",
                  "jobs_written", "live_per_queue", "maintenance_lock", "migration_lock", "notify", "wake_queue",
-                 "take_worker_lock", "probe_worker_locks", "probe_lock", "lock_session_alive"}
+                 "take_worker_lock", "probe_worker_locks", "probe_lock", "lock_session_alive",
+                 # The run's row lock and its counter-row lock (SQLite's write lock is the run's lock),
+                 # and live workers of many queues in one statement (SQLite asks live_workers per queue).
+                 "pipeline_run_lock", "pipeline_counts_lock", "pipeline_live_workers"}
 # SQLite's read-before-write checks, the poller's read, the queries PostgreSQL folds into one, its
 # worker-lock bookkeeping and its wake-up addresses.
 SQLITE_ONLY = {"any_due", "any_ready", "clear_stranded", "count_completions", "live_worker_queues",
                "paused_queues", "prune_deletions", "queue_flags", "recent_changes", "recent_completions",
-               "locked_workers", "mark_exited_workers", "wake_addresses"}
+               "locked_workers", "mark_exited_workers", "wake_addresses",
+               # Pipelines: PostgreSQL's fold deletes the deltas in the same statement and notifies
+               # runs instead of bumping updated_at, which SQLite's run-feed poller reads.
+               "pipeline_deltas_delete", "pipeline_run_touch", "pipeline_runs_changed", "pipeline_runs_pending"}
 
 
 def test_both_engines_name_their_shared_statements_the_same():
@@ -31,16 +37,21 @@ def test_both_engines_name_their_shared_statements_the_same():
 
 
 def test_the_engines_python_holds_no_statement():
-    """Every statement of the engine packages is a named file in queries/ (connection set-up and
-    transaction control aside: PRAGMA, BEGIN, COMMIT, ROLLBACK)."""
+    """Every statement of the engine packages, and of the pipelines and schedules store modules
+    beside them, is a named file in queries/ (connection set-up and transaction control aside:
+    PRAGMA, BEGIN, COMMIT, ROLLBACK, SET TRANSACTION)."""
     import re
     from pathlib import Path
 
     import conveyor.store
 
     root = Path(conveyor.store.__file__).parent
-    statement = re.compile(r"[\"']\s*(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|ALTER|DROP)\b")
-    found = [f"{path.relative_to(root)}:{n}" for path in [*root.glob("postgres/*.py"), *root.glob("sqlite/*.py")]
+    # A keyword opening a string, not a keyword alone in quotes (schedules_sql asks startswith("SELECT")).
+    statement = re.compile(r"[\"']\s*(SELECT|INSERT|UPDATE|DELETE|WITH|CREATE|ALTER|DROP)\b(?![\"'])")
+    modules = [*root.glob("postgres/*.py"), *root.glob("sqlite/*.py"), *root.glob("pipelines_*.py"),
+               root / "schedules_sql.py"]
+    assert len(modules) > 10 and all(path.exists() for path in modules)
+    found = [f"{path.relative_to(root)}:{n}" for path in modules
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if statement.search(line)]
     assert found == []
 

@@ -1,0 +1,2 @@
+-- One raw extraction row by id.
+SELECT * FROM raw_extraction_data WHERE id = ?

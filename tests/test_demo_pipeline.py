@@ -52,8 +52,9 @@ def test_conveyor_up_shows_a_live_demo_run(tmp_path: Any) -> None:
                 except Exception:  # the database is still being created
                     return []
 
-            (run,) = wait_for(demo_runs, timeout=60, message="`conveyor up` to start the demo pipeline")
-            assert run.state in ("RUNNING", "FINISHED")
+            # A run is created READY and moves to RUNNING once its first jobs are queued.
+            wait_for(lambda: [r for r in demo_runs() if r.state in ("RUNNING", "FINISHED")], timeout=60,
+                     message="`conveyor up` to start the demo pipeline")
             wait_for(lambda: demo_runs()[0].state == "FINISHED", timeout=90, message="the demo run to finish")
         finally:
             up.terminate()

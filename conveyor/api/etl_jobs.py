@@ -13,7 +13,6 @@ from the database (the job row and its run), so an update made by any server or 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import replace
 from datetime import datetime
@@ -22,13 +21,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.websockets import WebSocketDisconnect
 
 from conveyor.api.auth import AUTH_ERRORS, Caller, Operator, Viewer
 from conveyor.api.events import _authenticate, _refuse
 from conveyor.api.jobs import enqueue_tenant
 from conveyor.api.schemas import TENANT_PATTERN, TEXT_PATTERN, ErrorOut
 from conveyor.api.state import get_ctx
+from conveyor.api.ws_pump import pump
 
 router = APIRouter(tags=["etl jobs"], responses=AUTH_ERRORS)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "No such ETL job"}}
@@ -119,10 +118,6 @@ async def _stream(websocket: WebSocket, caller: Caller, job_id: str, shape: Any)
         return
     await websocket.accept()
 
-    async def receive() -> None:
-        while (await websocket.receive())["type"] != "websocket.disconnect":
-            pass
-
     async def send() -> None:
         seq, last = 0, ""
         while True:
@@ -140,15 +135,7 @@ async def _stream(websocket: WebSocket, caller: Caller, job_id: str, shape: Any)
                 await websocket.send_json(shape("snapshot" if seq == 1 else "update", seq, data))
             await asyncio.sleep(WS_POLL)
 
-    tasks = [asyncio.create_task(receive()), asyncio.create_task(send())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, Exception):
-                await task
+    await pump(websocket, send)
 
 
 @router.websocket("/ws/etl/jobs/{job_id}")

@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.websockets import WebSocketDisconnect
 
 from conveyor.api.auth import AUTH_ERRORS, Operator, Viewer
 from conveyor.api.errors import ApiError
@@ -22,6 +20,7 @@ from conveyor.api.jobs import enqueue_tenant
 from conveyor.api.runs_feed import RunHub, RunSubscriber
 from conveyor.api.schemas import TENANT_PATTERN, TEXT_PATTERN, ErrorOut
 from conveyor.api.state import get_ctx
+from conveyor.api.ws_pump import pump
 from conveyor.pipelines.rules import RUN_STATES
 from conveyor.store.pipelines_common import RunFilter, pipeline_sql
 
@@ -151,24 +150,12 @@ def reprocess(request: Request, run_id: str, body: ReprocessIn, caller: Operator
 
 
 async def _pump(websocket: WebSocket, sub: RunSubscriber) -> None:
-    async def receive() -> None:
-        while (await websocket.receive())["type"] != "websocket.disconnect":
-            pass
-
     async def send() -> None:
         while (message := await sub.inbox.get()) is not None:
             await websocket.send_json(message)
         await websocket.close(code=1013, reason="client too slow: reconnect")
 
-    tasks = [asyncio.create_task(receive()), asyncio.create_task(send())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, Exception):
-                await task
+    await pump(websocket, send)
 
 
 @router.websocket("/ws/runs/{run_id}")

@@ -25,7 +25,8 @@ def create_etl_job_for(app: Any, integration: Integration) -> None:
     from conveyor.etl_jobs import create_etl_job  # type: ignore[import-not-found,unused-ignore]
 
     create_etl_job(app, tenant=integration.tenant, name=etl_job_name(integration),
-                   pipeline=integration.pipeline, integration_id=integration.id, active=integration.active)
+                   pipeline=integration.pipeline, integration_id=integration.id, active=integration.active,
+                   params={"integration_id": integration.id})  # what the Jira and GitHub pipelines read
 
 
 def integrations_for(app: Any) -> Integrations:

@@ -105,3 +105,4 @@ def test_the_demo_tenant_syncs_from_the_fake(gh_app: Conveyor, secret_key: str, 
         assert len(Integrations(gh_app.settings.database_url).list(DEMO_TENANT, "github")) == 1
         (job,) = [j for j in gh_app.etl_jobs.list(DEMO_TENANT) if j.integration_id == again.id]
         assert job.pipeline == "github"  # the demo integration has its ETL job, as any integration
+        assert job.params == {"integration_id": again.id}

@@ -238,6 +238,7 @@ def test_an_integrations_own_job_stops_when_it_is_deactivated(app: Any, clock: C
                                  credentials={"email": "a@example.com", "api_token": "t"})
     (job,) = [j for j in app.etl_jobs.list(tenant="acme") if j.integration_id == integration.id]
     assert job.name == etl_job_name(integration) and job.pipeline == "jira" and job.active
+    assert job.params == {"integration_id": integration.id}  # what the pipeline needs to find it
     service.update(integration.id, active=False)
     tick(app)
     tick(app)

@@ -54,6 +54,9 @@ def own_cluster() -> Iterator[PostgresServer]:
 
 def test_a_database_restart_does_not_make_every_worker_look_dead(own_cluster, tmp_path):
     app = _bind_app(own_cluster.create_database())
+    # The default liveness timeout: with FAST's 3 s, a worker whose pool reconnects slowly on a busy
+    # CI machine is (rightly) declared dead by its heartbeat before it is back (seen once in CI).
+    app.settings = app.settings.with_overrides(liveness_timeout=Settings().liveness_timeout)
     workers = [_worker(app.settings, tmp_path, f"w{i}") for i in range(2)]
     try:
         infos = [started(app, w) for w in workers]

@@ -286,11 +286,12 @@ class Worker:
                 if result is not None:
                     dumps(result)  # a result that cannot be stored fails the attempt, not the batch
                 outcome = self._outcome(claimed, JobState.COMPLETED, result=result)
-                if ctx.emitted:  # pipelines: the emits go with the completion, in its transaction
-                    if self.stage_emits.quick(claimed, ctx.emitted):  # a few items, run known: no thread hop
-                        outcome.emits = self.stage_emits.build(claimed, ctx.emitted)
+                if ctx.emitted or ctx.continued:  # pipelines: the emits go with the completion, in its transaction
+                    emitted, continued = ctx.emitted or [], ctx.continued or []
+                    if self.stage_emits.quick(claimed, emitted):  # a few items, run known: no thread hop
+                        outcome.emits = self.stage_emits.build(claimed, emitted, continued)
                     else:
-                        outcome.emits = await self._db(self.stage_emits.build, claimed, ctx.emitted)
+                        outcome.emits = await self._db(self.stage_emits.build, claimed, emitted, continued)
         except asyncio.CancelledError:
             if running.handed_back:
                 outcome = self._outcome(claimed, JobState.QUEUED)

@@ -15,7 +15,8 @@ from sqlalchemy import Connection, Engine, and_, select, update
 from conveyor.errors import PermanentError
 from conveyor.etl.db import upsert
 from conveyor.etl.jira.custom_fields import CustomFieldMapping, default_mapping, discover_custom_fields
-from conveyor.etl.jira.dev_status import pull_request_count, pull_requests
+from conveyor.etl.jira.dev_load import load_dev_status
+from conveyor.etl.jira.dev_status import pull_request_count
 from conveyor.etl.jira.metrics import UnmappedStatusError, WorkflowStep, default_status_mapping
 from conveyor.etl.jira.state import RawRow, load_raw
 from conveyor.etl.jira.tables import (
@@ -29,7 +30,6 @@ from conveyor.etl.jira.tables import (
     work_item_changelogs,
     work_item_comments,
     work_item_links,
-    work_item_pull_requests,
     work_item_types,
     work_items,
 )
@@ -118,7 +118,7 @@ def _load_row(conn: Connection, owner: Owner, raw: RawRow, companions: list[RawR
     if kind == "search":
         return load_issues(conn, owner, body.get("issues") or [], companions, raw.id)
     if kind == "dev":
-        return _dev_status(conn, owner, rest, body)
+        return load_dev_status(conn, owner, rest, body)
     if kind in ("statuscategory", "companion", "sweep"):
         return {}  # categories come inline with statuses; companions and sweeps go with their group
     raise PermanentError(f"raw row {raw.id} has source {source!r}, which no Jira transform reads")
@@ -272,14 +272,3 @@ def load_sweep(engine: Engine, owner: Owner, pages: list[RawRow]) -> Loaded:
                                                        work_items.c.external_id.in_(gone[start:start + 500])))
                          .values(deleted=True, deleted_at=_now()))
     return {"work_items": gone}
-
-
-def _dev_status(conn: Connection, owner: Owner, rest: str, body: Mapping[str, Any]) -> Loaded:
-    what, _, issue_id = rest.partition(":")
-    if what == "detail":
-        upsert(conn, work_item_pull_requests, [owner.row(issue_external_id=issue_id, pr_id=pr.id,
-                                                         **{k: v for k, v in asdict(pr).items() if k != "id"})
-                                               for pr in pull_requests(body)], keys=_keys(work_item_pull_requests))
-    conn.execute(update(work_items).where(and_(owner.where(work_items), work_items.c.external_id == issue_id))
-                 .values(dev_status_for=work_items.c.updated))
-    return {"work_items": [issue_id]} if what == "detail" else {}

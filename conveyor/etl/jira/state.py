@@ -60,10 +60,11 @@ def save_pages(engine: Engine, *, run_id: str, step: str, tenant: str, token: st
                cursor: Any, done: bool = False) -> list[int]:
     """Store `pages` (the JSON answers, unchanged) and the step's next cursor in one transaction:
     an attempt killed after this resumes from `cursor`; one killed before it fetches these pages
-    again (the same request fingerprint updates the same raw row)."""
+    again (the same request fingerprint updates the same raw row). `cursor` may be a function of
+    the new rows' ids (a cursor that names the pages its job has stored)."""
     with engine.begin() as conn:
         ids = _save_raw(conn, run_id, step, tenant, token, pages) if pages else []
-        _set_cursor(conn, run_id, step, cursor, len(pages), done)
+        _set_cursor(conn, run_id, step, cursor(ids) if callable(cursor) else cursor, len(pages), done)
     return ids
 
 

@@ -144,13 +144,14 @@ def extract_issues(sync: Sync, item: Any = None) -> int:
             return _emit_issue_rows(sync, mine, next_job=job + 1)
         if not state.get("search_done"):
             fields = [*ISSUE_SYSTEM_FIELDS, *_custom_field_ids(sync)]
-            for page in client.search_pages(run.jql, fields, start_token=state.get("token")):
+            seen = set(state.get("tokens", []))  # every token the step used: a cycle across jobs stops too
+            for page in client.search_pages(run.jql, fields, start_token=state.get("token"), seen=seen):
                 extra: list[Page] = []
                 client.complete_changelogs(page.items, extra)
                 for issue in page.items:
                     client.complete_comments(issue, extra)
                 companions = [_companion(page.request.fingerprint, p) for p in extra]
-                state.update(token=page.next_cursor, search_done=page.next_cursor is None, job=job,
+                state.update(token=page.next_cursor, search_done=page.next_cursor is None, job=job, tokens=sorted(seen),
                              issues=int(state.get("issues", 0)) + len(page.items))
                 ids = _save(sync, [_raw("jira:search", page), *companions],
                             lambda ids, mine=mine: {**state, "raw": _with(mine, ids[0])})

@@ -231,45 +231,49 @@ def _emit_issue_rows(sync: Sync, pages: list[int], *, next_job: int | None = Non
 
 # -- step 4 ---------------------------------------------------------------------------------
 def extract_dev_status(sync: Sync, item: Any = None) -> int:
-    """Pull requests of the issues whose Development field shows any, and whose `updated` moved
-    since they were last read: dev-status summary, then detail per instance type (numeric ids).
-    One job reads one batch of `DEV_BATCH` issues (stored with the cursor in one transaction),
-    emits it and continues the stage while more issues may be left."""
+    """Pull requests of the issues whose Development field shows any (or that had some: dev-status
+    then says they are gone), and whose `updated` moved since they were last read: dev-status
+    summary, then detail per instance type (numeric ids).
+
+    The entry job only plans: it continues the stage with one job per batch of `DEV_BATCH`
+    issues, all at once, so batches are read side by side (the extraction worker's concurrency).
+    A batch job stores its pages with its own cursor, marked done, in one transaction; a retried
+    one finds them there and emits them without asking Jira again."""
     if not sync.settings.get("dev_status", True):
         return _emit_step_rows(sync)
-    job = _job_number(item)
-    state, done, mine = _resume(sync, job)
-    if mine or done:  # an earlier attempt of this job stored its batch: emit it
-        return _emit_dev_batch(sync, mine, more=bool(state.get("more")) and not done, job=job)
-    after = str(state.get("after", ""))
+    if isinstance(item, dict) and "issues" in item:
+        return _dev_batch(sync, int(item["continue"]), [str(i) for i in item["issues"]])
     W, P = work_items, work_item_pull_requests
     query = (select(W.c.external_id).where(and_(
         W.c.tenant == sync.tenant, W.c.integration_id == sync.integration.id, W.c.deleted.is_(False),
-        # shows pull requests, or had some (dev-status then confirms they are gone)
         or_(W.c.pull_request_count > 0, W.c.pull_request_count.is_(None), exists().where(and_(
             P.c.tenant == W.c.tenant, P.c.integration_id == W.c.integration_id, P.c.issue_external_id == W.c.external_id))),
-        or_(W.c.dev_status_for.is_(None), W.c.dev_status_for != W.c.updated), W.c.external_id > after))
-        .order_by(W.c.external_id).limit(DEV_BATCH))
+        or_(W.c.dev_status_for.is_(None), W.c.dev_status_for != W.c.updated)))
+        .order_by(W.c.external_id))
     with sync.engine.connect() as conn:
         issue_ids = [str(r[0]) for r in conn.execute(query)]
-    more = len(issue_ids) == DEV_BATCH
-    with sync.client() as client, measured(sync, client):
-        pages: list[RawPage] = []
-        for issue_id in issue_ids:
-            summary = client.dev_status_summary(issue_id)
-            pages.append(_raw(f"jira:dev:summary:{issue_id}", summary))
-            for kind in instance_types(summary.body):
-                pages.append(_raw(f"jira:dev:detail:{issue_id}", client.dev_status_pull_requests(issue_id, kind)))
-        cursor = {"after": issue_ids[-1] if issue_ids else after, "job": job, "more": more}
-        mine = _save(sync, pages, lambda ids: {**cursor, "raw": ids}, done=not more)
-        sync.metrics(records=len(issue_ids))
-    return _emit_dev_batch(sync, mine, more=more, job=job)
+    batches = [issue_ids[i:i + DEV_BATCH] for i in range(0, len(issue_ids), DEV_BATCH)]
+    sync.ctx.continue_stage(*({"continue": n, "issues": batch} for n, batch in enumerate(batches, 1)))
+    sync.metrics(records=len(issue_ids))
+    return len(issue_ids)
 
 
-def _emit_dev_batch(sync: Sync, rows: list[int], *, more: bool, job: int) -> int:
+def _dev_batch(sync: Sync, n: int, issue_ids: list[str]) -> int:
+    cursor_step = f"{sync.step}#{n}"
+    committed = cursor_of(sync.engine, sync.run_id, cursor_step)
+    if committed is not None and committed[1]:  # stored by an earlier attempt, never emitted
+        rows = [int(i) for i in (committed[0] or {}).get("raw", [])]
+    else:
+        with sync.client() as client, measured(sync, client):
+            pages: list[RawPage] = []
+            for issue_id in issue_ids:
+                summary = client.dev_status_summary(issue_id)
+                pages.append(_raw(f"jira:dev:summary:{issue_id}", summary))
+                for kind in instance_types(summary.body):
+                    pages.append(_raw(f"jira:dev:detail:{issue_id}", client.dev_status_pull_requests(issue_id, kind)))
+            rows = save_pages(sync.engine, run_id=sync.run_id, step=sync.step, tenant=sync.tenant, token=sync.token,
+                              pages=pages, cursor=lambda ids: {"raw": ids}, done=True, cursor_step=cursor_step)
     if rows:
         sync.ctx.emit({"raw": rows})  # one transform job per batch, not per page
-    if more:
-        sync.ctx.continue_stage({"continue": job + 1})
     sync.metrics(items=1 if rows else 0)
     return len(rows)

@@ -67,9 +67,14 @@ def load_item(engine: Engine, owner: Owner, item: Any) -> Loaded:
     if isinstance(item, Mapping) and "raw" in item:  # a batch (dev-status pages): one transaction
         loaded: Loaded = defaultdict(list)
         rows = load_raw(engine, [int(i) for i in item["raw"]])
+        dev = [row for row in rows if row.source.startswith("jira:dev:")]
         with engine.begin() as conn:
             for row in rows:
-                for table, ids in load_row(engine, owner, row, conn).items():
+                if not row.source.startswith("jira:dev:"):
+                    for table, ids in load_row(engine, owner, row, conn).items():
+                        loaded[table] += ids
+            if dev:  # the batch's dev-status pages together: a few statements, not several per issue
+                for table, ids in load_dev_status(conn, owner, dev).items():
                     loaded[table] += ids
         return dict(loaded)
     if isinstance(item, bool) or not isinstance(item, int):
@@ -118,7 +123,7 @@ def _load_row(conn: Connection, owner: Owner, raw: RawRow, companions: list[RawR
     if kind == "search":
         return load_issues(conn, owner, body.get("issues") or [], companions, raw.id)
     if kind == "dev":
-        return load_dev_status(conn, owner, rest, body)
+        return load_dev_status(conn, owner, [raw])
     if kind in ("statuscategory", "companion", "sweep"):
         return {}  # categories come inline with statuses; companions and sweeps go with their group
     raise PermanentError(f"raw row {raw.id} has source {source!r}, which no Jira transform reads")

@@ -63,3 +63,31 @@ def test_run_metrics_over_the_api_and_prometheus(gh_app: Conveyor, fake: FakeGit
                   stage="extraction") == stages[("github_repositories", "extraction")]["pages"]
     assert series(scraped, "conveyor_github_points_remaining", tenant=tenant) == metrics["points_remaining"]
     assert series(scraped, "conveyor_github_parks_total", tenant=tenant, step=step, stage=stage) == 0
+
+
+def test_throttling_retries_and_halvings_are_counted_where_they_happened(
+        gh_app: Conveyor, fake: FakeGitHub, spawn_github_worker: Any, client: httpx.Client) -> None:
+    fake.inject("secondary", status=429, retry_after=1, operation="Repositories")  # short: slept in place
+    fake.inject("server_error", operation="PullRequests")                           # retried
+    fake.inject("bad_gateway", operation="PullRequestCommits")                      # page halved
+    spawn_github_worker(fake.token)
+    workers_up(gh_app)
+    tenant = new_tenant()
+    run = ended(gh_app, github.start(sync_params(fake), tenant=tenant).id)
+    assert run.state == "FINISHED", run.error
+
+    metrics = client.get(f"/api/github/runs/{run.id}/metrics").json()
+    stages = {(s["step"], s["stage"]): s for s in metrics["stages"]}
+    repos = stages[("github_repositories", "extraction")]
+    assert (repos["rate_limit_hits"], repos["parks"], repos["retries"]) == (1, 0, 0)
+    assert 0.9 <= repos["waited_seconds"] <= 2.0  # retry-after 1 s, counted from when the answer came
+    assert stages[("github_prs_with_nested", "extraction")]["retries"] == 1
+    assert stages[("github_prs_with_nested", "nested")]["page_shrinks"] == 1
+    assert {k: metrics["totals"][k] for k in ("rate_limit_hits", "retries", "page_shrinks", "parks")} == {
+        "rate_limit_hits": 1, "retries": 1, "page_shrinks": 1, "parks": 0}
+
+    scraped = client.get("/metrics").text
+    assert series(scraped, "conveyor_github_retries_total", tenant=tenant, step="github_prs_with_nested",
+                  stage="extraction") == 1
+    assert series(scraped, "conveyor_github_rate_limit_hits_total", tenant=tenant, step="github_repositories",
+                  stage="extraction") == 1

@@ -1,6 +1,6 @@
 """GitHub run metrics as Prometheus series, read from `github_run_metrics` at scrape time, as the
 Jira ones are: per tenant, step and stage the stage attempts, API calls, pages, records, GraphQL
-points spent and rate-limit parks (counters: rows are only ever added to or grown), and per
+points spent, rate-limit parks, throttled answers, seconds waited, retries and page halvings (counters: rows are only ever added to or grown), and per
 tenant the GraphQL points left at the latest answer (a gauge, with the window's reset time)."""
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ from conveyor.etl.github.tables import github_run_metrics as M
 log = logging.getLogger("conveyor.etl.github")
 COUNTERS = {"attempts": "GitHub stage attempts", "api_calls": "GitHub GraphQL and REST requests sent",
             "pages": "GitHub answer pages stored", "records": "Records loaded from GitHub",
-            "points_spent": "GitHub GraphQL rate-limit points spent", "parks": "Stage jobs parked by a GitHub rate limit"}
+            "points_spent": "GitHub GraphQL rate-limit points spent", "parks": "Stage jobs parked by a GitHub rate limit",
+            "rate_limit_hits": "Throttled GitHub answers (slept through or parked)",
+            "waited_seconds": "Seconds slept in place on short GitHub rate-limit waits",
+            "retries": "GitHub calls retried after 5xx or network errors",
+            "page_shrinks": "GitHub page sizes halved on 502/504 or resource limits"}
 
 
 class GitHubCollector(Collector):
@@ -30,7 +34,8 @@ class GitHubCollector(Collector):
         c = M.c
         sums = select(c.tenant, c.step, c.stage, func.count().label("attempts"), func.sum(c.api_calls),
                       func.sum(c.pages), func.sum(c.records), func.sum(c.points_spent),
-                      func.count(c.parked_until)).group_by(c.tenant, c.step, c.stage)
+                      func.count(c.parked_until), func.sum(c.rate_limit_hits), func.sum(c.waited_seconds),
+                      func.sum(c.retries), func.sum(c.page_shrinks)).group_by(c.tenant, c.step, c.stage)
         newest = select(c.tenant, func.max(c.updated_at).label("at")).where(
             c.points_remaining.is_not(None)).group_by(c.tenant).subquery()
         left = select(c.tenant, c.points_remaining, c.rate_reset_at).join(

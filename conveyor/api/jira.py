@@ -85,8 +85,14 @@ def sync(integration_id: IntegrationId, request: Request, caller: Operator, body
         raise ApiError(409, f"Integration {integration.name!r} is inactive.",
                        action="Activate it first: PATCH /api/integrations/{id} {\"active\": true}.")
     if integration.type == "github":  # the same button on the Integrations page starts either
-        return start_github_sync(get_ctx(request).app, integration.id, tenant=integration.tenant,
-                                 full=bool(body and body.full)).to_dict()
+        app = get_ctx(request).app
+        if integration.pipeline not in app.pipelines:
+            raise ApiError(409, f"This app does not declare the {integration.pipeline!r} pipeline, so it cannot sync "
+                                f"{integration.name!r}.",
+                           action="Call conveyor.etl.github.pipeline.register_github_pipeline(app) in the app module, "
+                                  "then restart the server and the workers.")
+        return start_github_sync(app, integration.id, tenant=integration.tenant, full=bool(body and body.full),
+                                 pipeline=integration.pipeline).to_dict()
     run = start_sync(get_ctx(request).app, integration.id, tenant=integration.tenant,
                      full=bool(body and body.full), sweep=bool(body and body.sweep))
     return run.to_dict()

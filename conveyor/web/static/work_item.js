@@ -7,7 +7,7 @@ import { duration, prRow } from "./pr_common.js";
 await boot();
 startHealth();
 
-const KEY = document.body.dataset.key;
+const KEY = document.body.dataset.key.toUpperCase(); // Jira keys are upper case
 const COLUMNS = ["pr", "title", "state", "author", "coding", "pickup", "review", "merge", "commits", "updated"];
 let next = null;
 let shown = 0;

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from datetime import datetime, timezone
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -68,7 +68,7 @@ def test_a_database_restart_does_not_make_every_worker_look_dead(own_cluster, tm
         # and every worker lock is gone with its session.
         time.sleep(app.settings.liveness_timeout + 1)
         own_cluster.start_server()
-        back, restarted_at = time.monotonic(), datetime.now(timezone.utc)
+        back, restarted_at = time.monotonic(), datetime.now(UTC)
         # Until the heartbeat and the lock probe could both have declared someone dead, nobody is.
         while time.monotonic() < back + RESTART_SETTLE_S + LOCK_GRACE_S + 2 * app.settings.maintenance_interval:
             try:

@@ -79,7 +79,7 @@ def load_item(engine: Engine, owner: Owner, item: Any) -> Loaded:
     """Transform and load one emitted item: a raw row id, {"raw": [ids]} (each loaded in turn), or
     {"sweep": [raw ids]} (the deletion sweep's pages, together)."""
     if isinstance(item, Mapping) and "sweep" in item:
-        return load_sweep(engine, owner, load_raw(engine, [int(i) for i in item["sweep"]]))
+        return load_sweep(engine, owner, [int(i) for i in item["sweep"]])
     if isinstance(item, Mapping) and "raw" in item:  # a batch (dev-status pages): one transaction
         loaded: Loaded = defaultdict(list)
         rows = load_raw(engine, [int(i) for i in item["raw"]])
@@ -280,13 +280,21 @@ def load_issues(conn: Connection, owner: Owner, issues: list[Mapping[str, Any]],
     return {"work_items": [str(i["id"]) for i in issues]}
 
 
-def load_sweep(engine: Engine, owner: Owner, pages: list[RawRow]) -> Loaded:
-    """Issues of the sweep's projects that Jira no longer has are marked deleted (kept, flagged)."""
-    present = {str(i["id"]) for page in pages for i in page.body.get("issues") or []}
-    keys = {str(i["key"]).split("-")[0] for page in pages for i in page.body.get("issues") or []}
+def load_sweep(engine: Engine, owner: Owner, raw_ids: list[int]) -> Loaded:
+    """Issues of the sweep's projects that Jira no longer has are marked deleted (kept, flagged).
+    The sweep's pages are read one at a time, keeping only ids and project keys: parsed whole,
+    50,000 issues' pages cost the transform worker tens of MB at once."""
+    present: set[str] = set()
+    keys: set[str] = set()
+    for raw_id in raw_ids:
+        for page in load_raw(engine, [raw_id]):
+            for issue in page.body.get("issues") or []:
+                present.add(str(issue["id"]))
+                keys.add(str(issue["key"]).split("-")[0])
     with engine.begin() as conn:
-        known = conn.execute(select(work_items.c.external_id, work_items.c.project_key).where(
-            and_(owner.where(work_items), work_items.c.deleted.is_(False)))).all()
+        known = conn.execute(  # streamed: the row set is every issue of the integration
+            select(work_items.c.external_id, work_items.c.project_key).where(
+                and_(owner.where(work_items), work_items.c.deleted.is_(False))).execution_options(yield_per=5000))
         gone = [str(r[0]) for r in known if str(r[0]) not in present and (not keys or r[1] in keys)]
         for start in range(0, len(gone), 500):
             conn.execute(update(work_items).where(and_(owner.where(work_items),

@@ -12,7 +12,12 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, select
 
 from conveyor.etl.embeddings.sources import SourceText, column_source, register_source
-from conveyor.etl.github.tables import pull_request_comments, pull_request_reviews, pull_requests, repositories
+from conveyor.etl.github.tables import (
+    pull_request_comments,
+    pull_request_reviews,
+    pull_requests,
+    repositories,
+)
 
 PULL_REQUESTS, REPOSITORIES = "pull_requests", "repositories"
 BATCH = 400  # ids per SELECT: well under any driver's bound-parameter limit

@@ -211,7 +211,9 @@ def _seed_when_live(app: Conveyor) -> None:
     from conveyor.errors import ConveyorError
 
     deadline = time.monotonic() + 60
-    while app.store.live_worker_count("default", app.settings.liveness_timeout)[0] == 0:
+    # The demo syncs' steps end with the embedding stage: its worker (loading the model) must be up too.
+    needed = ["default", *embedding_queues(app)]
+    while any(app.store.live_worker_count(q, app.settings.liveness_timeout)[0] == 0 for q in needed):
         if time.monotonic() > deadline:
             log.warning("no worker came up within 60 s; demo jobs not seeded")
             return

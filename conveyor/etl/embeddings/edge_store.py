@@ -53,10 +53,11 @@ def _import_edge() -> Any:
 class EdgeStore:
     concurrent_reads = True  # searches from other threads while one writes (Edge's shard locks)
 
-    def __init__(self, folder: Path | str, *, exact: bool = True, hnsw_ef: int | None = None) -> None:
-        """`exact=True` (default) scans the tenant's points instead of walking the HNSW graph: full
-        recall, p95 5.7 ms at 50,000 points here, where the filtered HNSW search found 17 % of the
-        true top 10 (bench/embeddings.py). `exact=False` and `hnsw_ef` for much larger stores."""
+    def __init__(self, folder: Path | str, *, exact: bool = False, hnsw_ef: int | None = 128) -> None:
+        """Segments not yet optimized are always scanned exactly. Once `conveyor embeddings optimize`
+        has built the per-tenant graphs, searches walk them at `hnsw_ef`=128: at 50,000 clustered
+        points, recall@10 0.93 and p95 39 ms at load 22-24, against 86 ms for the exact scan in the
+        same run (bench/edge_options.py). `exact=True` scans always (recall 1.0)."""
         self.edge = _import_edge()
         self.exact = exact
         self.hnsw_ef = hnsw_ef

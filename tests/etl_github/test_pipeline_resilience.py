@@ -159,7 +159,7 @@ def test_page_size_halves_on_502(gh_app: Conveyor, fake: FakeGitHub, spawn_githu
     done = ended(gh_app, github.start(sync_params(fake), tenant=tenant).id)
     assert done.state == "FINISHED", done.error
     sizes = [(r.status, r.variables["pageSize"]) for r in fake.graphql_requests("PullRequests")]
-    assert sizes[:2] == [(502, 25), (200, 12)]
+    assert sizes[:2] == [(502, 100), (200, 50)]
     assert count(gh_app, pull_requests, tenant) == 24
 
 

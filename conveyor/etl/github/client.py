@@ -40,7 +40,6 @@ from conveyor.etl.github.queries import load_query, operation_name
 log = logging.getLogger("conveyor.etl.github")
 
 MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZES = {"pull_requests": 25}  # outer PR pages carry four nested connections each
 PERMISSION_TYPES = ("FORBIDDEN", "INSUFFICIENT_SCOPES")
 SHRINK_STATUSES = (502, 504)
 RETRY_STATUSES = (500, 503)
@@ -228,7 +227,7 @@ class GitHubClient:
         """Runs a query that takes `$pageSize`: at the remembered size for this query (the
         documented maximum at first), halving on 502/504/resource limits, doubling back after a
         success. Gives up with GitHubServerError when a page of 1 still fails."""
-        ceiling = max_page_size or DEFAULT_PAGE_SIZES.get(query, MAX_PAGE_SIZE)
+        ceiling = max_page_size or MAX_PAGE_SIZE
         size = min(ceiling, self.page_sizes.get(query, ceiling))
         while True:
             try:

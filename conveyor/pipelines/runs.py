@@ -76,7 +76,8 @@ class PipelineRun:
 def counts_of(record: RunRecord) -> dict[tuple[str, str], StageCounts]:
     return {key: StageCounts(
         entered=int(c["entered"]), outstanding=int(c["outstanding"]), done=int(c["done"]), failed=int(c["failed"]),
-        cancelled=int(c["cancelled"]), running=int(c["running"]), started=bool(c["started"]),
+        cancelled=int(c["cancelled"]), running=int(c["running"]), parked=int(c.get("parked") or 0),
+        resume_at=c.get("resume_at"), started=bool(c["started"]),
         skipped=bool(c["skipped"]), started_at=c["started_at"], finished_at=c["finished_at"],
         last_error=c["last_error"]) for key, c in record.counts.items()}
 

@@ -6,9 +6,12 @@ import asyncio
 import os
 import random
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from conveyor import JobContext, PermanentError
+from conveyor.errors import ParkJob
 from conveyor.store.base import JobFilter
 from tests.tasks import FAST_RETRY, app
 
@@ -107,6 +110,21 @@ def paged(ctx: JobContext, params: dict[str, Any]) -> bool:
             return True
         time.sleep(0.02)
     return False
+@app.task(name="p.park_once", queue="p_transform", max_attempts=1)
+def park_once(ctx: JobContext, item: Any) -> Any:
+    """Runs P_BEFORE_PARK seconds, then parks its first run for P_PARK seconds (a rate limit:
+    ParkJob gives the attempt back, so one attempt is enough); resumed, runs P_AFTER_PARK seconds
+    (so it is seen running again) and passes the item on. A marker file per job in P_PARK_DIR
+    remembers the park across processes."""
+    mark = Path(os.environ["P_PARK_DIR"]) / f"parked-{ctx.job_id}"
+    if not mark.exists():
+        time.sleep(float(os.environ.get("P_BEFORE_PARK", "0")))
+        mark.write_text(ctx.job_id)
+        resume_at = datetime.now(UTC) + timedelta(seconds=float(os.environ.get("P_PARK", "2")))
+        raise ParkJob(resume_at, "rate limited: 429 with Retry-After")
+    time.sleep(float(os.environ.get("P_AFTER_PARK", "0")))
+    ctx.emit(item)
+    return item
 
 
 def _stages(transform_task: str = "p.transform", extract_queue: str | None = None) -> list[dict[str, Any]]:
@@ -137,6 +155,7 @@ etl_hang_once = app.pipeline("t.etl_hang_once", steps=[{"name": "main", "stages"
 etl_paged = app.pipeline("t.etl_paged", steps=[{"name": "main", "stages": [
     {"name": "extraction", "task": "p.paged"}, {"name": "transform", "task": "p.transform"},
     {"name": "embedding", "task": "p.embed"}]}])
+etl_park = app.pipeline("t.etl_park", steps=[{"name": "main", "stages": _stages("p.park_once")}])
 etl_tiered = app.pipeline("t.etl_tiered", steps=[
     {"name": "main", "stages": _stages(extract_queue="p_extract_{tier}")},
 ])

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,9 @@ class DeclaredPipeline:
 
     app: Conveyor
     declaration: Pipeline
+    # run id -> {step name: metrics}: what the integration measured per step (API calls, pages,
+    # records...), shown under each step of the run's status JSON. Set by the ETL that declares it.
+    step_metrics: Callable[[str], dict[str, Any]] | None = None
 
     @property
     def name(self) -> str:

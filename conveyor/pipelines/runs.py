@@ -314,7 +314,11 @@ class Runs:
         record = self.sql.get_run(run_id, tenant)
         if record is None:
             return None
-        return _public(record, self._declaration(record.pipeline))
+        run = _public(record, self._declaration(record.pipeline))
+        declared = self.app.pipelines.get(record.pipeline)
+        if declared is not None and declared.step_metrics is not None:
+            _add_step_metrics(run.status, declared.step_metrics(run_id))
+        return run
 
     def list(self, filters: RunFilter | None = None, limit: int = 50, before: str | None = None) -> list[PipelineRun]:
         """Runs with live cells, as get() shows them (their counters come in one statement per page)."""
@@ -332,6 +336,14 @@ class Runs:
             self.advance(run_id)
             n += 1
         return n
+
+
+def _add_step_metrics(status: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """Each step's entry of the status JSON gets `metrics` (None for a step that measured nothing
+    yet). A copy of each entry: the stored status is not changed."""
+    steps = status.get("steps") or {}
+    for name, entry in list(steps.items()):
+        steps[name] = {**entry, "metrics": metrics.get(name)}
 
 
 def _nearest_decision(pipeline: Pipeline, counts: dict[tuple[str, str], StageCounts], decision: Decision) -> int:

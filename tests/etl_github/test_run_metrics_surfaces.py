@@ -54,6 +54,12 @@ def test_run_metrics_over_the_api_and_prometheus(gh_app: Conveyor, fake: FakeGit
     stages = {(s["step"], s["stage"]): s for s in metrics["stages"]}
     assert stages[("github_prs_with_nested", "nested")]["points_spent"] > 0  # the huge PR's follow-ups
     assert stages[("github_prs_with_nested", "transform")]["api_calls"] == 0  # transforms read the raw store only
+    # the same figures per step inside the run's status JSON (app.get_run: the API server of these
+    # tests serves tests.tasks:app, which does not declare the github pipeline)
+    shown = gh_app.get_run(run.id).status["steps"]
+    prs = shown["github_prs_with_nested"]["metrics"]
+    assert prs["stages"]["nested"]["points_spent"] == stages[("github_prs_with_nested", "nested")]["points_spent"]
+    assert sum(s["metrics"]["api_calls"] for s in shown.values()) == totals["api_calls"]
 
     scraped = client.get("/metrics").text
     step, stage = "github_prs_with_nested", "nested"

@@ -44,3 +44,10 @@ def test_full_sync_loads_every_issue_with_complete_changelogs(app: Conveyor, sta
     issues = metrics[("jira_issues_with_changelogs", "extraction")]
     assert issues["records"] == live_issue_count(jira_site) and issues["expected"] == live_issue_count(jira_site)
     assert issues["api_calls"] >= 5 and issues["note"] is None
+    # the same figures, per step, inside the run's status JSON
+    status = app.get_run(run.id).status["steps"]
+    shown = status["jira_issues_with_changelogs"]["metrics"]
+    assert shown["records"] == shown["expected"] == live_issue_count(jira_site) and shown["short"] is False
+    assert shown["api_calls"] >= issues["api_calls"] and shown["pages"] >= 5 and shown["note"] is None
+    assert shown["items"]["transform"] >= 1 and shown["seconds"] > 0
+    assert all(status[step]["metrics"]["api_calls"] >= 1 for step in status), status

@@ -145,3 +145,6 @@ def test_a_short_fetch_says_so_in_the_run_metrics(app: Conveyor, start_worker: A
     expected = live_issue_count(jira_site)
     assert issues["expected"] == expected and issues["records"] == 0
     assert issues["note"] == f"fetched 0 issues, fewer than the {expected} Jira expected"
+    shown = app.get_run(run.id).status["steps"]["jira_issues_with_changelogs"]["metrics"]
+    assert shown["short"] is True and shown["records"] == 0 and shown["expected"] == expected
+    assert shown["note"] == issues["note"]

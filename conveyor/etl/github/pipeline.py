@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from conveyor.etl.db import shared_engine
 from conveyor.etl.embeddings.stage import EMBED_TASK, register_embedding_tasks
 from conveyor.etl.github import search_sources
+from conveyor.etl.github.reads import step_metrics
 from conveyor.etl.github.stage_env import run_params, stage_env
 from conveyor.etl.github.steps import (
     PULL_REQUESTS_STEP,
@@ -91,13 +93,15 @@ def register_github_pipeline(app: Conveyor, *, name: str = "github", extraction_
             declared.append({"name": "embedding", "task": embedding_task, "queue": embedding_queue})
         return declared
 
-    return app.pipeline(name, steps=[
+    declared = app.pipeline(name, steps=[
         {"name": REPOSITORIES_STEP, "display_name": "Repositories",
          "stages": stages(("extraction", repositories_extraction), ("transform", repositories_transform))},
         {"name": PULL_REQUESTS_STEP, "display_name": "Pull requests, commits, reviews & comments", "order": "wait",
          "stages": stages(("extraction", pull_requests_extraction), ("nested", pull_requests_nested),
                           ("transform", pull_requests_transform))},
     ])
+    declared.step_metrics = lambda run_id: step_metrics(shared_engine(app.settings.database_url), run_id)
+    return declared
 
 
 def start_sync(app: Conveyor, integration_id: str, *, tenant: str, full: bool = False,

@@ -200,3 +200,19 @@ def run_metrics(engine: Engine, run_id: str, tenant: str | None = None) -> dict[
             "stages": stages, "totals": totals,
             "points_remaining": last.points_remaining if last else None,
             "rate_limit_reset_at": last.rate_reset_at.isoformat() if last and last.rate_reset_at else None}
+
+
+def step_metrics(engine: Engine, run_id: str) -> dict[str, Any]:
+    """Step name -> {its summed counters, "stages": {stage: counters}} for the run's status JSON."""
+    out: dict[str, Any] = {}
+    keys = ("attempts", "api_calls", "pages", "records", "points_spent", "parks", "rate_limit_hits", "retries",
+            "page_shrinks")
+    for stage in run_metrics(engine, run_id)["stages"]:
+        step = out.setdefault(stage["step"], {**{k: 0 for k in keys}, "waited_seconds": 0.0, "waiting_until": None,
+                                              "stages": {}})
+        for k in keys:
+            step[k] += int(stage[k] or 0)
+        step["waited_seconds"] = round(step["waited_seconds"] + float(stage["waited_seconds"] or 0), 3)
+        step["waiting_until"] = max(filter(None, [step["waiting_until"], stage["waiting_until"]]), default=None)
+        step["stages"][stage["stage"]] = {k: v for k, v in stage.items() if k not in ("step", "stage")}
+    return out

@@ -20,6 +20,7 @@ from conveyor.etl.jira import search_sources
 from conveyor.etl.jira.extract import extract_dev_status, extract_issues, extract_projects, extract_statuses
 from conveyor.etl.jira.load import Owner, load_item
 from conveyor.etl.jira.retransform import retransform
+from conveyor.etl.jira.state import step_metrics
 from conveyor.etl.jira.sync import (
     DISPLAY_NAMES,
     PIPELINE,
@@ -75,7 +76,9 @@ def register_jira(app: Conveyor, *, embedding: bool = True) -> DeclaredPipeline:
               "stages": [{"name": "extraction", "task": jira_extract}, {"name": "transform", "task": jira_transform},
                          *embed]}
              for i, name in enumerate(STEPS)]
-    return app.pipeline(PIPELINE, steps=steps)
+    declared = app.pipeline(PIPELINE, steps=steps)
+    declared.step_metrics = lambda run_id: step_metrics(shared_engine(app.settings.database_url), run_id)
+    return declared
 
 
 def start_sync(app: Conveyor, integration_id: str, *, tenant: str, full: bool = False, sweep: bool = False,

@@ -210,3 +210,34 @@ def run_metrics(engine: Engine, run_id: str) -> list[dict[str, Any]]:
                             .order_by(jira_step_metrics.c.step, jira_step_metrics.c.stage))
         return [{**{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r._mapping.items()},
                  "waiting": r.parked_until is not None and r.parked_until > now} for r in rows]
+
+
+_SUMMED = ("api_calls", "pages", "rate_limit_hits", "parked_seconds", "retries", "seconds")
+
+
+def step_metrics(engine: Engine, run_id: str) -> dict[str, Any]:
+    """Step name -> its run metrics for the run's status JSON: the stage rows summed, records
+    fetched (extraction) against the expected count, `short` and the note when it fetched fewer,
+    items per stage, and `waiting`/`parked_until` while a stage is parked on a rate limit."""
+    out: dict[str, Any] = {}
+    for row in run_metrics(engine, run_id):
+        step = out.setdefault(row["step"], {**{k: 0 for k in _SUMMED}, "records": 0, "expected": None,
+                                            "short": False, "note": None, "waiting": False, "parked_until": None,
+                                            "items": {}, "records_per_stage": {}})
+        for k in _SUMMED:
+            step[k] += row[k] or 0
+        step["items"][row["stage"]] = row["items"]
+        step["records_per_stage"][row["stage"]] = row["records"]
+        if row["stage"] == "extraction":
+            step["records"] = row["records"]
+        if row["expected"] is not None:
+            step["expected"] = row["expected"]
+            step["short"] = step["short"] or (row["stage"] == "extraction" and row["records"] < row["expected"])
+        if row["note"]:
+            step["note"] = row["note"]
+        if row["waiting"]:
+            step["waiting"], step["parked_until"] = True, row["parked_until"]
+    for step in out.values():
+        step["parked_seconds"] = round(step["parked_seconds"], 3)
+        step["seconds"] = round(step["seconds"], 3)
+    return out

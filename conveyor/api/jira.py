@@ -20,6 +20,7 @@ from conveyor.api.schemas import TENANT_PATTERN, ErrorOut
 from conveyor.api.state import get_ctx
 from conveyor.etl.db import shared_engine
 from conveyor.etl.github.pipeline import start_sync as start_github_sync
+from conveyor.etl.jira.charts import charts as work_item_charts_of
 from conveyor.etl.jira.load import Owner
 from conveyor.etl.jira.mappings import (
     change_mapping,
@@ -103,6 +104,17 @@ def metrics(integration_id: IntegrationId, run_id: Annotated[str, Path(max_lengt
             request: Request, caller: Viewer) -> dict[str, Any]:
     _jira(request, caller, integration_id)
     return {"run_id": run_id, "steps": run_metrics(_engine(request), run_id)}
+
+
+@router.get("/api/integrations/{integration_id}/charts", responses=ANSWERS)
+def work_item_charts(integration_id: IntegrationId, request: Request, caller: Viewer,
+                     project: Annotated[str | None, Query(max_length=100, pattern=r"^[A-Z][A-Z0-9_]*$")] = None,
+                     bins: Annotated[int, Query(ge=1, le=60)] = 12,
+                     weeks: Annotated[int, Query(ge=1, le=104)] = 16) -> dict[str, Any]:
+    """Cycle-time and lead-time distributions and weekly throughput of one project (all projects
+    without `project`), aggregated in SQL over every work item of the integration."""
+    _, owner = _jira(request, caller, integration_id)
+    return work_item_charts_of(_engine(request), owner, project, bins=bins, weeks=weeks)
 
 
 @router.get("/api/integrations/{integration_id}/custom-fields", responses=ANSWERS)

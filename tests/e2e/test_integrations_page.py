@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from playwright.sync_api import expect
+from sqlalchemy import select
 
+from conveyor.etl.db import shared_engine
 from conveyor.etl.jira.pipeline import start_sync
+from conveyor.etl.jira.tables import work_items
 from conveyor.fakes.jira import FakeJira
 from conveyor.integrations import Integrations
 from tests.conftest import wait_for
@@ -67,6 +70,20 @@ def test_add_test_sync_and_map_a_jira_integration(app: Any, server: DashboardSer
     expect(items).to_contain_text("ALPHA-")
     expect(page.locator("[data-chart^='Cycle time'] rect").first).to_be_attached()
     expect(page.locator("[data-chart^='Weekly throughput']")).to_be_visible()
+    # per project: the selector lists the projects; choosing one redraws from every item of it
+    with shared_engine(app.settings.database_url).connect() as conn:
+        rows = conn.execute(select(work_items.c.project_key, work_items.c.total_cycle_time_seconds)).all()
+    keys = sorted({r.project_key for r in rows})
+    choose = page.get_by_test_id("chart-project")
+    expect(choose.locator("option")).to_have_count(len(keys) + 1)
+    cycle = sum(r.total_cycle_time_seconds is not None for r in rows)
+    expect(page.locator("[data-chart^='Cycle time']")).to_have_attribute("data-chart", f"Cycle time (days) · {cycle} items")
+    key = keys[-1]
+    choose.select_option(key)
+    expect(page.get_by_test_id("charts")).to_have_attribute("data-project", key, timeout=LIVE)
+    cycle = sum(r.total_cycle_time_seconds is not None for r in rows if r.project_key == key)
+    expect(page.locator("[data-chart^='Cycle time']")).to_have_attribute("data-chart", f"Cycle time (days) · {cycle} items")
+    expect(page.get_by_test_id("chart-project")).to_have_value(key)
     web.shot("integrations")
 
     first = page.locator("#mapping-table select[data-column='custom_field_01']")

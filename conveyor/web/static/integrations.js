@@ -98,7 +98,7 @@ async function saveMapping(item, mapping, button) {
 }
 
 async function items(item) {
-  const page = await api("/api/work-items?limit=500" + (item.tenant ? "" : ""));
+  const page = await api("/api/work-items?limit=500");
   const mine = page.items.filter((i) => i.integration_id === item.id);
   $("#items-card").hidden = false;
   $("#items-count").textContent = `${fmtNum(mine.length)} shown`;
@@ -106,8 +106,20 @@ async function items(item) {
     h("td", { class: "mono" }, h("a", { href: `/work-items/${encodeURIComponent(i.key)}` }, i.key)), h("td", {}, i.summary), h("td", {}, i.status_name || ""), h("td", {}, i.workflow_step || ""),
     h("td", { class: "num" }, fmtDays(i.total_cycle_time_seconds)), h("td", { class: "num" }, fmtDays(i.total_lead_time_seconds)),
     h("td", { class: "num" }, fmtNum(i.total_work_starts)))));
-  clear($("#charts"), histogram("Cycle time (days)", mine.map((i) => i.total_cycle_time_seconds)),
-    histogram("Lead time (days)", mine.map((i) => i.total_lead_time_seconds)), throughput(mine));
+  await charts(item, "");
+}
+
+// The charts of one project (or all): the server aggregates every work item in SQL, per project.
+async function charts(item, project) {
+  const data = await api(`/api/integrations/${item.id}/charts` + (project ? `?project=${encodeURIComponent(project)}` : ""));
+  const choose = h("select", { id: "chart-project", "data-testid": "chart-project", "aria-label": "Project of the charts" },
+    h("option", { value: "" }, "All projects"),
+    ...data.projects.map((p) => h("option", { value: p.key, ...(p.key === project ? { selected: "" } : {}) }, `${p.key} (${fmtNum(p.items)})`)));
+  choose.addEventListener("change", () => charts(item, choose.value).catch(reportError));
+  clear($("#charts"), h("label", { class: "small" }, "Charts of ", choose),
+    distribution("Cycle time (days)", data.cycle_time), distribution("Lead time (days)", data.lead_time),
+    bars("Weekly throughput (completed)", data.throughput.map((w) => w.week), data.throughput.map((w) => w.completed)));
+  $("#charts").dataset.project = project;
 }
 
 // Small SVG charts drawn by the page (no chart library, no CDN).
@@ -130,25 +142,8 @@ function bars(title, labels, values) {
   return h("figure", { class: "card chart", "data-chart": title }, h("figcaption", { class: "small" }, title), chart);
 }
 
-function histogram(title, seconds) {
-  const days = seconds.filter((s) => s !== null && s !== undefined).map((s) => s / 86400);
-  const top = Math.max(1, Math.ceil(Math.max(0, ...days)));
-  const bins = 12, size = top / bins, counts = new Array(bins).fill(0);
-  for (const d of days) counts[Math.min(bins - 1, Math.floor(d / size))] += 1;
-  return bars(`${title} · ${days.length} items`, counts.map((_, i) => `${(i * size).toFixed(1)}–${((i + 1) * size).toFixed(1)} d`), counts);
-}
-
-function throughput(list) {
-  const weeks = new Map();
-  for (const i of list) {
-    if (!i.work_last_completed_at) continue;
-    const d = new Date(i.work_last_completed_at);
-    const monday = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() - ((d.getUTCDay() + 6) % 7)));
-    const key = monday.toISOString().slice(0, 10);
-    weeks.set(key, (weeks.get(key) || 0) + 1);
-  }
-  const keys = [...weeks.keys()].sort().slice(-16);
-  return bars("Weekly throughput (completed)", keys, keys.map((k) => weeks.get(k)));
+function distribution(title, chart) {
+  return bars(`${title} · ${chart.items} items`, chart.bins.map((b) => `${b.from_days}–${b.to_days} d`), chart.bins.map((b) => b.count));
 }
 
 function list(value) {

@@ -4,6 +4,8 @@ Threads and why:
 - the asyncio loop claims jobs and runs `async def` tasks;
 - `def` tasks run in a thread pool of `concurrency` threads;
 - database calls from the loop run on a small dedicated pool, so a slow query never stalls tasks;
+  except, on PostgreSQL, claims and completions: each has a connection the loop owns and awaits
+  (store.loop_batches()), since two thread hops per batch cost more than the statement's own work;
 - the lifeline thread heartbeats, applies pause/resume/stop, notices cancellations and runs the
   maintenance pass. It has its own thread so a task that hogs the event loop (or, in pure Python,
   the GIL) cannot make its worker look dead.
@@ -107,6 +109,10 @@ class Worker:
         self._stop_now = False
         self._lifeline_stop = threading.Event()
         self._db_pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="conveyor-db")
+        # Claims and completions awaited on the loop (PostgreSQL), one connection each so that a
+        # claim never waits for a completion; None: the store's calls on the database threads.
+        self._claims = app.store.loop_batches()
+        self._finishes = app.store.loop_batches()
         self._task_pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="conveyor-task")
         self.started = threading.Event()  # set once registered and claiming (tests, supervisors)
         self._claim_threshold = max(1, min(self.settings.claim_batch, self.concurrency) // 2)
@@ -159,6 +165,9 @@ class Worker:
             await flusher
             self._lifeline_stop.set()
             lifeline.join(timeout=self.settings.heartbeat_interval + 5)
+            for batches in (self._claims, self._finishes):
+                if batches is not None:
+                    await batches.close()
             try:
                 await self._db(self.store.stop_worker, self.id)
             except Exception as exc:  # the database went away: back off, retry
@@ -207,7 +216,9 @@ class Worker:
             want = min(free, self.settings.claim_batch)
             self._wake.clear()
             try:
-                if self._running or self._outcomes or self._flushing:
+                if self._claims is not None:
+                    jobs = await self._claims.claim_jobs(self.id, self.queues, want)
+                elif self._running or self._outcomes or self._flushing:
                     jobs = await self._db(self.store.claim_jobs, self.id, self.queues, want)
                 else:  # idle (nothing running, nothing being recorded: on SQLite the claim would wait
                     # for that write): claim right here, two thread hops less of pickup latency
@@ -382,7 +393,10 @@ class Worker:
                 if self._outcomes:
                     self._flush_needed.set()
                 try:
-                    await self._db(self.store.finish_jobs, batch)
+                    if self._finishes is not None:
+                        await self._finishes.finish_jobs(batch)
+                    else:
+                        await self._db(self.store.finish_jobs, batch)
                     backoff = 0.05
                     self._flushing = []
                     self._advance_runs_of(batch)  # pipelines

@@ -30,8 +30,9 @@ from conveyor.app import INTERNAL_TASK_PREFIX, Conveyor, Task
 from conveyor.context import JobContext, _current, with_deadline
 from conveyor.errors import JobCancelledError
 from conveyor.failures import failure_fields
+from conveyor.inline_jobs import never_waits, run_inline
 from conveyor.lifeline import run_lifeline
-from conveyor.logs import flush_logs, job_event, job_log_fields, lifecycle
+from conveyor.logs import JobLines, attempt_ended, flush_logs, job_lines, lifecycle
 from conveyor.maintenance import DEFAULT_QUEUES, STAGE_INTERVAL, StageWarnings, run_maintenance
 from conveyor.model import JobState, Outcome, WorkerInfo
 from conveyor.pipelines.emits import StageEmits
@@ -53,7 +54,7 @@ ADVANCE_EVERY = 0.02  # pipelines: seconds between passes over the runs whose jo
 class _Running:
     """One attempt in flight."""
 
-    __slots__ = ("claimed", "ctx", "task", "handed_back", "in_thread")
+    __slots__ = ("claimed", "ctx", "task", "handed_back", "in_thread", "log_fields")
 
     def __init__(self, claimed: ClaimedJob, ctx: JobContext, in_thread: bool) -> None:
         self.claimed = claimed
@@ -61,7 +62,10 @@ class _Running:
         self.task: asyncio.Task[None] | None = None
         self.handed_back = False
         self.in_thread = in_thread  # a def task: takes one of the pool's threads
+        self.log_fields: str | None = None  # its JOB_* lines' fields, formatted at JOB_START
 
+
+_BUILD_LATER: list[Any] = []  # Outcome.emits: the attempt's emits are built on a database thread
 
 SUPERVISOR_PID_ENV = "CONVEYOR_SUPERVISOR_PID"  # set by `conveyor up` for the workers it starts
 
@@ -121,6 +125,8 @@ class Worker:
         self.stage_emits = StageEmits(app)  # pipelines: builds emitted items into stage jobs
         self._runs_to_advance: set[str] = set()  # pipelines: runs whose jobs just ended
         self._advance_needed = Signal()
+        self._lines: JobLines | None = job_lines()
+        self._inline: dict[str, bool] = {}  # task name -> its async body never waits (inline_jobs.py)
         self.liveness = WorkerLiveness(self)  # worker lock; no claims while it may be declared dead
 
     # -- public ---------------------------------------------------------------------------
@@ -213,6 +219,7 @@ class Worker:
                 await self._wait_any(self._slot_free, timeout=0.002)
                 continue
             self._waited_for_slots = False
+            self._lines = job_lines()  # the logging set-up, looked at once per batch
             want = min(free, self.settings.claim_batch)
             self._wake.clear()
             try:
@@ -229,8 +236,11 @@ class Worker:
                 await self._wait_any(timeout=backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            for claimed in jobs:
-                self._start(claimed)
+            # Every job of the batch is known (in _running) before any body runs inline: the
+            # lifeline thread hands back leases this worker does not know of.
+            inline = [running for running in map(self._start, jobs) if running is not None]
+            for running in inline:
+                self._run_inline(running)
             if len(jobs) < want:
                 await self._wait_any(self._wake, timeout=poll)
 
@@ -256,7 +266,8 @@ class Worker:
                 self._stage_warnings.failed(exc)
 
     # -- execution ------------------------------------------------------------------------
-    def _start(self, claimed: ClaimedJob) -> None:
+    def _start(self, claimed: ClaimedJob) -> _Running | None:
+        """Start a job in a task of its own; or return it, to be run inline (_run_inline)."""
         ctx = JobContext(
             job_id=claimed.id, task=claimed.task, queue=claimed.queue, tenant=claimed.tenant,
             attempt=claimed.attempts, max_attempts=claimed.max_attempts, token=claimed.token,
@@ -273,45 +284,83 @@ class Worker:
             self._claims_fit_threads = True
         running = _Running(claimed, ctx, in_thread)
         self._running[claimed.id] = running
+        if task is not None and claimed.timeout is None and self._runs_inline(task):
+            return running
         running.task = asyncio.create_task(self._execute(running))
+        return None
 
-    async def _execute(self, running: _Running) -> None:
+    def _runs_inline(self, task: Task[Any, Any]) -> bool:
+        inline = self._inline.get(task.name)
+        if inline is None:
+            inline = self._inline[task.name] = never_waits(task.fn)
+        return inline
+
+    def _run_inline(self, running: _Running) -> None:
+        """An async body that cannot wait runs to its end right here, without a task (inline_jobs.py)."""
         claimed, ctx = running.claimed, running.ctx
+        task = self.app.tasks[claimed.task]
         started = time.monotonic()
-        job_event("JOB_START", claimed.id, claimed.task, claimed.queue, claimed.attempts, claimed.token)
+        if self._lines is not None:
+            running.log_fields = self._lines.start(claimed)
+        try:
+            task.signature.check(task.name, claimed.args, claimed.kwargs)
+            args = [ctx, *claimed.args] if task.takes_context else claimed.args
+            outcome = self._returned(claimed, ctx, run_inline(task.fn, args, claimed.kwargs, ctx))
+        except BaseException as exc:  # every failure is recorded, none escapes
+            outcome = self._ended(running, exc)
+        if outcome.emits is _BUILD_LATER:  # pipelines: built on a database thread, then recorded
+            running.task = asyncio.create_task(self._execute(running, (outcome, started)))
+        else:
+            self._record(outcome, running, time.monotonic() - started)
+
+    async def _execute(self, running: _Running, returned: tuple[Outcome, float] | None = None) -> None:
+        claimed, ctx = running.claimed, running.ctx
+        if returned is None:
+            started = time.monotonic()
+            if self._lines is not None:
+                running.log_fields = self._lines.start(claimed)
         outcome: Outcome
         try:
-            task = self.app.tasks.get(claimed.task)
-            if task is None:
-                raise LookupError(
-                    f"Task {claimed.task!r} is not registered in this worker (app {self.app.app_path or '?'}); "
-                    "deploy a worker whose app defines it."
-                )
-            # Arguments that do not fit the signature (a job written before the task changed, or
-            # by a client that skipped the check) fail the same way every time: permanent.
-            task.signature.check(task.name, claimed.args, claimed.kwargs)
-            result = await self._invoke(task, claimed, ctx)
-            if ctx.cancelled:
-                outcome = self._outcome(claimed, JobState.CANCELLED)
+            if returned is None:
+                task = self.app.tasks.get(claimed.task)
+                if task is None:
+                    raise LookupError(
+                        f"Task {claimed.task!r} is not registered in this worker (app {self.app.app_path or '?'}); "
+                        "deploy a worker whose app defines it."
+                    )
+                # Arguments that do not fit the signature (a job written before the task changed, or
+                # by a client that skipped the check) fail the same way every time: permanent.
+                task.signature.check(task.name, claimed.args, claimed.kwargs)
+                outcome = self._returned(claimed, ctx, await self._invoke(task, claimed, ctx))
             else:
-                if result is not None:
-                    dumps(result)  # a result that cannot be stored fails the attempt, not the batch
-                outcome = self._outcome(claimed, JobState.COMPLETED, result=result)
-                if ctx.emitted:  # pipelines: the emits go with the completion, in its transaction
-                    if self.stage_emits.quick(claimed, ctx.emitted):  # a few items, run known: no thread hop
-                        outcome.emits = self.stage_emits.build(claimed, ctx.emitted)
-                    else:
-                        outcome.emits = await self._db(self.stage_emits.build, claimed, ctx.emitted)
-        except asyncio.CancelledError:
-            if running.handed_back:
-                outcome = self._outcome(claimed, JobState.QUEUED)
-            else:
-                outcome = self._outcome(claimed, JobState.CANCELLED)
-        except JobCancelledError:
-            outcome = self._outcome(claimed, JobState.CANCELLED)
+                outcome, started = returned
+            if outcome.emits is _BUILD_LATER:
+                outcome.emits = await self._db(self.stage_emits.build, claimed, ctx.emitted)
         except BaseException as exc:  # every failure is recorded, none escapes
-            outcome = self._failure(claimed, exc)
-        self._record(outcome, claimed, time.monotonic() - started)
+            outcome = self._ended(running, exc)
+        self._record(outcome, running, time.monotonic() - started)
+
+    def _returned(self, claimed: ClaimedJob, ctx: JobContext, result: Any) -> Outcome:
+        """The outcome of an attempt whose body returned; emits too many to build here: _BUILD_LATER."""
+        if ctx.cancelled:
+            return self._outcome(claimed, JobState.CANCELLED)
+        if result is not None:
+            dumps(result)  # a result that cannot be stored fails the attempt, not the batch
+        outcome = self._outcome(claimed, JobState.COMPLETED, result=result)
+        if ctx.emitted:  # pipelines: the emits go with the completion, in its transaction
+            if self.stage_emits.quick(claimed, ctx.emitted):  # a few items, run known: no thread hop
+                outcome.emits = self.stage_emits.build(claimed, ctx.emitted)
+            else:
+                outcome.emits = _BUILD_LATER
+        return outcome
+
+    def _ended(self, running: _Running, exc: BaseException) -> Outcome:
+        """The outcome of an attempt that raised (or was cancelled, or handed back)."""
+        if isinstance(exc, asyncio.CancelledError):
+            return self._outcome(running.claimed, JobState.QUEUED if running.handed_back else JobState.CANCELLED)
+        if isinstance(exc, JobCancelledError):
+            return self._outcome(running.claimed, JobState.CANCELLED)
+        return self._failure(running.claimed, exc)
 
     async def _invoke(self, task: Task[Any, Any], claimed: ClaimedJob, ctx: JobContext) -> Any:
         args = ([ctx] if task.takes_context else []) + list(claimed.args)
@@ -348,31 +397,21 @@ class Worker:
         fields = failure_fields(self.app, claimed, exc)
         return self._outcome(claimed, fields.pop("state"), **fields)
 
-    def _record(self, outcome: Outcome, claimed: ClaimedJob, seconds: float) -> None:
-        running = self._running.pop(outcome.job_id, None)
-        if running is not None and running.in_thread:
+    def _record(self, outcome: Outcome, running: _Running, seconds: float) -> None:
+        claimed = running.claimed
+        if self._running.pop(claimed.id, None) is not None and running.in_thread:
             self._in_threads -= 1
         self._slot_free.set()
         self._outcomes.append(outcome)
         self._flush_needed.set()
-        state = outcome.state
-        if state == JobState.COMPLETED:
+        if outcome.state is JobState.COMPLETED:
             self.processed += 1
-            job_event("JOB_DONE", claimed.id, claimed.task, claimed.queue, claimed.attempts, claimed.token,
-                      duration=round(seconds, 6))
+            if self._lines is not None:
+                self._lines.done(claimed, running.log_fields, round(seconds, 6))
             return
-        fields = {"duration": round(seconds, 6), **job_log_fields(claimed)}
-        if state in (JobState.SCHEDULED, JobState.DEAD):
+        if outcome.state in (JobState.SCHEDULED, JobState.DEAD):
             self.failed += 1
-            lifecycle("JOB_FAIL", logging.WARNING, error=outcome.error, **fields)
-            if state == JobState.SCHEDULED:
-                lifecycle("JOB_RETRY", logging.WARNING, delay=round(outcome.retry_delay, 3), **fields)
-            else:
-                lifecycle("JOB_DEAD", logging.ERROR, error=outcome.error, **fields)
-        elif state == JobState.CANCELLED:
-            lifecycle("JOB_CANCELLED", **fields)
-        else:
-            lifecycle("JOB_HANDED_BACK", **fields)
+        attempt_ended(outcome, claimed, seconds)
 
     # -- completions ----------------------------------------------------------------------
     _stop_flusher = False

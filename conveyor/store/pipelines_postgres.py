@@ -27,6 +27,7 @@ from conveyor.store.pipelines_common import (
     attach_version,
 )
 from conveyor.store.postgres import event_notices, notify
+from conveyor.store.postgres.batches import finished_ids
 from conveyor.store.postgres.connection import Q
 
 if TYPE_CHECKING:
@@ -81,7 +82,8 @@ def finish_with_emits(store: PostgresStore, finish_sql: str, params: dict[str, A
     runs = sorted({o.run_id for o in outcomes if o.emits and o.run_id})
     with store._connection() as conn, conn.transaction():
         live = {str(r[0]) for r in conn.execute(Q.pipeline_live_runs, (runs,))}
-        done = [str(r[0]) for r in conn.execute(finish_sql, params, prepare=False)]
+        row = conn.execute(finish_sql, params, prepare=False).fetchone()
+        done = finished_ids(row[0] if row else None)
         copy_stage_jobs(conn, common.landed_emits(outcomes, set(done), live), [])
     return done
 

@@ -60,6 +60,11 @@ def outcomes_json(outcomes: list[Outcome]) -> str:
     return json.dumps(rows)
 
 
+def finished_ids(text: str | None) -> list[str]:
+    """The finish statement's answer: the ids of the jobs it changed (a JSON array, or NULL)."""
+    return json.loads(text) if text else []
+
+
 class LoopBatches:
     """Claims and completions over one connection owned by the calling event loop; opened at first
     use, replaced after it fails or a statement on it is cut off (cancelled mid-answer). Not for
@@ -78,7 +83,7 @@ class LoopBatches:
         if not outcomes:
             return []
         rows = await self._run(FINISH, {"outcomes": outcomes_json(outcomes)})
-        return [str(r[0]) for r in rows]
+        return finished_ids(rows[0][0] if rows else None)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

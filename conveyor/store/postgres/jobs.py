@@ -8,7 +8,7 @@ from conveyor.model import Job, Outcome
 from conveyor.store import core, filters
 from conveyor.store.actions import OperatorActions
 from conveyor.store.base import ClaimedJob, JobFilter
-from conveyor.store.postgres.batches import LoopBatches, claimed_from_json, outcomes_json
+from conveyor.store.postgres.batches import LoopBatches, claimed_from_json, finished_ids, outcomes_json
 from conveyor.store.postgres.channels import CHANNEL_WAKE, event_notices, notify
 from conveyor.store.postgres.connection import PostgresConnections, Q
 
@@ -58,7 +58,8 @@ class PostgresJobs(PostgresConnections, OperatorActions):
             return finish_with_emits(self, Q.finish_jobs, params, outcomes)  # type: ignore[arg-type]
         # Never prepared: a generic plan guessed 10 rows from the batch (then an unnest) and picked a
         # nested loop that re-ran it per running job (100-370 ms for a 500-outcome batch, not ~2 ms).
-        return [str(r["id"]) for r in self._fetchall(Q.finish_jobs, params, prepare=False)]
+        [row] = self._fetchall(Q.finish_jobs, params, prepare=False)
+        return finished_ids(row["ids"])
 
     def loop_batches(self) -> LoopBatches:
         return LoopBatches(self.url)

@@ -234,8 +234,8 @@ class _DirectJobLines(JobLines):
             if len(self._names) > 1000:
                 self._names.clear()
             names = self._names[(job.task, job.queue)] = f" task={_text(job.task)} queue={_text(job.queue)}"
-        token = job.token
-        return f" job_id={_text(job.id)}{names} attempt={job.attempts}{'' if token is None else ' token=' + _text(token)}"
+        token = "" if job.token is None else " token=" + _text(job.token)
+        return f" job_id={_text(job.id)}{names} attempt={job.attempts}{token}"
 
     def head(self) -> str:
         """'<date time>,<ms> INFO conveyor.lifecycle ', as the formatter writes it for this moment."""

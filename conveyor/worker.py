@@ -25,20 +25,19 @@ import time
 import uuid
 from typing import Any
 
-from conveyor import __version__
+from conveyor import __version__, outcomes
 from conveyor.app import INTERNAL_TASK_PREFIX, Conveyor, Task
 from conveyor.context import JobContext, _current, with_deadline
-from conveyor.errors import JobCancelledError
-from conveyor.failures import failure_fields
 from conveyor.inline_jobs import never_waits, run_inline
 from conveyor.lifeline import run_lifeline
 from conveyor.logs import JobLines, attempt_ended, flush_logs, job_lines, lifecycle
 from conveyor.maintenance import DEFAULT_QUEUES, STAGE_INTERVAL, StageWarnings, run_maintenance
 from conveyor.model import JobState, Outcome, WorkerInfo
+from conveyor.outcomes import BUILD_LATER
 from conveyor.pipelines.emits import StageEmits
 from conveyor.process_isolation import run_in_process
 from conveyor.signals import Signal, wait_any
-from conveyor.store.base import ClaimedJob, MaintenanceReport, dumps
+from conveyor.store.base import ClaimedJob, MaintenanceReport
 from conveyor.worker_liveness import WorkerLiveness
 
 log = logging.getLogger("conveyor.worker")
@@ -64,8 +63,6 @@ class _Running:
         self.in_thread = in_thread  # a def task: takes one of the pool's threads
         self.log_fields: str | None = None  # its JOB_* lines' fields, formatted at JOB_START
 
-
-_BUILD_LATER: list[Any] = []  # Outcome.emits: the attempt's emits are built on a database thread
 
 SUPERVISOR_PID_ENV = "CONVEYOR_SUPERVISOR_PID"  # set by `conveyor up` for the workers it starts
 
@@ -305,10 +302,11 @@ class Worker:
         try:
             task.signature.check(task.name, claimed.args, claimed.kwargs)
             args = [ctx, *claimed.args] if task.takes_context else claimed.args
-            outcome = self._returned(claimed, ctx, run_inline(task.fn, args, claimed.kwargs, ctx))
+            result = run_inline(task.fn, args, claimed.kwargs, ctx)
+            outcome = outcomes.returned(claimed, ctx, result, self.id, self.stage_emits)
         except BaseException as exc:  # every failure is recorded, none escapes
-            outcome = self._ended(running, exc)
-        if outcome.emits is _BUILD_LATER:  # pipelines: built on a database thread, then recorded
+            outcome = outcomes.raised(self.app, claimed, exc, self.id, running.handed_back)
+        if outcome.emits is BUILD_LATER:  # pipelines: built on a database thread, then recorded
             running.task = asyncio.create_task(self._execute(running, (outcome, started)))
         else:
             self._record(outcome, running, time.monotonic() - started)
@@ -331,36 +329,15 @@ class Worker:
                 # Arguments that do not fit the signature (a job written before the task changed, or
                 # by a client that skipped the check) fail the same way every time: permanent.
                 task.signature.check(task.name, claimed.args, claimed.kwargs)
-                outcome = self._returned(claimed, ctx, await self._invoke(task, claimed, ctx))
+                result = await self._invoke(task, claimed, ctx)
+                outcome = outcomes.returned(claimed, ctx, result, self.id, self.stage_emits)
             else:
                 outcome, started = returned
-            if outcome.emits is _BUILD_LATER:
+            if outcome.emits is BUILD_LATER:
                 outcome.emits = await self._db(self.stage_emits.build, claimed, ctx.emitted)
         except BaseException as exc:  # every failure is recorded, none escapes
-            outcome = self._ended(running, exc)
+            outcome = outcomes.raised(self.app, claimed, exc, self.id, running.handed_back)
         self._record(outcome, running, time.monotonic() - started)
-
-    def _returned(self, claimed: ClaimedJob, ctx: JobContext, result: Any) -> Outcome:
-        """The outcome of an attempt whose body returned; emits too many to build here: _BUILD_LATER."""
-        if ctx.cancelled:
-            return self._outcome(claimed, JobState.CANCELLED)
-        if result is not None:
-            dumps(result)  # a result that cannot be stored fails the attempt, not the batch
-        outcome = self._outcome(claimed, JobState.COMPLETED, result=result)
-        if ctx.emitted:  # pipelines: the emits go with the completion, in its transaction
-            if self.stage_emits.quick(claimed, ctx.emitted):  # a few items, run known: no thread hop
-                outcome.emits = self.stage_emits.build(claimed, ctx.emitted)
-            else:
-                outcome.emits = _BUILD_LATER
-        return outcome
-
-    def _ended(self, running: _Running, exc: BaseException) -> Outcome:
-        """The outcome of an attempt that raised (or was cancelled, or handed back)."""
-        if isinstance(exc, asyncio.CancelledError):
-            return self._outcome(running.claimed, JobState.QUEUED if running.handed_back else JobState.CANCELLED)
-        if isinstance(exc, JobCancelledError):
-            return self._outcome(running.claimed, JobState.CANCELLED)
-        return self._failure(running.claimed, exc)
 
     async def _invoke(self, task: Task[Any, Any], claimed: ClaimedJob, ctx: JobContext) -> Any:
         args = ([ctx] if task.takes_context else []) + list(claimed.args)
@@ -386,16 +363,6 @@ class Worker:
         if timeout is None:
             return await future
         return await with_deadline(future, ctx)
-
-    def _outcome(self, claimed: ClaimedJob, state: JobState, **extra: Any) -> Outcome:
-        return Outcome(
-            job_id=claimed.id, lease_token=claimed.lease_token, state=state, attempt=claimed.attempts,
-            started_at=claimed.started_at, worker_id=self.id, run_id=claimed.pipeline_run_id, **extra,
-        )
-
-    def _failure(self, claimed: ClaimedJob, exc: BaseException) -> Outcome:
-        fields = failure_fields(self.app, claimed, exc)
-        return self._outcome(claimed, fields.pop("state"), **fields)
 
     def _record(self, outcome: Outcome, running: _Running, seconds: float) -> None:
         claimed = running.claimed
@@ -507,7 +474,7 @@ class Worker:
                 if running.claimed.id in self._running:
                     self._running.pop(running.claimed.id)
                     self._in_threads -= running.in_thread
-                    self._outcomes.append(self._outcome(running.claimed, JobState.QUEUED))
+                    self._outcomes.append(outcomes.outcome(running.claimed, JobState.QUEUED, self.id))
             log.info("handed back %d in-flight job(s)", len(leftover))
 
     # -- lifeline (lifeline.py: heartbeat, operator requests, maintenance) ------------------

@@ -122,8 +122,17 @@ class LineBuffer(logging.StreamHandler):  # type: ignore[type-arg]
             self.handleError(record)
 
     def add(self, line: str, level: int) -> None:
-        self._pending.append(line)  # list.append is atomic: any thread may log
-        if level >= logging.WARNING or len(self._pending) >= MAX_PENDING:
+        if level >= logging.WARNING:
+            self._pending.append(line)  # list.append is atomic: any thread may log
+            self.flush()
+        else:
+            self.add_info(line)
+
+    def add_info(self, line: str) -> None:
+        """add() of a line below WARNING (JOB_START, JOB_DONE: the hot path)."""
+        pending = self._pending
+        pending.append(line)
+        if len(pending) >= MAX_PENDING:
             self.flush()
         elif self._idle:
             self._idle = False
@@ -222,24 +231,24 @@ class _DirectJobLines(JobLines):
 
     def __init__(self, handler: LineBuffer, formatter: TextFormatter) -> None:
         self.handler, self.formatter = handler, formatter
-        self._add = handler.add
+        self._add = handler.add_info
         self._ts = formatter._ts
-        self._names: dict[tuple[str, str], str] = {}  # (task, queue) -> " task=... queue=..."
+        self._names: dict[str, str] = {}  # task NUL queue -> " task=... queue=..."
         self._millisecond = -1  # the head below is of this millisecond: jobs come several a millisecond
         self._head = ""
 
     def fields(self, job: Any) -> str:
-        names = self._names.get((job.task, job.queue))
+        names = self._names.get(job.task + "\0" + job.queue)  # a str key: no tuple to collect later
         if names is None:
             if len(self._names) > 1000:
                 self._names.clear()
-            names = self._names[(job.task, job.queue)] = f" task={_text(job.task)} queue={_text(job.queue)}"
+            names = self._names[job.task + "\0" + job.queue] = f" task={_text(job.task)} queue={_text(job.queue)}"
         token = "" if job.token is None else " token=" + _text(job.token)
         return f" job_id={_text(job.id)}{names} attempt={job.attempts}{token}"
 
     def head(self) -> str:
         """'<date time>,<ms> INFO conveyor.lifecycle ', as the formatter writes it for this moment."""
-        created = time.time()
+        created = _now()
         second = int(created)
         msecs = int((created - second) * 1000)
         if second * 1000 + msecs != self._millisecond:
@@ -247,16 +256,17 @@ class _DirectJobLines(JobLines):
             self._head = f"{self._ts.of(created)},{msecs:03d} INFO conveyor.lifecycle "
         return self._head
 
+    # f-strings: one new string per line (a chain of + made one per piece)
     def start(self, job: Any) -> str:
         fields = self.fields(job)
-        self._add(self.head() + "JOB_START event=JOB_START" + fields, logging.INFO)
+        self._add(f"{self.head()}JOB_START event=JOB_START{fields}")
         return fields
 
     def done(self, job: Any, fields: str | None, duration: float) -> None:
-        self._add(self.head() + "JOB_DONE event=JOB_DONE duration=" + repr(duration) + (fields or self.fields(job)),
-                  logging.INFO)
+        self._add(f"{self.head()}JOB_DONE event=JOB_DONE duration={duration!r}{fields or self.fields(job)}")
 
 
+_now = time.time
 _LOGGED_JOB_LINES = JobLines()
 _direct_lines: _DirectJobLines | None = None
 

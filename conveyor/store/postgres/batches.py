@@ -55,7 +55,8 @@ def outcomes_json(outcomes: list[Outcome]) -> str:
             result: str | None = "null" if o.result is None else dumps(o.result)
         else:
             result = None
-        rows.append([o.job_id, o.lease_token, o.state.value, result, o.error, o.traceback, o.retry_delay,
+        # o.state as is: a StrEnum is written as its value (no .value lookup per outcome)
+        rows.append([o.job_id, o.lease_token, o.state, result, o.error, o.traceback, o.retry_delay,
                      attempt_entry(o, now) if o.error is not None else None])
     return json.dumps(rows)
 

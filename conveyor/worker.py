@@ -399,7 +399,8 @@ class Worker:
                 if self._outcomes:
                     self._flush_needed.set()
                 try:
-                    if self._finishes is not None:
+                    # Emits (pipelines) are written with their completions by the store's own call.
+                    if self._finishes is not None and not any(o.emits for o in batch):
                         await self._finishes.finish_jobs(batch)
                     else:
                         await self._db(self.store.finish_jobs, batch)

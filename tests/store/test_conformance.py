@@ -581,6 +581,8 @@ def test_loop_batches_claim_and_finish_like_the_stores_own_calls(store, engine):
                 outcome(claimed[2], S.COMPLETED),
             ])
             again = await batches.finish_jobs([outcome(claimed[0], S.COMPLETED, result=2)])  # stale now
+            with pytest.raises(ValueError, match="emits"):  # a stage's emits: the store's own call
+                await batches.finish_jobs([outcome(claimed[0], S.COMPLETED, emits=["item"])])
             return claimed, sorted(done), again
         finally:
             await batches.close()

@@ -92,3 +92,13 @@ def register_github_pipeline(app: Conveyor, *, name: str = "github", extraction_
          "stages": stages(("extraction", pull_requests_extraction), ("nested", pull_requests_nested),
                           ("transform", pull_requests_transform))},
     ])
+
+
+def start_sync(app: Conveyor, integration_id: str, *, tenant: str, full: bool = False,
+               pipeline: str = "github") -> Any:
+    """Start a GitHub run for one integration (incremental from its watermark unless `full`).
+    An app that does not declare the pipeline gets the runs' own PipelineError, naming the ones it has."""
+    params: dict[str, Any] = {"integration_id": integration_id}
+    if full:
+        params["full"] = True
+    return app.runs.start(pipeline, params, tenant=tenant)

@@ -6,9 +6,12 @@ import asyncio
 import os
 import random
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from conveyor import JobContext, PermanentError
+from conveyor.errors import ParkJob
 from tests.tasks import FAST_RETRY, app
 
 QUEUES = "p_extract,p_transform,p_embed"
@@ -85,6 +88,23 @@ async def emit_then_hang(ctx: JobContext, item: Any) -> Any:
     return item
 
 
+@app.task(name="p.park_once", queue="p_transform", max_attempts=1)
+def park_once(ctx: JobContext, item: Any) -> Any:
+    """Runs P_BEFORE_PARK seconds, then parks its first run for P_PARK seconds (a rate limit:
+    ParkJob gives the attempt back, so one attempt is enough); resumed, runs P_AFTER_PARK seconds
+    (so it is seen running again) and passes the item on. A marker file per job in P_PARK_DIR
+    remembers the park across processes."""
+    mark = Path(os.environ["P_PARK_DIR"]) / f"parked-{ctx.job_id}"
+    if not mark.exists():
+        time.sleep(float(os.environ.get("P_BEFORE_PARK", "0")))
+        mark.write_text(ctx.job_id)
+        resume_at = datetime.now(UTC) + timedelta(seconds=float(os.environ.get("P_PARK", "2")))
+        raise ParkJob(resume_at, "rate limited: 429 with Retry-After")
+    time.sleep(float(os.environ.get("P_AFTER_PARK", "0")))
+    ctx.emit(item)
+    return item
+
+
 def _stages(transform_task: str = "p.transform", extract_queue: str | None = None) -> list[dict[str, Any]]:
     return [{"name": "extraction", "task": "p.extract", "queue": extract_queue},
             {"name": "transform", "task": transform_task},
@@ -110,6 +130,7 @@ etl_continue = app.pipeline("t.etl_continue", steps=[
 ])
 etl_fail_once = app.pipeline("t.etl_fail_once", steps=[{"name": "main", "stages": _stages("p.emit_then_fail")}])
 etl_hang_once = app.pipeline("t.etl_hang_once", steps=[{"name": "main", "stages": _stages("p.emit_then_hang")}])
+etl_park = app.pipeline("t.etl_park", steps=[{"name": "main", "stages": _stages("p.park_once")}])
 etl_tiered = app.pipeline("t.etl_tiered", steps=[
     {"name": "main", "stages": _stages(extract_queue="p_extract_{tier}")},
 ])

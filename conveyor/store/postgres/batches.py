@@ -80,10 +80,10 @@ class LoopBatches:
         return claimed_from_json(row[0][0] if row else None)
 
     async def finish_jobs(self, outcomes: list[Outcome]) -> list[str]:
-        """store.finish_jobs for outcomes without emits (those need one transaction with their
-        stage jobs: the store's own call)."""
-        if any(o.emits for o in outcomes):
-            raise ValueError("outcomes with emits are recorded by store.finish_jobs, not here")
+        """store.finish_jobs for outcomes of jobs outside pipeline runs (a stage job's completion
+        writes its run's counters and emits in one transaction: the store's own call)."""
+        if any(o.emits or o.run_id for o in outcomes):
+            raise ValueError("stage jobs' outcomes (emits, run counters) are recorded by store.finish_jobs, not here")
         outcomes = finishable(outcomes)
         if not outcomes:
             return []

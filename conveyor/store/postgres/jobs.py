@@ -53,9 +53,9 @@ class PostgresJobs(PostgresConnections, OperatorActions):
         if not outcomes:
             return []
         params = {"outcomes": outcomes_json(outcomes)}
-        if any(o.emits for o in outcomes):  # pipelines hook: emits commit with their completions
-            from conveyor.store.pipelines_postgres import finish_with_emits
-            return finish_with_emits(self, Q.finish_jobs, params, outcomes)  # type: ignore[arg-type]
+        if any(o.run_id for o in outcomes):  # pipelines hook: stage jobs counted, emits written, in one transaction
+            from conveyor.store.pipelines_postgres import finish_stage_batch
+            return finish_stage_batch(self, Q.finish_jobs, params, outcomes)  # type: ignore[arg-type]
         # Never prepared: a generic plan guessed 10 rows from the batch (then an unnest) and picked a
         # nested loop that re-ran it per running job (100-370 ms for a 500-outcome batch, not ~2 ms).
         [row] = self._fetchall(Q.finish_jobs, params, prepare=False)

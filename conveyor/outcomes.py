@@ -32,9 +32,10 @@ def returned(claimed: ClaimedJob, ctx: JobContext, result: Any, worker_id: str, 
     if result is not None:
         dumps(result)  # a result that cannot be stored fails the attempt, not the batch
     done = outcome(claimed, JobState.COMPLETED, worker_id, result=result)
-    if ctx.emitted:  # pipelines: the emits go with the completion, in its transaction
+    if ctx.emitted or ctx.continued:  # pipelines: the emits go with the completion, in its transaction
+        emitted, continued = ctx.emitted or [], ctx.continued or []
         # A few items into a run already known: built here, no thread hop.
-        done.emits = emits.build(claimed, ctx.emitted) if emits.quick(claimed, ctx.emitted) else BUILD_LATER
+        done.emits = emits.build(claimed, emitted, continued) if emits.quick(claimed, emitted) else BUILD_LATER
     return done
 
 

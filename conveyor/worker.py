@@ -333,7 +333,7 @@ class Worker:
             else:
                 outcome, started = returned
             if outcome.emits is BUILD_LATER:
-                outcome.emits = await self._db(self.stage_emits.build, claimed, ctx.emitted)
+                outcome.emits = await self._db(self.stage_emits.build, claimed, ctx.emitted or [], ctx.continued or [])
         except BaseException as exc:  # every failure is recorded, none escapes
             outcome = outcomes.raised(self.app, claimed, exc, self.id, running.handed_back)
         self._record(outcome, running, time.monotonic() - started)

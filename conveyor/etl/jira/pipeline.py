@@ -49,7 +49,7 @@ def register_jira(app: Conveyor, *, embedding: bool = True) -> DeclaredPipeline:
     def jira_extract(ctx: JobContext, params: dict[str, Any]) -> int:
         """Extraction of one Jira step: raw pages and cursor first, then the raw ids emitted."""
         sync = open_sync(ctx, app.settings.database_url)
-        return EXTRACTORS[sync.step](sync)
+        return EXTRACTORS[sync.step](sync, params)
 
     @app.task(name="jira.transform", queue=TRANSFORM_QUEUE, max_attempts=5, timeout=1800,
               retry=RetryPolicy(base=1.0, factor=2.0, cap=30.0))

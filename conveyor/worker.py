@@ -37,6 +37,7 @@ from conveyor.outcomes import BUILD_LATER
 from conveyor.pipelines.advancer import RunAdvancer
 from conveyor.pipelines.emits import StageEmits
 from conveyor.process_isolation import run_in_process
+from conveyor.running import Running
 from conveyor.signals import Signal, wait_any
 from conveyor.store.base import ClaimedJob, MaintenanceReport
 from conveyor.worker_liveness import WorkerLiveness
@@ -48,20 +49,6 @@ FLUSH_BATCH = 500  # most outcomes recorded in one statement
 # costs a coroutine, a def job a thread.
 DEFAULT_ASYNC_SLOTS = 100  # jobs in flight (claim size follows), async tasks
 DEFAULT_THREADS = 10  # def tasks running at once
-
-
-class _Running:
-    """One attempt in flight."""
-
-    __slots__ = ("claimed", "ctx", "task", "handed_back", "in_thread", "log_fields")
-
-    def __init__(self, claimed: ClaimedJob, ctx: JobContext, in_thread: bool) -> None:
-        self.claimed = claimed
-        self.ctx = ctx
-        self.task: asyncio.Task[None] | None = None
-        self.handed_back = False
-        self.in_thread = in_thread  # a def task: takes one of the pool's threads
-        self.log_fields: str | None = None  # its JOB_* lines' fields, formatted at JOB_START
 
 
 SUPERVISOR_PID_ENV = "CONVEYOR_SUPERVISOR_PID"  # set by `conveyor up` for the workers it starts
@@ -99,7 +86,7 @@ class Worker:
         self.state = "running"  # running | paused | stopping | stopped
         self.processed = 0
         self.failed = 0
-        self._running: dict[str, _Running] = {}
+        self._running: dict[str, Running] = {}
         self._outcomes: list[Outcome] = []  # finished attempts waiting to be recorded
         self._flushing: list[Outcome] = []  # the batch being recorded right now
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -262,7 +249,7 @@ class Worker:
                 self._stage_warnings.failed(exc)
 
     # -- execution ------------------------------------------------------------------------
-    def _start(self, claimed: ClaimedJob) -> _Running | None:
+    def _start(self, claimed: ClaimedJob) -> Running | None:
         """Start a job in a task of its own; or return it, to be run inline (_run_inline)."""
         ctx = JobContext(
             job_id=claimed.id, task=claimed.task, queue=claimed.queue, tenant=claimed.tenant,
@@ -278,7 +265,7 @@ class Worker:
         if in_thread:
             self._in_threads += 1
             self._claims_fit_threads = True
-        running = _Running(claimed, ctx, in_thread)
+        running = Running(claimed, ctx, in_thread)
         self._running[claimed.id] = running
         if task is not None and claimed.timeout is None and self._runs_inline(task):
             return running
@@ -291,7 +278,7 @@ class Worker:
             inline = self._inline[task.name] = never_waits(task.fn)
         return inline
 
-    def _run_inline(self, running: _Running) -> None:
+    def _run_inline(self, running: Running) -> None:
         """An async body that cannot wait runs to its end right here, without a task (inline_jobs.py)."""
         claimed, ctx = running.claimed, running.ctx
         task = self.app.tasks[claimed.task]
@@ -310,7 +297,7 @@ class Worker:
         else:
             self._record(outcome, running, time.monotonic() - started)
 
-    async def _execute(self, running: _Running, returned: tuple[Outcome, float] | None = None) -> None:
+    async def _execute(self, running: Running, returned: tuple[Outcome, float] | None = None) -> None:
         claimed, ctx = running.claimed, running.ctx
         if returned is None:
             started = time.monotonic()
@@ -363,7 +350,7 @@ class Worker:
             return await future
         return await with_deadline(future, ctx)
 
-    def _record(self, outcome: Outcome, running: _Running, seconds: float) -> None:
+    def _record(self, outcome: Outcome, running: Running, seconds: float) -> None:
         claimed = running.claimed
         if self._running.pop(claimed.id, None) is not None and running.in_thread:
             self._in_threads -= 1

@@ -71,26 +71,65 @@ def wait(condition: Any, timeout: float, what: str) -> Any:
     raise TimeoutError(what)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process (from /proc; 0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().strip()
+    except OSError:
+        return "?"
+
+
 def live(app: Any, queue: str) -> bool:
     return app.store.live_worker_count(queue, app.settings.liveness_timeout)[0] > 0
 
 
-def span_rate(app: Any, ids: list[str]) -> float:
-    jobs = [app.get_job(i) for i in ids]
-    start = min(j.started_at for j in jobs)
-    end = max(j.finished_at for j in jobs)
-    return len(jobs) / (end - start).total_seconds()
+def query(app: Any, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    """One statement on the bench database, either engine ('?' placeholders)."""
+    if app.store.engine == "postgres":
+        with psycopg.connect(app.settings.database_url) as conn:
+            cur = conn.execute(sql.replace("?", "%s"), params)
+            return cur.fetchall() if cur.description else []
+    with app.store._write() as conn:
+        return conn.execute(sql, params).fetchall()
 
 
-def plain_rate(app: Any, url: str, items: int) -> float:
-    handles = app.enqueue_many((app.tasks["bench.plain_noop"].new_job(i) for i in range(items)), policy="accept")
+def span_rate(app: Any, where: str, value: str) -> float:
+    """Jobs completed / (last finish - first start) over the jobs `where` (one statement)."""
+    n, start, end = query(app, f"SELECT count(*), min(started_at), max(finished_at) FROM conveyor_jobs "
+                               f"WHERE {where} AND state = 'completed'", (value,))[0]
+    return n / (end - start if isinstance(end, float) else (end - start).total_seconds())
+
+
+def backend_cpu(app: Any) -> float:
+    """CPU seconds of the PostgreSQL server processes serving the bench database right now (the
+    server's side of the work; 0 on SQLite, whose work is inside the workers)."""
+    if app.store.engine != "postgres":
+        return 0.0
+    with psycopg.connect(app.settings.database_url) as conn:
+        pids = [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
+def plain_rate(app: Any, url: str, items: int) -> tuple[float, float, float]:
+    """(jobs/s, worker CPU seconds per job, database server CPU seconds per job)."""
+    app.enqueue_many((app.tasks["bench.plain_noop"].new_job(i) for i in range(items)), policy="accept")
+    server = backend_cpu(app)
     proc = worker(url, "bench_plain")
     try:
-        ids = [h.id for h in handles]
-        wait(lambda: app.get_job(ids[-1]).finished and all(app.get_job(i).finished for i in ids[-50:]), 300,
-             "plain jobs")
-        wait(lambda: not app.list_jobs(limit=1, states=["queued", "running"], queue="bench_plain"), 300, "drained")
-        return span_rate(app, ids)
+        wait(lambda: not app.list_jobs(limit=1, states=["queued", "running"], queue="bench_plain"), 600, "drained")
+        server = backend_cpu(app) - server
+        rate = span_rate(app, "queue = ?", "bench_plain")
+        query(app, "DELETE FROM conveyor_jobs WHERE queue = 'bench_plain'")  # the next turn counts its own
+        return rate, cpu_seconds(proc.pid) / items, server / items
     finally:
         proc.terminate()
         proc.wait(30)
@@ -101,9 +140,11 @@ def pipeline_run(app: Any, items: int) -> tuple[float, float]:
     run = app.pipelines["bench.noop3"].start({"n": items})
     done = wait(lambda: (r := app.get_run(run.id)).finished and r, 600, "run")
     assert done.state == "FINISHED", done.error
+    if items > 1000:  # a throughput run
+        return span_rate(app, "pipeline_run_id = ? AND stage <> 'extraction'", run.id), 0.0
     ids = [j[0] for j in pipeline_sql(app.store).job_ids(run.id) if j[2] != "extraction"]
     last = max(app.get_job(i).finished_at for i in ids)
-    return span_rate(app, ids) if len(ids) > 50 else 0.0, (done.finished_at - last).total_seconds() * 1000
+    return 0.0, (done.finished_at - last).total_seconds() * 1000
 
 
 def stage_workers(app: Any, url: str) -> list[subprocess.Popen[bytes]]:
@@ -127,12 +168,30 @@ def bench(engine: str, items: int, repeats: int, tmp: Path) -> dict[str, Any]:
     app.migrate()
     plain: list[float] = []
     stage: list[float] = []
+    plain_cpu: list[float] = []
+    stage_cpu: list[float] = []
+    plain_server: list[float] = []
+    stage_server: list[float] = []
+    loads: list[str] = []
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for _ in range(repeats):
-            plain.append(plain_rate(app, url, items))
+            loads.append(loadavg())
+            rate, cpu, server = plain_rate(app, url, items)
+            plain.append(rate)
+            plain_cpu.append(cpu)
+            plain_server.append(server)
             procs = stage_workers(app, url)
+            before = [cpu_seconds(p.pid) for p in procs]
+            server = backend_cpu(app)
+            # The plain worker's CPU included its start-up (it starts after the enqueue); an idle
+            # worker's CPU once live is that cost, taken off.
+            plain_cpu[-1] = max(0.0, plain_cpu[-1] - statistics.mean(before) / items)
             stage.append(pipeline_run(app, items)[0])
+            # CPU of the three stage workers per stage job (2 * items transform + embedding jobs;
+            # the one extraction job's emit of `items` rows is included: it is part of the cost).
+            stage_cpu.append(sum(cpu_seconds(p.pid) - b for p, b in zip(procs, before, strict=True)) / (2 * items))
+            stage_server.append((backend_cpu(app) - server) / (2 * items))
             stop(procs)
             procs = []
         procs = stage_workers(app, url)
@@ -149,6 +208,12 @@ def bench(engine: str, items: int, repeats: int, tmp: Path) -> dict[str, Any]:
         "stage_to_plain_ratios": [round(x, 3) for x in ratios],
         "stage_to_plain_ratio": round(statistics.median(ratios), 3),
         "stage_to_plain_ratio_min": round(min(ratios), 3),
+        "plain_worker_cpu_us_per_job": [round(x * 1e6) for x in plain_cpu],
+        "stage_workers_cpu_us_per_stage_job": [round(x * 1e6) for x in stage_cpu],
+        "plain_db_server_cpu_us_per_job": [round(x * 1e6) for x in plain_server],
+        "stage_db_server_cpu_us_per_stage_job": [round(x * 1e6) for x in stage_server],
+        "loadavg_before_each_pair": loads,
+        "loadavg_at_end": loadavg(),
         "finish_latency_ms_p50": round(statistics.median(latencies), 2),
         "finish_latency_ms_p95": round(sorted(latencies)[int(0.95 * (len(latencies) - 1))], 2),
         "finish_latency_ms_all": [round(x, 2) for x in latencies],

@@ -42,6 +42,7 @@ class JobContext:
     # ('[item]' JSON each); the worker writes the emits with the completion, under the lease.
     stage: tuple[str, str, str] | None = None
     emitted: list[str] | None = None
+    continued: list[str] | None = None  # items for more jobs of this same stage (continue_stage)
 
     @property
     def cancelled(self) -> bool:
@@ -114,6 +115,20 @@ class JobContext:
         if self.emitted is None:
             self.emitted = []
         self.emitted.extend(dumps([item]) for item in items)
+
+    def continue_stage(self, *items: Any) -> None:
+        """Queue more jobs of this same stage (one per item), written like emits: with this
+        attempt's completion, under its lease. A stage that works through a long source in bounded
+        jobs hands over each job's emits at once, so the next stage starts while this one goes on;
+        the stage stays unfinished while a continuation is outstanding."""
+        if self.stage is None:
+            from conveyor.pipelines.declaration import PipelineError
+            raise PipelineError(f"Task {self.task!r} continued its stage, but job {self.job_id} is not a pipeline "
+                                "stage job.", action="continue_stage() works in stage tasks started by a pipeline run.")
+        from conveyor.store.base import dumps
+        if self.continued is None:
+            self.continued = []
+        self.continued.extend(dumps([item]) for item in items)
 
     def save_raw(self, payload: str | bytes, *, source: str, fingerprint: str) -> int:
         """Store an API response exactly as received (raw_extraction_data) with its source, request

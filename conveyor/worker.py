@@ -32,6 +32,7 @@ from conveyor.lifeline import run_lifeline
 from conveyor.logs import flush_logs, job_event, job_log_fields, lifecycle
 from conveyor.maintenance import DEFAULT_QUEUES, STAGE_INTERVAL, StageWarnings, run_maintenance
 from conveyor.model import JobState, Outcome, WorkerInfo
+from conveyor.pipelines.advancer import RunAdvancer
 from conveyor.pipelines.emits import StageEmits
 from conveyor.process_isolation import run_in_process
 from conveyor.signals import Signal, wait_any
@@ -45,7 +46,6 @@ FLUSH_BATCH = 500  # most outcomes recorded in one statement
 # costs a coroutine, a def job a thread.
 DEFAULT_ASYNC_SLOTS = 100  # jobs in flight (claim size follows), async tasks
 DEFAULT_THREADS = 10  # def tasks running at once
-ADVANCE_EVERY = 0.02  # pipelines: seconds between passes over the runs whose jobs ended
 
 
 class _Running:
@@ -113,8 +113,7 @@ class Worker:
         self._waited_for_slots = False
         self._stage_warnings = StageWarnings()
         self.stage_emits = StageEmits(app)  # pipelines: builds emitted items into stage jobs
-        self._runs_to_advance: set[str] = set()  # pipelines: runs whose jobs just ended
-        self._advance_needed = Signal()
+        self.advancer = RunAdvancer(app)  # pipelines: advances the runs whose jobs just ended
         self.liveness = WorkerLiveness(self)  # worker lock; no claims while it may be declared dead
 
     # -- public ---------------------------------------------------------------------------
@@ -286,11 +285,12 @@ class Worker:
                 if result is not None:
                     dumps(result)  # a result that cannot be stored fails the attempt, not the batch
                 outcome = self._outcome(claimed, JobState.COMPLETED, result=result)
-                if ctx.emitted:  # pipelines: the emits go with the completion, in its transaction
-                    if self.stage_emits.quick(claimed, ctx.emitted):  # a few items, run known: no thread hop
-                        outcome.emits = self.stage_emits.build(claimed, ctx.emitted)
+                if ctx.emitted or ctx.continued:  # pipelines: the emits go with the completion, in its transaction
+                    emitted, continued = ctx.emitted or [], ctx.continued or []
+                    if self.stage_emits.quick(claimed, emitted):  # a few items, run known: no thread hop
+                        outcome.emits = self.stage_emits.build(claimed, emitted, continued)
                     else:
-                        outcome.emits = await self._db(self.stage_emits.build, claimed, ctx.emitted)
+                        outcome.emits = await self._db(self.stage_emits.build, claimed, emitted, continued)
         except asyncio.CancelledError:
             if running.handed_back:
                 outcome = self._outcome(claimed, JobState.QUEUED)
@@ -403,24 +403,11 @@ class Worker:
 
     # -- pipelines: advance runs right after their jobs' outcomes are recorded ------------------
     def _advance_runs_of(self, batch: list[Outcome]) -> None:
-        runs = {o.run_id for o in batch if o.run_id}
-        if runs and self.app.pipelines:
-            self._runs_to_advance |= runs
-            self._advance_needed.set()
+        if self.app.pipelines:
+            self.advancer.note(batch)
 
     async def _advance_loop(self) -> None:
-        """Whatever runs changed while the last pass was in flight go next, at most one pass per
-        ADVANCE_EVERY: under load, many completion batches share one pass (each costs a commit)."""
-        while True:
-            await asyncio.sleep(ADVANCE_EVERY)
-            await self._advance_needed.wait()
-            self._advance_needed.clear()
-            runs, self._runs_to_advance = self._runs_to_advance, set()
-            for run_id in sorted(runs):
-                try:
-                    await self._db(self.app.runs.advance, run_id)
-                except Exception as exc:  # maintenance advances every active run too
-                    log.warning("advancing pipeline run %s failed: %s", run_id, exc)
+        await self.advancer.loop(self._db)  # conveyor/pipelines/advancer.py: when each run is due
 
     # -- shutdown -------------------------------------------------------------------------
     def _on_signal(self, sig: signal.Signals) -> None:

@@ -6,9 +6,13 @@ import asyncio
 import os
 import random
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from conveyor import JobContext, PermanentError
+from conveyor.errors import ParkJob
+from conveyor.store.base import JobFilter
 from tests.tasks import FAST_RETRY, app
 
 QUEUES = "p_extract,p_transform,p_embed"
@@ -85,6 +89,44 @@ async def emit_then_hang(ctx: JobContext, item: Any) -> Any:
     return item
 
 
+@app.task(name="p.paged", queue="p_extract", max_attempts=3, retry=FAST_RETRY)
+def paged(ctx: JobContext, params: dict[str, Any]) -> bool:
+    """One page per job: emits its page and continues its own stage with the next, until
+    params['n'] pages. Page 1's first attempt fails after emitting and continuing (neither may
+    land). The last page waits (with a deadline) for page 0's transform to have completed:
+    True when it did, i.e. the next stage ran while this one went on."""
+    page = int(params.get("page", 0))
+    ctx.emit(page)
+    if page + 1 < int(params["n"]):
+        ctx.continue_stage({"n": params["n"], "page": page + 1})
+        if page == 1 and ctx.attempt == 1:
+            raise ConnectionError("lost the connection after emitting and continuing")
+        return False
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        done = [j for j in ctx.store.list_jobs(JobFilter(task="p.transform", token=ctx.token), limit=50)
+                if j.args == [0]]
+        if any(j.state == "completed" for j in done):
+            return True
+        time.sleep(0.02)
+    return False
+@app.task(name="p.park_once", queue="p_transform", max_attempts=1)
+def park_once(ctx: JobContext, item: Any) -> Any:
+    """Runs P_BEFORE_PARK seconds, then parks its first run for P_PARK seconds (a rate limit:
+    ParkJob gives the attempt back, so one attempt is enough); resumed, runs P_AFTER_PARK seconds
+    (so it is seen running again) and passes the item on. A marker file per job in P_PARK_DIR
+    remembers the park across processes."""
+    mark = Path(os.environ["P_PARK_DIR"]) / f"parked-{ctx.job_id}"
+    if not mark.exists():
+        time.sleep(float(os.environ.get("P_BEFORE_PARK", "0")))
+        mark.write_text(ctx.job_id)
+        resume_at = datetime.now(UTC) + timedelta(seconds=float(os.environ.get("P_PARK", "2")))
+        raise ParkJob(resume_at, "rate limited: 429 with Retry-After")
+    time.sleep(float(os.environ.get("P_AFTER_PARK", "0")))
+    ctx.emit(item)
+    return item
+
+
 def _stages(transform_task: str = "p.transform", extract_queue: str | None = None) -> list[dict[str, Any]]:
     return [{"name": "extraction", "task": "p.extract", "queue": extract_queue},
             {"name": "transform", "task": transform_task},
@@ -110,6 +152,10 @@ etl_continue = app.pipeline("t.etl_continue", steps=[
 ])
 etl_fail_once = app.pipeline("t.etl_fail_once", steps=[{"name": "main", "stages": _stages("p.emit_then_fail")}])
 etl_hang_once = app.pipeline("t.etl_hang_once", steps=[{"name": "main", "stages": _stages("p.emit_then_hang")}])
+etl_paged = app.pipeline("t.etl_paged", steps=[{"name": "main", "stages": [
+    {"name": "extraction", "task": "p.paged"}, {"name": "transform", "task": "p.transform"},
+    {"name": "embedding", "task": "p.embed"}]}])
+etl_park = app.pipeline("t.etl_park", steps=[{"name": "main", "stages": _stages("p.park_once")}])
 etl_tiered = app.pipeline("t.etl_tiered", steps=[
     {"name": "main", "stages": _stages(extract_queue="p_extract_{tier}")},
 ])

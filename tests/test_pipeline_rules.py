@@ -95,3 +95,41 @@ def test_declaration_errors_and_queue_templates() -> None:
         fill_queue("q_{tier}", {"tier": "a b"})
     assert seed_flags(0, 3, True) == {"first_item": True, "last_item": False, "last_job_item": False}
     assert seed_flags(2, 3, True)["last_job_item"]
+
+
+def test_parked_jobs_make_their_stage_and_step_waiting_with_resume_at() -> None:
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 12, 3, 18, 0, tzinfo=UTC)
+    parked = StageCounts(entered=1, outstanding=1, parked=1, resume_at=at)
+    counts = {("s1", "extraction"): c(1, 0, 1, started=True), ("s1", "transform"): parked}
+    d = decide(pipeline(), counts, RUNNING)
+    assert d.stages[("s1", "transform")] == "waiting" and d.steps["s1"] == "waiting" and d.run_state == RUNNING
+    step = status_json(pipeline(), counts, d, "tok")["steps"]["s1"]
+    assert step["resume_at"] == at.isoformat() and step["stages"]["transform"]["resume_at"] == at.isoformat()
+    assert (step["stages"]["transform"]["parked"], step["stages"]["transform"]["queued"]) == (1, 0)
+    # One of two jobs parked, the other queued: the stage is running; so is its step.
+    counts[("s1", "transform")] = StageCounts(entered=2, outstanding=2, parked=1, resume_at=at)
+    d = decide(pipeline(), counts, RUNNING)
+    assert d.stages[("s1", "transform")] == "running" and d.steps["s1"] == "running"
+    assert status_json(pipeline(), counts, d, "tok")["steps"]["s1"]["resume_at"] is None
+    # An extraction parked after emitting: the drained transform waits with it.
+    counts = {("s1", "extraction"): parked, ("s1", "transform"): c(3, 0, 3)}
+    d = decide(pipeline(), counts, RUNNING)
+    assert d.stages[("s1", "transform")] == "waiting" and d.steps["s1"] == "waiting"
+
+
+def test_advance_pace_follows_the_nearest_decision() -> None:
+    from conveyor.pipelines.advancer import FAST, SLOW, pace
+    from conveyor.pipelines.runs import _nearest_decision
+
+    p = pipeline()
+    counts = {("s1", "extraction"): c(1, 0, 1, started=True), ("s1", "transform"): c(20_000, 15_000, 5_000),
+              ("s1", "embedding"): c(5_000, 3)}
+    assert _nearest_decision(p, counts, decide(p, counts, RUNNING)) == 15_000  # the transform must drain first
+    assert pace(15_000) == SLOW and pace(3) == FAST
+    counts[("s1", "transform")] = c(20_000, 0, 20_000)
+    assert _nearest_decision(p, counts, decide(p, counts, RUNNING)) == 3
+    counts[("s1", "extraction")] = c(1, 1, 0, started=True)  # extraction still emitting, transform drained
+    counts[("s1", "transform")] = c(10, 0, 10)
+    assert _nearest_decision(p, counts, decide(p, counts, RUNNING)) == 1

@@ -16,6 +16,7 @@ from tests.pipeline_tasks import (
     etl_continue,
     etl_fail_once,
     etl_hang_once,
+    etl_paged,
     etl_tiered,
     etl_two,
     etl_wait,
@@ -67,6 +68,23 @@ def test_an_attempt_that_fails_after_emitting_emits_nothing_and_its_retry_emits_
     items = sorted(app.get_job(j[0]).args[0] for j in jobs if j[2] == "embedding")  # type: ignore[union-attr]
     assert items == list(range(6)), "one embedding job per item: the failed attempts' emits never landed"
     assert run.status["steps"]["main"]["stages"]["transform"]["emitted"] == 6
+
+
+def test_a_stage_that_continues_itself_hands_over_each_jobs_emits_at_once(app: Conveyor, start_worker: Any) -> None:
+    start_worker(STAGE_QUEUES, concurrency=4)
+    run = finished(app, etl_paged.start({"n": 4}).id, timeout=30)
+    assert run.state == "FINISHED", run.error
+    jobs = jobs_of(app, run.id)
+    pages = [app.get_job(j[0]) for j in jobs if j[2] == "extraction"]
+    assert sorted(p.args[0].get("page", 0) for p in pages if p) == [0, 1, 2, 3]  # one job per page, each once
+    assert [p.result for p in pages if p and p.args[0].get("page") == 3] == [True], \
+        "page 0 was transformed while the extraction stage was still going"
+    retried = [p for p in pages if p and p.args[0].get("page") == 1]
+    assert retried[0].attempts == 2  # its first attempt's emit and continuation never landed:
+    items = sorted(app.get_job(j[0]).args[0] for j in jobs if j[2] == "embedding")  # type: ignore[union-attr]
+    assert items == [0, 1, 2, 3]
+    main = run.status["steps"]["main"]["stages"]
+    assert main["extraction"]["done"] == 4 and main["transform"]["entered"] == 4
 
 
 def test_overlap_and_wait_step_order(app: Conveyor, start_worker: Any) -> None:

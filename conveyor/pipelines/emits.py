@@ -36,8 +36,9 @@ class StageEmits:
         """True when building is cheap enough for the event loop: few items, run already read."""
         return len(emitted) <= 64 and claimed.pipeline_run_id in self._runs
 
-    def build(self, claimed: ClaimedJob, emitted: list[str]) -> list[StageJob]:
-        """The jobs of the next stage for items emitted by `claimed` ('[item]' JSON each)."""
+    def build(self, claimed: ClaimedJob, emitted: list[str], continued: list[str] | None = None) -> list[StageJob]:
+        """The jobs of the next stage for items emitted by `claimed` ('[item]' JSON each), and the
+        jobs of its own stage for the items it continued with."""
         assert claimed.pipeline_run_id and claimed.step and claimed.stage
         run = self._run(claimed.pipeline_run_id)
         declared = self.app.pipelines.get(run.pipeline)
@@ -47,9 +48,17 @@ class StageEmits:
         pipeline = declared.declaration
         stages = pipeline.step(claimed.step).stages
         index = pipeline.stage_index(claimed.step, claimed.stage)
-        if index + 1 >= len(stages):
-            raise PermanentError(f"stage {claimed.stage!r} is the last stage of step {claimed.step!r}: "
-                                 "there is no next stage to emit to")
-        nxt = stages[index + 1]
-        return self.app.runs.stage_jobs(run.id, run.tenant, run.token, run.queues, claimed.step, nxt.name, nxt.task,
-                                        emitted, parent_id=claimed.id, last_job=False, encoded=True)
+        jobs: list[StageJob] = []
+        if emitted:
+            if index + 1 >= len(stages):
+                raise PermanentError(f"stage {claimed.stage!r} is the last stage of step {claimed.step!r}: "
+                                     "there is no next stage to emit to")
+            nxt = stages[index + 1]
+            jobs += self.app.runs.stage_jobs(run.id, run.tenant, run.token, run.queues, claimed.step, nxt.name,
+                                             nxt.task, emitted, parent_id=claimed.id, last_job=False, encoded=True)
+        if continued:
+            own = stages[index]
+            jobs += self.app.runs.stage_jobs(run.id, run.tenant, run.token, run.queues, claimed.step, own.name,
+                                             own.task, continued, parent_id=claimed.id, last_job=False,
+                                             encoded=True)
+        return jobs

@@ -33,6 +33,8 @@ class StageCounts:
     failed: int = 0  # dead, or failed at enqueue
     cancelled: int = 0
     running: int = 0  # of outstanding, claimed right now (read live; display only)
+    parked: int = 0  # of outstanding, parked by ParkJob until resume_at (read live; display only)
+    resume_at: datetime | None = None  # the earliest resume_at of the parked ones
     started: bool = False  # the step started here (its entry stage), or an item entered
     skipped: bool = False  # a reprocess run starts after this stage
     started_at: datetime | None = None
@@ -60,13 +62,16 @@ def stage_state(c: StageCounts, upstream: str | None, on_failure: OnFailure, ste
     if c.failed and on_failure is OnFailure.FAIL_RUN:
         return STAGE_FAILED  # at once, not when the stage drains: the run fails and is cancelled
     if c.outstanding > 0:
-        return ACTIVE
+        # Every job left is parked (a rate limit): nothing runs before resume_at.
+        return WAITING if c.parked >= c.outstanding else ACTIVE
     started = c.started or c.entered > 0
     if upstream is None:
         if not started:
             return IDLE if step_ready else WAITING
     elif upstream == STAGE_FAILED:
         return STAGE_FAILED if c.failed + c.cancelled else IDLE
+    elif upstream == WAITING:
+        return WAITING if started else IDLE  # drained, and its upstream is parked
     elif upstream not in SETTLED:
         return ACTIVE if started else IDLE  # drained for now, but its upstream may still send items
     if c.failed + c.cancelled:
@@ -81,6 +86,8 @@ def step_state(stage_states: list[str]) -> str:
         return STAGE_FAILED
     if all(s in (IDLE, WAITING) for s in stage_states):
         return stage_states[0]
+    if ACTIVE not in stage_states and WAITING in stage_states:
+        return WAITING  # nothing runs: what is left is parked until its resume_at
     return ACTIVE
 
 
@@ -142,17 +149,25 @@ def status_json(pipeline: Pipeline, counts: dict[tuple[str, str], StageCounts], 
         entry: dict[str, Any] = {"order": order, "display_name": step.display_name,
                                  "state": decision.steps[step.name]}
         details: dict[str, Any] = {}
+        resume: list[datetime] = []
         for i, stage in enumerate(step.stages):
             c = counts.get((step.name, stage.name), StageCounts())
             nxt = step.stages[i + 1].name if i + 1 < len(step.stages) else None
             emitted = counts.get((step.name, nxt), StageCounts()).entered if nxt else 0
-            entry[stage.name] = decision.stages[(step.name, stage.name)]
+            state = decision.stages[(step.name, stage.name)]
+            entry[stage.name] = state
+            parked = state == WAITING and c.parked > 0
+            if parked and c.resume_at:
+                resume.append(c.resume_at)
             details[stage.name] = {
-                "state": decision.stages[(step.name, stage.name)],
-                "queued": max(0, c.outstanding - c.running), "running": c.running, "done": c.done,
-                "failed": c.failed, "cancelled": c.cancelled, "entered": c.entered, "emitted": emitted,
+                "state": state,
+                "queued": max(0, c.outstanding - c.running - c.parked), "running": c.running, "parked": c.parked,
+                "done": c.done, "failed": c.failed, "cancelled": c.cancelled, "entered": c.entered, "emitted": emitted,
                 "first_start": _ts(c.started_at), "last_finish": _ts(c.finished_at), "last_error": c.last_error,
+                "resume_at": _ts(c.resume_at) if parked else None,
             }
+        # A waiting step says when it goes on (its earliest parked job's resume_at).
+        entry["resume_at"] = _ts(min(resume)) if resume and entry["state"] == WAITING else None
         entry["stages"] = details
         steps[step.name] = entry
     return {"overall": decision.run_state, "token": token, "steps": steps}

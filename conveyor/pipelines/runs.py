@@ -18,6 +18,7 @@ from conveyor.pipelines.rules import (
     READY,
     RUN_DONE,
     RUNNING,
+    SETTLED,
     Decision,
     StageCounts,
     decide,
@@ -76,7 +77,8 @@ class PipelineRun:
 def counts_of(record: RunRecord) -> dict[tuple[str, str], StageCounts]:
     return {key: StageCounts(
         entered=int(c["entered"]), outstanding=int(c["outstanding"]), done=int(c["done"]), failed=int(c["failed"]),
-        cancelled=int(c["cancelled"]), running=int(c["running"]), started=bool(c["started"]),
+        cancelled=int(c["cancelled"]), running=int(c["running"]), parked=int(c.get("parked") or 0),
+        resume_at=c.get("resume_at"), started=bool(c["started"]),
         skipped=bool(c["skipped"]), started_at=c["started_at"], finished_at=c["finished_at"],
         last_error=c["last_error"]) for key, c in record.counts.items()}
 
@@ -169,16 +171,23 @@ class Runs:
 
         The common case (nothing to change) takes no run lock: one transaction folds the counters
         and reads them back."""
+        return self.advance_paced(run_id)[0]
+
+    def advance_paced(self, run_id: str) -> tuple[str | None, int]:
+        """advance(), and how many jobs must still end before the run's decision can change (the
+        fewest outstanding in the earliest unsettled stage of a step; 0: it may change any time).
+        The worker's advancer paces its next advance of the run by it."""
         record = self.sql.fold(run_id)
         if record is None or record.pipeline not in self.app.pipelines or record.state in RUN_DONE:
-            return record.state if record else None
+            return (record.state if record else None), 0
         pipeline = self.declared(record.pipeline)
-        decision = decide(pipeline, counts_of(record), RUNNING)
+        counts = counts_of(record)
+        decision = decide(pipeline, counts, RUNNING)
         if record.state == RUNNING and decision.run_state == RUNNING and not decision.start_steps:
-            return RUNNING
+            return RUNNING, _nearest_decision(pipeline, counts, decision)
         with self.sql.locked(run_id) as tx:
             if tx is None or tx.run.state in RUN_DONE:
-                return tx.run.state if tx else None
+                return (tx.run.state if tx else None), 0
             counts = counts_of(tx.run)
             decision = decide(pipeline, counts, RUNNING)
             if decision.start_steps:
@@ -194,7 +203,7 @@ class Runs:
             tx.update_run(state=decision.run_state, status=status,
                           error=decision.error if decision.failed else tx.run.error, started=True,
                           finished=decision.run_state in RUN_DONE)
-            return decision.run_state
+            return decision.run_state, 0
 
     @staticmethod
     def _with_started(counts: dict[tuple[str, str], StageCounts], pipeline: Pipeline,
@@ -323,6 +332,24 @@ class Runs:
             self.advance(run_id)
             n += 1
         return n
+
+
+def _nearest_decision(pipeline: Pipeline, counts: dict[tuple[str, str], StageCounts], decision: Decision) -> int:
+    """The fewest jobs that must end before a decision can change: per step, the jobs outstanding
+    in its earliest stage not settled yet (a later stage cannot settle before it). 0 when a step
+    has such a stage with nothing outstanding (it may settle or start at any moment)."""
+    fewest: int | None = None
+    for step in pipeline.steps:
+        for stage in step.stages:
+            c = counts.get((step.name, stage.name), StageCounts())
+            if c.skipped or decision.stages[(step.name, stage.name)] in SETTLED:
+                continue
+            if c.outstanding <= 0 and (c.started or c.entered):
+                return 0
+            if c.outstanding > 0:
+                fewest = c.outstanding if fewest is None else min(fewest, c.outstanding)
+            break
+    return fewest or 0
 
 
 def _b(value: bool) -> str:

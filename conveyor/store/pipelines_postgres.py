@@ -73,16 +73,22 @@ def copy_stage_jobs(conn: psycopg.Connection[Any], jobs: list[StageJob], started
     notify(conn, notices)
 
 
-def finish_with_emits(store: PostgresStore, finish_sql: str, params: dict[str, Any], outcomes: list[Outcome]) -> list[str]:
-    """The completion batch when some attempts emitted items: their emits are written in the same
-    transaction as their completion, and only for attempts whose lease still held (the FINISH
-    statement changed their row). Items emitted into a run that is no longer RUNNING are written
-    cancelled (a retry of the run queues them again); FOR SHARE makes a cancel wait for us."""
+def finish_stage_batch(store: PostgresStore, finish_sql: str, params: dict[str, Any], outcomes: list[Outcome]) -> list[str]:
+    """The completion batch when it holds stage jobs. Their counter deltas are written here, one
+    per (run, step, stage), instead of one per job by the trigger (which skips this transaction).
+    Emits are written in the same transaction as their completion, and only for attempts whose
+    lease still held (the FINISH statement changed their row). Items emitted into a run that is
+    no longer RUNNING are written cancelled (a retry of the run queues them again); FOR SHARE
+    makes a cancel wait for us."""
     runs = sorted({o.run_id for o in outcomes if o.emits and o.run_id})
     with store._connection() as conn, conn.transaction():
-        live = {str(r[0]) for r in conn.execute(Q.pipeline_live_runs, (runs,))}
+        conn.execute(Q.pipeline_batch_counted)
+        live = {str(r[0]) for r in conn.execute(Q.pipeline_live_runs, (runs,))} if runs else set()
         done = [str(r[0]) for r in conn.execute(finish_sql, params, prepare=False)]
-        copy_stage_jobs(conn, common.landed_emits(outcomes, set(done), live), [])
+        if done:
+            conn.execute(Q.pipeline_count_finished, (done,))
+        if runs:
+            copy_stage_jobs(conn, common.landed_emits(outcomes, set(done), live), [])
     return done
 
 

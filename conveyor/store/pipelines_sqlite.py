@@ -50,6 +50,7 @@ def _counts(conn: sqlite3.Connection, records: list[RunRecord]) -> None:
     for r in conn.execute(Q.pipeline_run_counts, {"runs": json.dumps(list(by_id))}):
         row = dict(r)
         row["started_at"], row["finished_at"] = _ts(row["started_at"]), _ts(row["finished_at"])
+        row["resume_at"] = _ts(row["resume_at"])
         row["started"], row["skipped"] = bool(row["started"]), bool(row["skipped"])
         by_id[row["run_id"]].counts[(r["step"], r["stage"])] = row
     for record in records:

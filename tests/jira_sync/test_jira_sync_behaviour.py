@@ -130,7 +130,8 @@ def test_a_429_storm_parks_the_step_and_resumes(app: Conveyor, start_worker: Any
     assert done.state == "FINISHED", done.error
     assert count(app) == live_issue_count(jira_site)
     final = app.list_jobs(task="jira.extract")
-    assert len(final) == 4 and all(j.attempts == 1 for j in final)  # parking spent no attempt
+    # one job per step, plus the continuations of the paged steps; parking spent no attempt
+    assert len(final) >= 4 and all(j.attempts == 1 for j in final), [(j.args, j.attempts) for j in final]
     assert any(a.outcome == "parked" for j in final for a in j.attempt_log)
 
 

@@ -19,7 +19,10 @@ POSTGRES_ONLY = {"enqueue_served", "enqueue_accepted", "enqueue_one", "enqueue_o
                  "take_worker_lock", "probe_worker_locks", "probe_lock", "lock_session_alive",
                  # The run's row lock and its counter-row lock (SQLite's write lock is the run's lock),
                  # and live workers of many queues in one statement (SQLite asks live_workers per queue).
-                 "pipeline_run_lock", "pipeline_counts_lock", "pipeline_live_workers"}
+                 "pipeline_run_lock", "pipeline_counts_lock", "pipeline_live_workers",
+                 # A completion batch counts its stage jobs in one statement, telling the trigger to
+                 # skip them (SQLite's trigger runs in the worker's own process: cheap as it is).
+                 "pipeline_batch_counted", "pipeline_count_finished"}
 # SQLite's read-before-write checks, the poller's read, the queries PostgreSQL folds into one, its
 # worker-lock bookkeeping and its wake-up addresses.
 SQLITE_ONLY = {"any_due", "any_ready", "clear_stranded", "count_completions", "live_worker_queues",

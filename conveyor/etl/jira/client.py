@@ -129,10 +129,12 @@ class JiraClient(JiraTransport):
                                   self.settings.comment_page_size, start_at, items_key="comments")
 
     # ----- token paging -----------------------------------------------------------------------
-    def _token_pages(self, path: str, body: dict[str, Any], items_key: str, start_token: str | None) -> Iterator[Page]:
+    def _token_pages(self, path: str, body: dict[str, Any], items_key: str, start_token: str | None,
+                     seen: set[str] | None = None) -> Iterator[Page]:
         """Pages of a `nextPageToken` endpoint. Stops on a missing token, an empty page or a
-        token seen before (Jira has answered each of these on a last page)."""
-        token, seen = start_token, set()
+        token seen before (Jira has answered each of these on a last page); `seen`: the tokens
+        earlier jobs of the same paging used (updated as pages are read)."""
+        token, seen = start_token, (set() if seen is None else seen)
         for _ in range(self.settings.max_pages):
             request = {**body, **({"nextPageToken": token} if token else {})}
             info, answer = self.call("POST", path, body=request)
@@ -153,7 +155,8 @@ class JiraClient(JiraTransport):
         raise JiraDataError(f"POST {path} still had pages after {self.settings.max_pages}: stopped")
 
     def search_pages(self, jql: str, fields: Sequence[str], *, expand_changelog: bool = True,
-                     start_token: str | None = None, page_size: int | None = None) -> Iterator[Page]:
+                     start_token: str | None = None, page_size: int | None = None,
+                     seen: set[str] | None = None) -> Iterator[Page]:
         """Issues matching a bounded JQL, with explicit fields (Jira's default is `id` only)."""
         if not fields:
             raise ValueError("search needs an explicit list of fields: Jira returns only ids without one")
@@ -161,7 +164,7 @@ class JiraClient(JiraTransport):
                                 "maxResults": page_size or self.settings.search_page_size}
         if expand_changelog:
             body["expand"] = "changelog"
-        return self._token_pages(f"{API}/search/jql", body, "issues", start_token)
+        return self._token_pages(f"{API}/search/jql", body, "issues", start_token, seen)
 
     def issue_id_pages(self, jql: str, start_token: str | None = None) -> Iterator[Page]:
         """Ids and keys only, 5,000 a page: the cheap sweep that finds deleted issues."""

@@ -3,6 +3,8 @@ first) with the step's cursor, then emits the raw row ids for the transform stag
 
 Emits are written with the attempt's completion, so an extraction killed mid-step emits nothing;
 its retry resumes from the committed cursor and emits every raw page of the run's step once.
+The two long steps (issues, dev-status) work in bounded jobs that continue their stage
+(`ctx.continue_stage`), so the transform starts on the first pages instead of after the last.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select
 
 from conveyor.etl.jira.client import ISSUE_SYSTEM_FIELDS, JiraClient
 from conveyor.etl.jira.dev_status import instance_types
@@ -26,7 +28,7 @@ from conveyor.etl.jira.state import (
     watermark_for,
 )
 from conveyor.etl.jira.sync import Sync, measured
-from conveyor.etl.jira.tables import custom_fields, projects, work_items
+from conveyor.etl.jira.tables import custom_fields, projects, work_item_pull_requests, work_items
 from conveyor.etl.jira.transport import Page
 
 DEV_BATCH = 50  # dev-status: issues per committed batch (and about 2 raw pages each per transform job)
@@ -51,7 +53,7 @@ def _save(sync: Sync, pages: list[RawPage], cursor: Any, done: bool = False) -> 
 
 
 # -- step 1 ---------------------------------------------------------------------------------
-def extract_projects(sync: Sync) -> int:
+def extract_projects(sync: Sync, item: Any = None) -> int:
     """Projects (paged, with their issue types), every issue type, team-managed projects' own
     types, and the site's fields (custom-field discovery)."""
     with sync.client() as client, measured(sync, client):
@@ -69,7 +71,7 @@ def extract_projects(sync: Sync) -> int:
 
 
 # -- step 2 ---------------------------------------------------------------------------------
-def extract_statuses(sync: Sync) -> int:
+def extract_statuses(sync: Sync, item: Any = None) -> int:
     """Every status (`/status`), each project's statuses (`/statuses/search`, where team-managed
     projects' same-named statuses differ by id), status categories and issue link types."""
     with sync.client() as client, measured(sync, client):
@@ -102,40 +104,75 @@ def _project_keys(sync: Sync) -> list[str]:
 
 
 # -- step 3 ---------------------------------------------------------------------------------
-def extract_issues(sync: Sync) -> int:
+def _job_number(item: Any) -> int:
+    """0 for the step's entry job (its item is the run's params), n for its n-th continuation."""
+    return int(item["continue"]) if isinstance(item, dict) and "continue" in item else 0
+
+
+def _resume(sync: Sync, job: int) -> tuple[dict[str, Any], bool, list[int]]:
+    """The committed cursor state, whether the step is done, and the rows this job already stored
+    in an earlier attempt (never emitted: emits land only with a completion)."""
+    committed = cursor_of(sync.engine, sync.run_id, sync.step)
+    state: dict[str, Any] = dict((committed[0] if committed else None) or {})
+    mine = [int(i) for i in state.get("raw", [])] if state.get("job") == job else []
+    return state, bool(committed and committed[1]), mine
+
+
+def _with(rows: list[int], row: int) -> list[int]:
+    return rows if row in rows else [*rows, row]  # a page served again (repeated token) is emitted once
+
+
+def extract_issues(sync: Sync, item: Any = None) -> int:
     """search/jql with explicit fields and token paging, from the watermark (in the Jira user's
     time zone); each page's changelogs and comments completed; then, when due, the keys-only
-    sweep that finds deleted issues."""
-    committed = cursor_of(sync.engine, sync.run_id, sync.step)
-    if committed is not None and committed[1]:  # a retry after everything was stored
-        return _emit_issue_rows(sync)
-    state: dict[str, Any] = dict((committed[0] if committed else None) or {})
+    sweep that finds deleted issues.
+
+    One job stores at most `issue_pages_per_job` search pages (each with the cursor, naming the
+    job and its pages, in one transaction), emits them and continues the stage with the next job
+    in its completion: the transform loads pages while the search goes on. A retried job emits the
+    pages its killed attempt stored and resumes from the committed cursor."""
+    job = _job_number(item)
+    state, done, mine = _resume(sync, job)
+    if done:  # a retry after everything was stored
+        return _emit_issue_rows(sync, mine, last=True)
+    per_job = max(1, int(sync.settings.get("issue_pages_per_job", 1)))
     with sync.client() as client, measured(sync, client):
         run = sync_run(sync.engine, sync.run_id)
         if run is None:
             run = _start_issue_sync(sync, client)
-        fields = [*ISSUE_SYSTEM_FIELDS, *_custom_field_ids(sync)]
+        if not state.get("search_done") and len(mine) >= per_job:  # a retry after this job's pages were stored
+            return _emit_issue_rows(sync, mine, next_job=job + 1)
         if not state.get("search_done"):
-            for page in client.search_pages(run.jql, fields, start_token=state.get("token")):
+            fields = [*ISSUE_SYSTEM_FIELDS, *_custom_field_ids(sync)]
+            seen = set(state.get("tokens", []))  # every token the step used: a cycle across jobs stops too
+            for page in client.search_pages(run.jql, fields, start_token=state.get("token"), seen=seen):
                 extra: list[Page] = []
                 client.complete_changelogs(page.items, extra)
                 for issue in page.items:
                     client.complete_comments(issue, extra)
                 companions = [_companion(page.request.fingerprint, p) for p in extra]
-                state.update(token=page.next_cursor, search_done=page.next_cursor is None,
+                state.update(token=page.next_cursor, search_done=page.next_cursor is None, job=job, tokens=sorted(seen),
                              issues=int(state.get("issues", 0)) + len(page.items))
-                _save(sync, [_raw("jira:search", page), *companions], dict(state))
+                ids = _save(sync, [_raw("jira:search", page), *companions],
+                            lambda ids, mine=mine: {**state, "raw": _with(mine, ids[0])})
+                mine = _with(mine, ids[0])
+                if len(mine) >= per_job and not state["search_done"]:
+                    break
+            else:  # the pages ran out (no token, a repeated token or an empty page)
+                state["search_done"] = True
+            if not state["search_done"]:
+                return _emit_issue_rows(sync, mine, next_job=job + 1)
         if run.deletion_sweep and not state.get("sweep_done"):
             jql = issues_jql(_project_keys(sync), None, run.time_zone)
             for page in client.issue_id_pages(jql, start_token=state.get("sweep_token")):
                 state.update(sweep_token=page.next_cursor, sweep_done=page.next_cursor is None)
-                _save(sync, [_raw("jira:sweep", page)], dict(state))
-        _save(sync, [], dict(state), done=True)
+                _save(sync, [_raw("jira:sweep", page)], {**state, "job": job, "raw": mine})
+        _save(sync, [], {**state, "job": job, "raw": mine}, done=True)
         fetched, expected = int(state.get("issues", 0)), run.expected_issues
         note = (f"fetched {fetched} issues, fewer than the {expected} Jira expected"
                 if expected is not None and fetched < expected else None)
         sync.metrics(records=fetched, expected=expected, note=note)
-    return _emit_issue_rows(sync)
+    return _emit_issue_rows(sync, mine, last=True)
 
 
 def _start_issue_sync(sync: Sync, client: JiraClient) -> Any:
@@ -176,47 +213,67 @@ def _custom_field_ids(sync: Sync) -> list[str]:
         return sorted(str(r[0]) for r in conn.execute(query))
 
 
-def _emit_issue_rows(sync: Sync) -> int:
-    rows = raw_rows(sync.engine, sync.run_id, sync.step)
-    pages = [rid for rid, source in rows if source == "jira:search"]
-    sweep = [rid for rid, source in rows if source == "jira:sweep"]
+def _emit_issue_rows(sync: Sync, pages: list[int], *, next_job: int | None = None, last: bool = False) -> int:
+    """This job's search pages for the transform, then either the next job of the stage or (the
+    last job) the sweep's pages as one item: marking deletions needs every id Jira still has."""
     sync.ctx.emit(*pages)
-    if sweep:
-        sync.ctx.emit({"sweep": sweep})
-    sync.metrics(items=len(pages) + (1 if sweep else 0))
+    items = len(pages)
+    if next_job is not None:
+        sync.ctx.continue_stage({"continue": next_job})
+    if last:
+        sweep = [rid for rid, _ in raw_rows(sync.engine, sync.run_id, sync.step, source="jira:sweep")]
+        if sweep:
+            sync.ctx.emit({"sweep": sweep})
+            items += 1
+    sync.metrics(items=items)
     return len(pages)
 
 
 # -- step 4 ---------------------------------------------------------------------------------
-def extract_dev_status(sync: Sync) -> int:
-    """Pull requests of the issues whose Development field shows any, and whose `updated` moved
-    since they were last read: dev-status summary, then detail per instance type (numeric ids)."""
-    committed = cursor_of(sync.engine, sync.run_id, sync.step)
+def extract_dev_status(sync: Sync, item: Any = None) -> int:
+    """Pull requests of the issues whose Development field shows any (or that had some: dev-status
+    then says they are gone), and whose `updated` moved since they were last read: dev-status
+    summary, then detail per instance type (numeric ids).
+
+    The entry job only plans: it continues the stage with one job per batch of `DEV_BATCH`
+    issues, all at once, so batches are read side by side (the extraction worker's concurrency).
+    A batch job stores its pages with its own cursor, marked done, in one transaction; a retried
+    one finds them there and emits them without asking Jira again."""
     if not sync.settings.get("dev_status", True):
         return _emit_step_rows(sync)
-    after = str(((committed[0] if committed else None) or {}).get("after", ""))
-    W = work_items
+    if isinstance(item, dict) and "issues" in item:
+        return _dev_batch(sync, int(item["continue"]), [str(i) for i in item["issues"]])
+    W, P = work_items, work_item_pull_requests
     query = (select(W.c.external_id).where(and_(
         W.c.tenant == sync.tenant, W.c.integration_id == sync.integration.id, W.c.deleted.is_(False),
-        or_(W.c.pull_request_count > 0, W.c.pull_request_count.is_(None)),
-        or_(W.c.dev_status_for.is_(None), W.c.dev_status_for != W.c.updated), W.c.external_id > after))
+        or_(W.c.pull_request_count > 0, W.c.pull_request_count.is_(None), exists().where(and_(
+            P.c.tenant == W.c.tenant, P.c.integration_id == W.c.integration_id, P.c.issue_external_id == W.c.external_id))),
+        or_(W.c.dev_status_for.is_(None), W.c.dev_status_for != W.c.updated)))
         .order_by(W.c.external_id))
     with sync.engine.connect() as conn:
         issue_ids = [str(r[0]) for r in conn.execute(query)]
-    with sync.client() as client, measured(sync, client):
-        pages: list[RawPage] = []
-        for n, issue_id in enumerate(issue_ids, 1):
-            summary = client.dev_status_summary(issue_id)
-            pages.append(_raw(f"jira:dev:summary:{issue_id}", summary))
-            for kind in instance_types(summary.body):
-                pages.append(_raw(f"jira:dev:detail:{issue_id}", client.dev_status_pull_requests(issue_id, kind)))
-            if n % DEV_BATCH == 0 or n == len(issue_ids):  # one transaction per batch of issues
-                _save(sync, pages, {"after": issue_id})
-                pages = []
-        _save(sync, [], {"after": issue_ids[-1] if issue_ids else after}, done=True)
-        sync.metrics(records=len(issue_ids))
-    rows = [rid for rid, _ in raw_rows(sync.engine, sync.run_id, sync.step)]
-    batches = [rows[i:i + DEV_BATCH * 2] for i in range(0, len(rows), DEV_BATCH * 2)]
-    sync.ctx.emit(*({"raw": batch} for batch in batches))  # one transform job per batch, not per page
-    sync.metrics(items=len(batches))
+    batches = [issue_ids[i:i + DEV_BATCH] for i in range(0, len(issue_ids), DEV_BATCH)]
+    sync.ctx.continue_stage(*({"continue": n, "issues": batch} for n, batch in enumerate(batches, 1)))
+    sync.metrics(records=len(issue_ids))
+    return len(issue_ids)
+
+
+def _dev_batch(sync: Sync, n: int, issue_ids: list[str]) -> int:
+    cursor_step = f"{sync.step}#{n}"
+    committed = cursor_of(sync.engine, sync.run_id, cursor_step)
+    if committed is not None and committed[1]:  # stored by an earlier attempt, never emitted
+        rows = [int(i) for i in (committed[0] or {}).get("raw", [])]
+    else:
+        with sync.client() as client, measured(sync, client):
+            pages: list[RawPage] = []
+            for issue_id in issue_ids:
+                summary = client.dev_status_summary(issue_id)
+                pages.append(_raw(f"jira:dev:summary:{issue_id}", summary))
+                for kind in instance_types(summary.body):
+                    pages.append(_raw(f"jira:dev:detail:{issue_id}", client.dev_status_pull_requests(issue_id, kind)))
+            rows = save_pages(sync.engine, run_id=sync.run_id, step=sync.step, tenant=sync.tenant, token=sync.token,
+                              pages=pages, cursor=lambda ids: {"raw": ids}, done=True, cursor_step=cursor_step)
+    if rows:
+        sync.ctx.emit({"raw": rows})  # one transform job per batch, not per page
+    sync.metrics(items=1 if rows else 0)
     return len(rows)

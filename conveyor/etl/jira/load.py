@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,8 @@ from sqlalchemy import Connection, Engine, and_, select, update
 from conveyor.errors import PermanentError
 from conveyor.etl.db import upsert
 from conveyor.etl.jira.custom_fields import CustomFieldMapping, default_mapping, discover_custom_fields
-from conveyor.etl.jira.dev_status import pull_request_count, pull_requests
+from conveyor.etl.jira.dev_load import load_dev_status
+from conveyor.etl.jira.dev_status import pull_request_count
 from conveyor.etl.jira.metrics import UnmappedStatusError, WorkflowStep, default_status_mapping
 from conveyor.etl.jira.state import RawRow, load_raw
 from conveyor.etl.jira.tables import (
@@ -29,7 +30,6 @@ from conveyor.etl.jira.tables import (
     work_item_changelogs,
     work_item_comments,
     work_item_links,
-    work_item_pull_requests,
     work_item_types,
     work_items,
 )
@@ -55,6 +55,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(kind: type) -> tuple[str, ...]:
+    names = _NAMES.get(kind)
+    if names is None:
+        names = _NAMES[kind] = tuple(f.name for f in dataclass_fields(kind))
+    return names
+
+
+def _shallow(record: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict, values as they are: `asdict` deep-copies every value, a
+    tenth of a page's transform time for rows of plain scalars."""
+    return {name: getattr(record, name) for name in _names(type(record))}
+
+
 def _keys(table: Any) -> list[str]:
     return [c.name for c in table.primary_key.columns]
 
@@ -63,13 +79,18 @@ def load_item(engine: Engine, owner: Owner, item: Any) -> Loaded:
     """Transform and load one emitted item: a raw row id, {"raw": [ids]} (each loaded in turn), or
     {"sweep": [raw ids]} (the deletion sweep's pages, together)."""
     if isinstance(item, Mapping) and "sweep" in item:
-        return load_sweep(engine, owner, load_raw(engine, [int(i) for i in item["sweep"]]))
+        return load_sweep(engine, owner, [int(i) for i in item["sweep"]])
     if isinstance(item, Mapping) and "raw" in item:  # a batch (dev-status pages): one transaction
         loaded: Loaded = defaultdict(list)
         rows = load_raw(engine, [int(i) for i in item["raw"]])
+        dev = [row for row in rows if row.source.startswith("jira:dev:")]
         with engine.begin() as conn:
             for row in rows:
-                for table, ids in load_row(engine, owner, row, conn).items():
+                if not row.source.startswith("jira:dev:"):
+                    for table, ids in load_row(engine, owner, row, conn).items():
+                        loaded[table] += ids
+            if dev:  # the batch's dev-status pages together: a few statements, not several per issue
+                for table, ids in load_dev_status(conn, owner, dev).items():
                     loaded[table] += ids
         return dict(loaded)
     if isinstance(item, bool) or not isinstance(item, int):
@@ -118,7 +139,7 @@ def _load_row(conn: Connection, owner: Owner, raw: RawRow, companions: list[RawR
     if kind == "search":
         return load_issues(conn, owner, body.get("issues") or [], companions, raw.id)
     if kind == "dev":
-        return _dev_status(conn, owner, rest, body)
+        return load_dev_status(conn, owner, [raw])
     if kind in ("statuscategory", "companion", "sweep"):
         return {}  # categories come inline with statuses; companions and sweeps go with their group
     raise PermanentError(f"raw row {raw.id} has source {source!r}, which no Jira transform reads")
@@ -231,22 +252,22 @@ def load_issues(conn: Connection, owner: Owner, issues: list[Mapping[str, Any]],
         except UnmappedStatusError as exc:
             raise PermanentError(f"issue {issue.get('key')}: {exc}") from None
         fields = issue.get("fields") or {}
-        row = {k: v for k, v in asdict(record).items()
+        row = {k: v for k, v in _shallow(record).items()
                if k not in ("metrics", "custom_columns", "custom_overflow", "labels", "history_count")}
         items.append(owner.row(
             **row, labels=list(record.labels), **record.custom_columns, custom_fields_overflow=record.custom_overflow,
-            **asdict(record.metrics), history_count=record.history_count,
+            **_shallow(record.metrics), history_count=record.history_count,
             workflow_step=step_of[record.status_external_id].value,
             pull_request_count=pull_request_count(fields.get(development)) if development else 0,
             deleted=False, deleted_at=None, raw_id=raw_id, loaded_at=now))
         index: dict[str, int] = defaultdict(int)
         for change in changelog_rows(issue_id, histories):
-            changes.append(owner.row(**asdict(change), item_index=index[change.history_id]))
+            changes.append(owner.row(**_shallow(change), item_index=index[change.history_id]))
             index[change.history_id] += 1
-        links += [owner.row(**asdict(link)) for link in link_rows(issue)]
+        links += [owner.row(**_shallow(link)) for link in link_rows(issue)]
         inline = fields.get("comment") or {}
         comment_list = extra_comments.get(issue_id) or list(inline.get("comments") or [])
-        notes += [owner.row(**asdict(c)) for c in comment_rows(issue_id, comment_list)]
+        notes += [owner.row(**_shallow(c)) for c in comment_rows(issue_id, comment_list)]
         project = record.project_external_id
         used |= {(project, k) for k, v in fields.items() if k.startswith("customfield_") and v not in (None, [], "", {})
                  and project}
@@ -259,27 +280,24 @@ def load_issues(conn: Connection, owner: Owner, issues: list[Mapping[str, Any]],
     return {"work_items": [str(i["id"]) for i in issues]}
 
 
-def load_sweep(engine: Engine, owner: Owner, pages: list[RawRow]) -> Loaded:
-    """Issues of the sweep's projects that Jira no longer has are marked deleted (kept, flagged)."""
-    present = {str(i["id"]) for page in pages for i in page.body.get("issues") or []}
-    keys = {str(i["key"]).split("-")[0] for page in pages for i in page.body.get("issues") or []}
+def load_sweep(engine: Engine, owner: Owner, raw_ids: list[int]) -> Loaded:
+    """Issues of the sweep's projects that Jira no longer has are marked deleted (kept, flagged).
+    The sweep's pages are read one at a time, keeping only ids and project keys: parsed whole,
+    50,000 issues' pages cost the transform worker tens of MB at once."""
+    present: set[str] = set()
+    keys: set[str] = set()
+    for raw_id in raw_ids:
+        for page in load_raw(engine, [raw_id]):
+            for issue in page.body.get("issues") or []:
+                present.add(str(issue["id"]))
+                keys.add(str(issue["key"]).split("-")[0])
     with engine.begin() as conn:
-        known = conn.execute(select(work_items.c.external_id, work_items.c.project_key).where(
-            and_(owner.where(work_items), work_items.c.deleted.is_(False)))).all()
+        known = conn.execute(  # streamed: the row set is every issue of the integration
+            select(work_items.c.external_id, work_items.c.project_key).where(
+                and_(owner.where(work_items), work_items.c.deleted.is_(False))).execution_options(yield_per=5000))
         gone = [str(r[0]) for r in known if str(r[0]) not in present and (not keys or r[1] in keys)]
         for start in range(0, len(gone), 500):
             conn.execute(update(work_items).where(and_(owner.where(work_items),
                                                        work_items.c.external_id.in_(gone[start:start + 500])))
                          .values(deleted=True, deleted_at=_now()))
     return {"work_items": gone}
-
-
-def _dev_status(conn: Connection, owner: Owner, rest: str, body: Mapping[str, Any]) -> Loaded:
-    what, _, issue_id = rest.partition(":")
-    if what == "detail":
-        upsert(conn, work_item_pull_requests, [owner.row(issue_external_id=issue_id, pr_id=pr.id,
-                                                         **{k: v for k, v in asdict(pr).items() if k != "id"})
-                                               for pr in pull_requests(body)], keys=_keys(work_item_pull_requests))
-    conn.execute(update(work_items).where(and_(owner.where(work_items), work_items.c.external_id == issue_id))
-                 .values(dev_status_for=work_items.c.updated))
-    return {"work_items": [issue_id]} if what == "detail" else {}

@@ -57,13 +57,15 @@ def _now() -> datetime:
 
 
 def save_pages(engine: Engine, *, run_id: str, step: str, tenant: str, token: str, pages: Sequence[RawPage],
-               cursor: Any, done: bool = False) -> list[int]:
+               cursor: Any, done: bool = False, cursor_step: str | None = None) -> list[int]:
     """Store `pages` (the JSON answers, unchanged) and the step's next cursor in one transaction:
     an attempt killed after this resumes from `cursor`; one killed before it fetches these pages
-    again (the same request fingerprint updates the same raw row)."""
+    again (the same request fingerprint updates the same raw row). `cursor` may be a function of
+    the new rows' ids (a cursor that names the pages its job has stored). `cursor_step` keys the
+    cursor apart from the step's (a batch of a step whose batches run side by side)."""
     with engine.begin() as conn:
         ids = _save_raw(conn, run_id, step, tenant, token, pages) if pages else []
-        _set_cursor(conn, run_id, step, cursor, len(pages), done)
+        _set_cursor(conn, run_id, cursor_step or step, cursor(ids) if callable(cursor) else cursor, len(pages), done)
     return ids
 
 

@@ -1,5 +1,5 @@
-"""Reading loaded work items: filtered keyset pages, and one item with its changelog and pull
-requests."""
+"""Reading loaded work items: filtered keyset pages, and one item with its changelog, its pull
+requests (dev-status) and the GitHub pull requests linked to it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
 
+from conveyor.etl.github.tables import work_items_prs_links
 from conveyor.etl.jira.tables import work_item_changelogs, work_item_pull_requests, work_items
 
 W = work_items
@@ -62,4 +63,8 @@ def get_work_item(engine: Engine, key: str, tenant: str | None) -> dict[str, Any
         item = _plain(row)
         item["changelog"] = [_plain(c) for c in changes]
         item["pull_requests"] = [_plain(p) for p in pulls]
+        L = work_items_prs_links  # the GitHub PRs linked to it: by dev-status, or by its key in a PR's text
+        links = conn.execute(select(L).where(and_(L.c.tenant == row.tenant, L.c.work_item_key == row.key))
+                             .order_by(L.c.repository, L.c.number, L.c.source))
+        item["linked_pull_requests"] = [_plain(link) for link in links]
         return item

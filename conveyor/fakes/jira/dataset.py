@@ -372,6 +372,18 @@ class JiraDataset:
             self._store(issue)
             return issue
 
+    def set_pull_requests(self, key: str, pull_requests: list[dict[str, Any]], at: datetime | None = None) -> Issue:
+        """Replace the issue's pull requests (as dev-status shows them; the Development field
+        follows) and bump `updated`, as a PR linked or unlinked in Jira does."""
+        moment = (at or datetime.now(UTC)).replace(microsecond=0)
+        with self.lock:
+            issue = self._require(key)
+            issue.pull_requests = [dict(pr) for pr in pull_requests]
+            issue.custom[c.DEVELOPMENT] = development_field(issue.pull_requests)
+            issue.updated = moment
+            self.version += 1
+            return issue
+
     def delete_issue(self, key: str) -> None:
         with self.lock:
             issue = self._require(key)

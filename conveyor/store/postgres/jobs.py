@@ -68,9 +68,9 @@ class PostgresJobs(PostgresConnections, OperatorActions):
             params["traceback"].append(o.traceback)
             params["delay"].append(o.retry_delay)
             params["entry"].append(Jsonb(attempt_entry(o, now)) if o.error is not None else None)
-        if any(o.emits for o in outcomes):  # pipelines hook: emits commit with their completions
-            from conveyor.store.pipelines_postgres import finish_with_emits
-            return finish_with_emits(self, Q.finish_jobs, params, outcomes)  # type: ignore[arg-type]
+        if any(o.run_id for o in outcomes):  # pipelines hook: stage jobs counted, emits written, in one transaction
+            from conveyor.store.pipelines_postgres import finish_stage_batch
+            return finish_stage_batch(self, Q.finish_jobs, params, outcomes)  # type: ignore[arg-type]
         # Never prepared: a generic plan guesses 10 rows from unnest and picks a nested loop that
         # re-runs it per running job (100-370 ms for a 500-outcome batch instead of ~2 ms).
         return [str(r["id"]) for r in self._fetchall(Q.finish_jobs, params, prepare=False)]

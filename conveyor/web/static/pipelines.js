@@ -68,18 +68,22 @@ function render(run, seq) {
   clear($("#grid thead"), h("tr", {}, h("th", { scope: "col" }, "Step"), ...stageNames.map((s) => h("th", { scope: "col" }, s))));
   clear($("#grid tbody"), ...steps.map(([name, step]) => h("tr", { "data-step": name },
     h("th", { scope: "row" }, h("div", {}, `${step.order}. ${step.display_name}`), h("div", { class: "muted small" }, badge(step.state, CELL_STATE[step.state] || "queued")),
+      step.resume_at ? h("div", { class: "muted small", "data-testid": `resume-${name}` }, "resumes ", timeEl(step.resume_at)) : "",
       retryButton(run, name, step)),
     ...stageNames.map((stage) => cell(step.stages?.[stage])))));
 }
 
 function cell(d) {
   if (!d) return h("td", {}, "—");
-  const outstanding = d.queued + d.running;
+  const outstanding = d.queued + d.running + (d.parked || 0);
   const times = d.first_start ? ` · ${d.last_finish && d.state !== "running" ? fmtSpan(d.first_start, d.last_finish) : "since " + new Date(d.first_start).toLocaleTimeString()}` : "";
   return h("td", { class: "pipeline-cell", "data-state": d.state },
     badge(d.state, CELL_STATE[d.state] || "queued"),
     h("div", { class: "small" }, `${fmtNum(d.done)} done · ${fmtNum(outstanding)} outstanding · ${fmtNum(d.failed)} failed`),
     h("div", { class: "muted small" }, `${fmtNum(d.running)} running · ${fmtNum(d.emitted)} emitted${times}`),
+    // Parked by a rate limit (ParkJob): nothing of it runs before resume_at.
+    d.parked ? h("div", { class: "small", "data-testid": "parked" }, `${fmtNum(d.parked)} parked`,
+      d.resume_at ? h("span", {}, " · resumes ", timeEl(d.resume_at)) : "") : "",
     d.last_error ? h("div", { class: "small error-text", title: d.last_error }, d.last_error.slice(0, 120)) : "");
 }
 

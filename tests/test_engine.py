@@ -9,6 +9,7 @@ import subprocess
 import sys
 import warnings
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -393,20 +394,10 @@ def cli(settings, *args: str, timeout: float = 60) -> subprocess.CompletedProces
 
 
 def clis(settings, *commands: list[str], timeout: float = 60) -> list[subprocess.CompletedProcess[str]]:
-    """Independent CLI calls started together (each process spends most of its time importing),
-    their results in the order given."""
-    procs = [subprocess.Popen([sys.executable, "-m", "conveyor", *args], env=_cli_env(settings), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, cwd=ROOT) for args in commands]
-    results = []
-    for args, proc in zip(commands, procs, strict=True):
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            for p in procs:
-                p.kill()
-            raise
-        results.append(subprocess.CompletedProcess([*args], proc.returncode, out, err))
-    return results
+    """Independent CLI calls run side by side, as many at a time as there are cores (each process
+    spends most of its time importing); their results in the order given."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return list(pool.map(lambda args: cli(settings, *args, timeout=timeout), commands))
 
 
 def test_cli_round_trip(app, settings, spawn_worker):

@@ -6,4 +6,4 @@ from conveyor import Conveyor
 from conveyor.etl.jira.pipeline import register_jira
 
 app = Conveyor(app_path="bench.jira_app:app")
-register_jira(app)
+register_jira(app, embedding=False)  # the sync against the bare client: no embedding stage

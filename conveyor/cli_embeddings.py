@@ -47,6 +47,8 @@ def cmd_embeddings(args: argparse.Namespace, load_app: Callable[..., Any]) -> in
     from conveyor.etl.embeddings import bridge_table
     from conveyor.etl.embeddings.stage import reindex
 
+    if args.action == "optimize":
+        return optimize_store(args.json)
     app = load_app(args.app, args.database_url)
     if args.action == "counts":
         with shared_engine(app.settings.database_url).connect() as conn:
@@ -70,9 +72,28 @@ def cmd_embeddings(args: argparse.Namespace, load_app: Callable[..., Any]) -> in
     return EXIT_OK if run.state in ("RUNNING", "READY", "FINISHED") else EXIT_FAILED
 
 
+def optimize_store(as_json: bool) -> int:
+    """Build the embedded store's HNSW graphs, offline: the folder must not be open elsewhere (stop
+    the embedding worker first), as Qdrant Edge's build blocks its whole process."""
+    from conveyor.etl.embeddings.config import EmbeddingSettings, open_store
+
+    settings = EmbeddingSettings.from_env()
+    store = open_store(settings)  # StoreLockedError, naming the owner, while a worker has it
+    try:
+        started = time.monotonic()
+        store.optimize()
+        seconds = time.monotonic() - started
+    finally:
+        store.close()
+    figures = {"folder": settings.vector_dir, "seconds": round(seconds, 1)}
+    print(json.dumps(figures) if as_json else f"indexes of {settings.vector_dir} built in {seconds:.1f} s")
+    return EXIT_OK
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("action", choices=["counts", "reindex"],
-                   help="counts: rows and points per source; reindex: re-embed the tenant as a pipeline run")
+    p.add_argument("action", choices=["counts", "reindex", "optimize"],
+                   help="counts: rows and points per source; reindex: re-embed the tenant as a pipeline run; "
+                        "optimize: build the embedded store's HNSW graphs (with the embedding worker stopped)")
     p.add_argument("--tenant", default="default")
     p.add_argument("--table", action="append", help="reindex: only this source table (repeatable)")
     p.add_argument("--queue", default="embedding", help="reindex: the queue of the worker that owns the store")

@@ -156,13 +156,19 @@ def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: in
     from conveyor.integrations.secrets import local_secret_key
 
     local_secret_key(Path(".conveyor"))  # before the workers start: they inherit CONVEYOR_SECRET_KEY
-    # The pool serves the usual queues and every queue the app's tasks name (the Jira stages').
-    extra = sorted({t.options.queue for t in app.tasks.values()} - {"high", "default", "low"})
+    # The pool serves the usual queues and every queue the app's tasks name (the Jira stages'),
+    # except the embedding stage's: one worker of its own owns the embedded vector store's folder
+    # (only one process may open it) and keeps the model's CPU work off the other queues.
+    embedding = embedding_queues(app)
+    extra = sorted({t.options.queue for t in app.tasks.values()} - {"high", "default", "low", *embedding})
     queues = ",".join(["high", "default", "low", *extra])
+    os.environ.setdefault("CONVEYOR_VECTOR_DIR", str(Path(".conveyor") / "vectors"))  # beside the other state
     supervisor = Supervisor(app.app_path or "conveyor.demo:app", app.settings.database_url,
                             concurrency=concurrency, queues=queues)
     for _ in range(workers):
         supervisor.start_worker()
+    if embedding and workers > 0:
+        supervisor.start_worker(",".join(embedding))
     key = dashboard_key(app, Path(".conveyor")) if auth else None
     url = f"http://{host}:{port}/" + (f"?key={key}" if key else "")
     if seed_demo and app.app_path == "conveyor.demo:app" and workers > 0:
@@ -172,6 +178,8 @@ def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: in
         "Conveyor is up.",
         f"  database   {app.store.redacted_url()}",
         f"  workers    {workers} process(es) x concurrency {concurrency or 'default'}, queues {queues}",
+        *([f"  embedding  1 process, queues {','.join(embedding)} (owns {os.environ['CONVEYOR_VECTOR_DIR']})"]
+          if embedding and workers > 0 else []),
         f"  dashboard  {url}",
         f"  API docs   http://{host}:{port}/api/docs",
     ]
@@ -187,6 +195,13 @@ def run_up(app: Conveyor, *, host: str, port: int, workers: int, concurrency: in
     return 0
 
 
+def embedding_queues(app: Conveyor) -> list[str]:
+    """The queues of the app's embedding and search tasks (none when no step embeds)."""
+    from conveyor.etl.embeddings.stage import EMBED_TASK, LIST_TASK, SEARCH_TASK
+
+    return sorted({app.tasks[t].options.queue for t in (EMBED_TASK, LIST_TASK, SEARCH_TASK) if t in app.tasks})
+
+
 def _seed_when_live(app: Conveyor) -> None:
     """Seed the demo jobs and a demo pipeline run once a worker is live, then keep a trickle going
     so the dashboard always has something moving (one job every few seconds, and a new pipeline
@@ -196,7 +211,9 @@ def _seed_when_live(app: Conveyor) -> None:
     from conveyor.errors import ConveyorError
 
     deadline = time.monotonic() + 60
-    while app.store.live_worker_count("default", app.settings.liveness_timeout)[0] == 0:
+    # The demo syncs' steps end with the embedding stage: its worker (loading the model) must be up too.
+    needed = ["default", *embedding_queues(app)]
+    while any(app.store.live_worker_count(q, app.settings.liveness_timeout)[0] == 0 for q in needed):
         if time.monotonic() > deadline:
             log.warning("no worker came up within 60 s; demo jobs not seeded")
             return

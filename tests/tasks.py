@@ -189,4 +189,4 @@ from conveyor.etl.jira.pipeline import register_jira  # noqa: E402 - the Jira pi
 # Stage tasks and pipelines on this app: the pipeline tests', and the embedding stage's.
 from tests import embedding_tasks, pipeline_tasks  # noqa: E402,F401
 
-register_jira(app)
+register_jira(app, embedding=False)  # the sync alone: tests/etl_search runs it with the embedding stage

@@ -11,6 +11,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,7 @@ def test_a_database_restart_does_not_make_every_worker_look_dead(own_cluster, tm
         # and every worker lock is gone with its session.
         time.sleep(app.settings.liveness_timeout + 1)
         own_cluster.start_server()
-        back = time.monotonic()
+        back, restarted_at = time.monotonic(), datetime.now(UTC)
         # Until the heartbeat and the lock probe could both have declared someone dead, nobody is.
         while time.monotonic() < back + RESTART_SETTLE_S + LOCK_GRACE_S + 2 * app.settings.maintenance_interval:
             try:
@@ -79,6 +80,10 @@ def test_a_database_restart_does_not_make_every_worker_look_dead(own_cluster, tm
             time.sleep(0.1)
         assert all(w.proc.poll() is None for w in workers)
         assert all("worker lock taken again" in w.output() for w in workers)
+        # And every worker heartbeats again well inside its liveness timeout: the pool reconnects
+        # within a second or so of the server's return, not after its doubling backoff (16 s here).
+        rows = [worker_row(app, w) for w in workers]
+        assert all(r is not None and r.last_heartbeat > restarted_at for r in rows), (restarted_at, rows)
         for w in workers:
             release(tmp_path, w)
         for job in app.store.get_jobs(ids):

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from typing import Any
 
+import httpx
+
 from conveyor import Conveyor
 from conveyor.demo import app as demo_app
 from conveyor.demo_pipeline import PIPELINE, start_demo_run
@@ -38,9 +40,10 @@ def test_demo_run_extracts_transforms_and_loads(app: Conveyor, start_worker: Any
 def test_conveyor_up_shows_a_live_demo_run(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'up.db'}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CONVEYOR_HEARTBEAT_INTERVAL": "0.5", "CONVEYOR_SHUTDOWN_GRACE": "2"}
+    port = _free_port()
     with (tmp_path / "up.log").open("wb") as log:
         up = subprocess.Popen([sys.executable, "-m", "conveyor", "up", "--database-url", url, "--port",
-                               str(_free_port()), "--no-auth"], cwd=tmp_path, env=env, stdout=log,
+                               str(port), "--no-auth"], cwd=tmp_path, env=env, stdout=log,
                               stderr=subprocess.STDOUT)
         store = None
         try:
@@ -56,6 +59,16 @@ def test_conveyor_up_shows_a_live_demo_run(tmp_path: Any) -> None:
             wait_for(lambda: [r for r in demo_runs() if r.state in ("RUNNING", "FINISHED")], timeout=60,
                      message="`conveyor up` to start the demo pipeline")
             wait_for(lambda: demo_runs()[0].state == "FINISHED", timeout=90, message="the demo run to finish")
+
+            # The demo Jira sync's steps end with the embedding stage (real model, its own worker):
+            # its projects are searchable within its first step.
+            def demo_hits() -> list[Any]:
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/search",
+                                   params={"q": "ALPHA project", "tenant": "demo"}, timeout=30)
+                return answer.json()["hits"] if answer.status_code == 200 else []
+
+            hits = wait_for(demo_hits, timeout=120, interval=1.0, message="demo work items to be searchable")
+            assert hits[0]["source_type"] == "JIRA" and hits[0]["url"]
         finally:
             up.terminate()
             up.wait(30)

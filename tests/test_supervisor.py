@@ -48,7 +48,7 @@ def test_conveyor_up_workers_stop_with_it(tmp_path, sig):
     )
     store = None
     try:
-        def worker_pid() -> int | None:
+        def worker_pids() -> list[int] | None:
             nonlocal store
             if not (tmp_path / "up.db").exists():
                 return None
@@ -57,15 +57,18 @@ def test_conveyor_up_workers_stop_with_it(tmp_path, sig):
                 live = [w for w in store.list_workers(15) if w.state == "running"]
             except Exception:  # the schema is still being created
                 return None
-            return live[0].pid if live else None
+            # The pool's worker, and the embedding stage's own (the demo app's Jira/GitHub steps embed).
+            return [w.pid for w in live] if len(live) == 2 else None
 
-        pid = wait_for(worker_pid, timeout=30, message="the supervised worker to register")
-        assert _alive(pid)
+        pids = wait_for(worker_pids, timeout=60, message="the supervised workers to register")
+        assert all(_alive(pid) for pid in pids)
         up.send_signal(sig)
         up.wait(30)
-        wait_for(lambda: not _alive(pid), timeout=15, message=f"worker {pid} to stop after {sig.name} of `up`")
-        (worker,) = store.list_workers(15)
-        assert worker.state == "stopped", "the worker stopped gracefully (deregistered), not killed"
+        wait_for(lambda: not any(_alive(pid) for pid in pids), timeout=15,
+                 message=f"workers {pids} to stop after {sig.name} of `up`")
+        workers = store.list_workers(15)
+        assert len(workers) == 2 and all(w.state == "stopped" for w in workers), \
+            "the workers stopped gracefully (deregistered), not killed"
     finally:
         if up.poll() is None:
             up.kill()

@@ -19,6 +19,7 @@ from conveyor.api.integrations import ANSWERS, IntegrationId, _answer, _service
 from conveyor.api.schemas import TENANT_PATTERN, ErrorOut
 from conveyor.api.state import get_ctx
 from conveyor.etl.db import shared_engine
+from conveyor.etl.github.pipeline import start_sync as start_github_sync
 from conveyor.etl.jira.load import Owner
 from conveyor.etl.jira.mappings import (
     change_mapping,
@@ -77,10 +78,21 @@ def _retransform(request: Request, owner: Owner) -> str:
 
 @router.post("/api/integrations/{integration_id}/sync", status_code=201, responses=ANSWERS)
 def sync(integration_id: IntegrationId, request: Request, caller: Operator, body: SyncIn | None = None) -> dict[str, Any]:
-    integration, _ = _jira(request, caller, integration_id)
+    integration = _answer(lambda: _service(request).get(integration_id, caller.tenant))
+    if integration.type not in ("jira", "github"):
+        raise ApiError(404, f"Integration {integration_id} is a {integration.type} integration: it has no sync.")
     if not integration.active:
         raise ApiError(409, f"Integration {integration.name!r} is inactive.",
                        action="Activate it first: PATCH /api/integrations/{id} {\"active\": true}.")
+    if integration.type == "github":  # the same button on the Integrations page starts either
+        app = get_ctx(request).app
+        if integration.pipeline not in app.pipelines:
+            raise ApiError(409, f"This app does not declare the {integration.pipeline!r} pipeline, so it cannot sync "
+                                f"{integration.name!r}.",
+                           action="Call conveyor.etl.github.pipeline.register_github_pipeline(app) in the app module, "
+                                  "then restart the server and the workers.")
+        return start_github_sync(app, integration.id, tenant=integration.tenant, full=bool(body and body.full),
+                                 pipeline=integration.pipeline).to_dict()
     run = start_sync(get_ctx(request).app, integration.id, tenant=integration.tenant,
                      full=bool(body and body.full), sweep=bool(body and body.sweep))
     return run.to_dict()

@@ -90,6 +90,9 @@ class ApiMetrics:
         from conveyor.etl.jira.prometheus import JiraCollector
 
         self.registry.register(JiraCollector(app))  # Jira run metrics (issue #15)
+        from conveyor.etl.github.prometheus import GitHubCollector
+
+        self.registry.register(GitHubCollector(app))  # GitHub run metrics (issue #16)
         self.enqueue_counter = Counter(
             "conveyor_api_enqueued", "Enqueue requests answered by this API process",
             ["queue", "outcome"], registry=self.registry,

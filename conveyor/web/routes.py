@@ -1,5 +1,5 @@
 """Dashboard routes: page shells at /, /jobs, /jobs/{id}, /workers, /dead, /run, /stats (Metrics), /pipelines,
-/etl (ETL jobs), /schedules, /pull-requests, /search, /login and the
+/etl (ETL jobs), /schedules, /pull-requests (+ one PR), /work-items/{key}, /search, /login and the
 static files at /static.
 
 The pages are thin server-rendered shells; their data comes from the JSON API (/api/...) and the
@@ -34,6 +34,8 @@ PAGES: dict[str, tuple[str, str]] = {
     "dead": ("dead.html", "Dead letters"),
     "run": ("run.html", "Run now"),
     "pull_requests": ("pull_requests.html", "Pull requests"),
+    "pull_request": ("pull_request.html", "Pull request"),
+    "work_item": ("work_item.html", "Work item"),
     "metrics": ("metrics.html", "Metrics"),
     "login": ("login.html", "Log in"),
     "pipelines": ("pipelines.html", "Pipelines"),
@@ -110,6 +112,15 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     @router.get("/pull-requests", response_class=HTMLResponse)
     def pull_requests(request: Request) -> HTMLResponse:
         return render(request, "pull_requests")
+
+    # The page reads its data from the API; the path only names what to read (checked there too).
+    @router.get("/pull-requests/{owner}/{name}/{number}", response_class=HTMLResponse)
+    def pull_request(request: Request, owner: str, name: str, number: int) -> HTMLResponse:
+        return render(request, "pull_request", repository=f"{owner}/{name}", number=number)
+
+    @router.get("/work-items/{key}", response_class=HTMLResponse)
+    def work_item(request: Request, key: str) -> HTMLResponse:
+        return render(request, "work_item", key=key)
 
     @router.get("/pipelines", response_class=HTMLResponse)
     def pipelines(request: Request) -> HTMLResponse:

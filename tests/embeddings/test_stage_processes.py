@@ -113,3 +113,34 @@ def test_an_unknown_table_fails_the_stage_job_at_once(app: Conveyor, spawn_worke
     job = app.enqueue(EMBED_TASK, [{"tenant": "acme", "table": "nope", "ids": ["1"]}]).wait(30)
     assert job.state == "dead" and job.attempts == 1
     assert "no embedding source is registered for table 'nope'" in (job.error or "")
+
+
+def test_a_second_worker_on_the_same_folder_hands_its_jobs_back(
+        app: Conveyor, spawn_worker: Any, domain: Engine, tmp_path: Path) -> None:  # noqa: F811
+    """Two workers serve the embedding queues with one embedded store folder: the one that does
+    not own it parks each job it claims (no attempt spent) and says why once; the owner runs them."""
+    env = {"CONVEYOR_VECTOR_DIR": str(tmp_path / "vectors"), "CONVEYOR_EMBEDDER": "stand-in"}
+    add_notes(domain, "acme", many_notes(24))
+    owner = spawn_worker(QUEUES, concurrency=2, **env)
+    wait_for(lambda: live_workers(app, EMBED_QUEUE) == 1, timeout=30, message="owner up")
+    assert app.enqueue(SEARCH_TASK, ["anything"], tenant="acme").result(timeout=30) == []  # it opens the folder
+    second = spawn_worker(QUEUES, concurrency=2, **env)
+    wait_for(lambda: live_workers(app, EMBED_QUEUE) == 2, timeout=30, message="second worker up")
+    owner_id = next(w.id for w in app.store.list_workers(app.settings.liveness_timeout) if w.pid == owner.proc.pid)
+    assert app.store.set_worker_desired_state(owner_id, "paused")  # every job now goes to the second one first
+    run = notes_pipeline.start({"per_item": 3}, tenant="acme", tier="t")
+    wait_for(lambda: sum(a.outcome == "parked" for j in embed_jobs(app, run.id)
+                         for a in app.get_job(j[0]).attempt_log) >= 8, timeout=60,
+             message="the second worker to hand back every job it claims")
+    assert app.store.set_worker_desired_state(owner_id, "running")
+    done = ended(app, run.id, timeout=90)
+    assert done.state == "FINISHED", done.error
+    jobs = [app.get_job(j[0]) for j in embed_jobs(app, run.id)]
+    assert len(jobs) == 8 and all(j.state == "completed" for j in jobs)
+    assert all(j.attempts == 1 for j in jobs), "handing a job back spends no attempt"
+    assert all(a.outcome in ("parked", "completed") for j in jobs for a in j.attempt_log)
+    log = second.output()
+    assert log.count("is already open (owner: process") == 1, "said once, not per job"
+    assert f"owner: process {owner.proc.pid}" in log
+    with domain.connect() as conn:
+        assert {r.external_id for r in conn.execute(select(qdrant_vectors.c.external_id))} == set(many_notes(24))

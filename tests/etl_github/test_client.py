@@ -143,8 +143,8 @@ def test_page_size_halves_on_502_and_grows_back(github: FakeGitHub, client: GitH
     github.inject("bad_gateway", operation="PullRequests", times=2)
     prs = all_prs(client, "acme/api")
     sizes = [(r.variables["pageSize"], r.status) for r in github.graphql_requests("PullRequests")]
-    assert sizes[:3] == [(25, 502), (12, 502), (6, 200)]
-    assert [s for s, status in sizes[3:]] == [12, 24]  # doubling back after successes
+    assert sizes[:3] == [(100, 502), (50, 502), (25, 200)]  # the documented maximum first
+    assert [s for s, status in sizes[3:]] == [50]  # doubling back after a success
     assert sorted(pr["number"] for pr in prs) == list(range(1, 31))
 
 
@@ -153,7 +153,7 @@ def test_page_size_halves_when_the_page_is_too_large_or_hits_resource_limits(clo
         client = GitHubClient(github.token, github.graphql_url, clock=clock, sleep=sleeps.append)
         assert len(all_prs(client, "acme/api")) == 30
         statuses = [(r.variables["pageSize"], r.status) for r in github.graphql_requests("PullRequests")]
-        assert statuses[0] == (25, 502) and statuses[1] == (12, 200)
+        assert statuses[:4] == [(100, 502), (50, 502), (25, 502), (12, 200)]
         github.inject("resource_limits", operation="Repositories")
         assert len(list(repository_pages(client, "acme"))) == 1
         answers = [(r.variables["pageSize"], r.error_types) for r in github.graphql_requests("Repositories")]

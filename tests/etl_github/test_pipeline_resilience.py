@@ -159,7 +159,7 @@ def test_page_size_halves_on_502(gh_app: Conveyor, fake: FakeGitHub, spawn_githu
     done = ended(gh_app, github.start(sync_params(fake), tenant=tenant).id)
     assert done.state == "FINISHED", done.error
     sizes = [(r.status, r.variables["pageSize"]) for r in fake.graphql_requests("PullRequests")]
-    assert sizes[:2] == [(502, 25), (200, 12)]
+    assert sizes[:2] == [(502, 100), (200, 50)]
     assert count(gh_app, pull_requests, tenant) == 24
 
 
@@ -173,6 +173,7 @@ def test_a_total_count_mismatch_fails_loudly(gh_app: Conveyor, fake: FakeGitHub,
     assert done.state == "FAILED"
     assert f"acme/api#{huge['number']}" in (done.error or "") and "totalCount is 151" in (done.error or "")
     assert count(gh_app, pull_requests, tenant, id=huge["id"]) == 0, "an incomplete PR is not stored"
+    assert count(gh_app, pull_requests, tenant) == 23, "the mismatch fails its own item, not the others"
 
 
 def test_reprocess_from_raw_calls_github_not_once(gh_app: Conveyor, fake: FakeGitHub, spawn_github_worker: Any) -> None:

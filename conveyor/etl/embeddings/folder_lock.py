@@ -20,6 +20,8 @@ LOCK_FILE = ".conveyor-owner.lock"
 class StoreLockedError(ConveyorError):
     """Another process (or another store object) holds the embedded store's folder."""
 
+    folder: Path | None = None
+
 
 class FolderLock:
     def __init__(self, folder: Path | str) -> None:
@@ -39,12 +41,14 @@ class FolderLock:
         except BlockingIOError:
             owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise StoreLockedError(
+            error = StoreLockedError(
                 f"The embedded vector store {self.folder} is already open (owner: process {owner}); "
                 "only one process may open an embedded store folder.",
                 action="Let the owning process (the embedding worker) serve it, point this process at a "
                        "Qdrant server URL instead, or stop the owner first.",
-            ) from None
+            )
+            error.folder = self.folder
+            raise error from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd

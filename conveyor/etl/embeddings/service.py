@@ -24,6 +24,7 @@ from conveyor.etl.embeddings import bridge_table
 from conveyor.etl.embeddings.bridge import EntityKey, EntityText
 from conveyor.etl.embeddings.config import EmbeddingSettings, build_embedder, open_store
 from conveyor.etl.embeddings.embedder import Embedder
+from conveyor.etl.embeddings.folder_lock import FolderLock
 from conveyor.etl.embeddings.indexer import SearchHit, VectorIndexer
 from conveyor.etl.embeddings.sources import Source
 from conveyor.etl.embeddings.vector_store import VectorStore
@@ -57,6 +58,8 @@ class EmbeddingService:
 
     @classmethod
     def from_settings(cls, settings: EmbeddingSettings) -> EmbeddingService:
+        if not settings.qdrant_url:  # another owner: say so now, not after a second of model loading
+            FolderLock(settings.vector_dir).acquire().release()
         embedder = build_embedder(settings)  # before the store: a bad model leaves the folder unowned
         return cls(embedder, open_store(settings))
 

@@ -29,14 +29,17 @@ server (CONVEYOR_QDRANT_URL) any number of embedding workers may run.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from conveyor.context import JobContext
-from conveyor.errors import PermanentError
+from conveyor.errors import ParkJob, PermanentError
 from conveyor.etl.db import shared_engine
-from conveyor.etl.embeddings.service import process_service
+from conveyor.etl.embeddings.folder_lock import StoreLockedError
+from conveyor.etl.embeddings.service import EmbeddingService, process_service
 from conveyor.etl.embeddings.sources import get_source
 from conveyor.model import RetryPolicy
 
@@ -52,6 +55,11 @@ STAGE_QUEUE = "embedding_queue_{tier}"  # the seed's queue names
 MAX_IDS = 2000  # per item: a job of minutes at most on a CPU
 MAX_LIMIT = 100
 EMBED_RETRY = RetryPolicy(base=1.0, factor=2.0, cap=60.0)
+# A worker that finds the embedded store owned by another process hands its jobs back for this
+# long (no attempt spent): the owner, serving the same queues, takes them meanwhile.
+PARK_EMBED_S, PARK_SEARCH_S = 2.0, 0.1
+log = logging.getLogger("conveyor.embeddings")
+_told_locked: set[str] = set()  # folders this process has already logged as owned by another
 
 
 def search_queue() -> str:
@@ -117,11 +125,28 @@ def parse_item(item: Any, job_tenant: str) -> tuple[str, str, list[str]]:
     return tenant, table, [str(i) for i in ids]
 
 
+def owned_service(park_seconds: float) -> EmbeddingService:
+    """This process's embedding service; when another process owns the embedded store's folder,
+    ParkJob: the job goes back to its queue for `park_seconds` without spending an attempt, for
+    the owner to run (logged once per folder, not per job)."""
+    try:
+        return process_service()
+    except StoreLockedError as exc:
+        folder = str(exc.folder)
+        if folder not in _told_locked:
+            _told_locked.add(folder)
+            log.warning("%s This worker hands every embedding and search job back (no attempt spent) for the "
+                        "owner to run; serve queues %r and %r with that one process only.",
+                        exc.message, EMBED_QUEUE, search_queue())
+        raise ParkJob(datetime.now(UTC) + timedelta(seconds=park_seconds),
+                      f"handed back: another process owns the embedded vector store {folder}") from None
+
+
 def embed_entities(ctx: JobContext, item: dict[str, Any]) -> dict[str, int]:
     """The embedding stage's task: embed one item's rows (see the module doc)."""
     tenant, table, ids = parse_item(item, ctx.tenant)
     source = get_source(table)
-    result = process_service().embed(shared_engine(ctx.store.url), tenant, source, ids)
+    result = owned_service(PARK_EMBED_S).embed(shared_engine(ctx.store.url), tenant, source, ids)
     ctx.progress(100, processed=result.entities)
     return result.to_dict()
 
@@ -170,8 +195,8 @@ def search_entities(ctx: JobContext, query: str, source_type: str | None = None,
                     limit: int = 10) -> list[dict[str, Any]]:
     """Semantic search in the job's tenant (the API sets it from the caller's key): never another's."""
     query, source_type, project, limit = check_search_request(query, source_type, project, limit)
-    return process_service().search(query, tenant=ctx.tenant, source_type=source_type, project=project,
-                                    limit=limit)
+    return owned_service(PARK_SEARCH_S).search(query, tenant=ctx.tenant, source_type=source_type, project=project,
+                                               limit=limit)
 
 
 def check_search_request(query: Any, source_type: Any, project: Any, limit: Any,

@@ -2,6 +2,8 @@
 
 * posts the ETL's named queries (conveyor/etl/github/queries/) with the token;
 * reads `rateLimit` (or the x-ratelimit-* headers) on every answer: `rate_limit`, `points_spent`;
+  counts what the run metrics show: `requests_sent`, `rate_limit_hits`, `waited_seconds`,
+  `retries`, `page_shrinks`;
 * rate limits become a `GitHubRateLimited` carrying a `ParkDecision` (until `resetAt` or
   `retry-after`) instead of a long sleep; waits up to `max_inline_wait` seconds are slept here;
 * 401, a plain 403 and FORBIDDEN/INSUFFICIENT_SCOPES raise `GitHubPermissionError` with GitHub's reason;
@@ -38,7 +40,6 @@ from conveyor.etl.github.queries import load_query, operation_name
 log = logging.getLogger("conveyor.etl.github")
 
 MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZES = {"pull_requests": 25}  # outer PR pages carry four nested connections each
 PERMISSION_TYPES = ("FORBIDDEN", "INSUFFICIENT_SCOPES")
 SHRINK_STATUSES = (502, 504)
 RETRY_STATUSES = (500, 503)
@@ -104,6 +105,11 @@ class GitHubClient:
         self.points_spent = 0
         self.requests_sent = 0
         self.page_sizes: dict[str, int] = {}
+        # for the run metrics: throttled answers, seconds slept through them, retries, halvings
+        self.rate_limit_hits = 0
+        self.waited_seconds = 0.0
+        self.retries = 0
+        self.page_shrinks = 0
         self._secondary_hits = 0
 
     def __repr__(self) -> str:
@@ -198,11 +204,13 @@ class GitHubClient:
     def _throttled(self, decision: ParkDecision, operation: str) -> None:
         if decision.kind == "secondary":
             self._secondary_hits += 1
+        self.rate_limit_hits += 1
         wait = decision.seconds_from(self.clock())
         log.warning("GITHUB_RATE_LIMITED %s kind=%s resume_at=%s", operation, decision.kind, decision.resume_at.isoformat())
         if wait > self.max_inline_wait:
             raise GitHubRateLimited(decision)
         self.sleep(wait)
+        self.waited_seconds += wait
         if decision.kind == "primary" and self.rate_limit is not None and self.rate_limit.reset_at <= self.clock():
             self.rate_limit = None  # the window has reset
 
@@ -210,6 +218,7 @@ class GitHubClient:
         if attempt >= self.transient_retries:
             raise GitHubServerError(f"GitHub query {operation} failed {attempt + 1} times: {reason}")
         log.warning("GITHUB_RETRY %s attempt=%d reason=%s", operation, attempt + 1, reason)
+        self.retries += 1
         self.sleep(min(10.0, 0.5 * 2 ** attempt))
         return attempt + 1
 
@@ -218,7 +227,7 @@ class GitHubClient:
         """Runs a query that takes `$pageSize`: at the remembered size for this query (the
         documented maximum at first), halving on 502/504/resource limits, doubling back after a
         success. Gives up with GitHubServerError when a page of 1 still fails."""
-        ceiling = max_page_size or DEFAULT_PAGE_SIZES.get(query, MAX_PAGE_SIZE)
+        ceiling = max_page_size or MAX_PAGE_SIZE
         size = min(ceiling, self.page_sizes.get(query, ceiling))
         while True:
             try:
@@ -230,6 +239,7 @@ class GitHubClient:
                 log.warning("GITHUB_PAGE_SHRINK %s %d -> %d (%s)", operation_name(query), size, max(1, size // 2), shrink.reason)
                 size = max(1, size // 2)
                 self.page_sizes[query] = size
+                self.page_shrinks += 1
                 continue
             answer.page_size = size
             self.page_sizes[query] = min(ceiling, size * 2)

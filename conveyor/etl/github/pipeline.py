@@ -9,15 +9,18 @@ finished, `github_prs_with_nested` (extraction -> nested -> transform). Params: 
 `token_env` or `integration_id`, `repositories` (name patterns), `pull_request_page_size`, `full`
 (ignore the watermark).
 
-Embeddings plug in with `embedding_task`: each step gets a last stage running that task, and the
-transform stages emit `{"tenant", "table", "ids"}` items to it (the domain table and the GitHub
-node ids it just loaded). Without it the transforms emit nothing.
+Each step ends with the embedding stage (`embedding_task`, by default Conveyor's own, on queue
+`embedding`): the transform stages emit `{"tenant", "table", "ids"}` items to it (the domain table
+and the GitHub node ids just loaded; conveyor/etl/github/search_sources.py registers the tables).
+With `embedding_task=None` the steps end at transform and the transforms emit nothing.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from conveyor.etl.embeddings.stage import EMBED_TASK, register_embedding_tasks
+from conveyor.etl.github import search_sources
 from conveyor.etl.github.stage_env import run_params, stage_env
 from conveyor.etl.github.steps import (
     PULL_REQUESTS_STEP,
@@ -40,11 +43,14 @@ STAGE_RETRY = RetryPolicy(base=1.0, factor=2.0, cap=60.0)
 
 
 def register_github_pipeline(app: Conveyor, *, name: str = "github", extraction_queue: str = "github_extraction",
-                             transform_queue: str = "github_transform", embedding_task: str | None = None,
+                             transform_queue: str = "github_transform", embedding_task: str | None = EMBED_TASK,
                              embedding_queue: str | None = None, max_attempts: int = 5) -> DeclaredPipeline:
     """Registers the GitHub stage tasks (named `<name>.<step>.<stage>`) on `app` and declares the
     pipeline `name`; returns it."""
     options: dict[str, Any] = {"max_attempts": max_attempts, "retry": STAGE_RETRY}
+    if embedding_task == EMBED_TASK:
+        register_embedding_tasks(app)
+        search_sources.register()
 
     def embed(ctx: JobContext, table: str, ids: list[str]) -> None:
         if embedding_task is not None and ids:
@@ -92,3 +98,13 @@ def register_github_pipeline(app: Conveyor, *, name: str = "github", extraction_
          "stages": stages(("extraction", pull_requests_extraction), ("nested", pull_requests_nested),
                           ("transform", pull_requests_transform))},
     ])
+
+
+def start_sync(app: Conveyor, integration_id: str, *, tenant: str, full: bool = False,
+               pipeline: str = "github") -> Any:
+    """Start a GitHub run for one integration (incremental from its watermark unless `full`).
+    An app that does not declare the pipeline gets the runs' own PipelineError, naming the ones it has."""
+    params: dict[str, Any] = {"integration_id": integration_id}
+    if full:
+        params["full"] = True
+    return app.runs.start(pipeline, params, tenant=tenant)

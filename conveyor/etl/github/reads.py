@@ -172,12 +172,15 @@ def weekly_metrics(engine: Engine, f: PullRequestFilter, weeks: int = 12,
 
 def run_metrics(engine: Engine, run_id: str, tenant: str | None = None) -> dict[str, Any]:
     """What a run of the GitHub pipeline spent, per step and stage and in total: stage attempts,
-    API calls, pages, records, GraphQL points spent, the points left at the last answer, parks;
+    API calls, pages, records, GraphQL points spent, the points left at the last answer, parks,
+    throttled answers, seconds slept through short rate-limit waits, retries and page halvings;
     `state` "waiting" with `resume_at` while a stage job is parked by a rate limit."""
     m = github_run_metrics.c
     query = select(m.step, m.stage, func.count().label("attempts"), func.sum(m.api_calls).label("api_calls"),
                    func.sum(m.pages).label("pages"), func.sum(m.records).label("records"),
                    func.sum(m.points_spent).label("points_spent"), func.count(m.parked_until).label("parks"),
+                   func.sum(m.rate_limit_hits).label("rate_limit_hits"), func.sum(m.waited_seconds).label("waited_seconds"),
+                   func.sum(m.retries).label("retries"), func.sum(m.page_shrinks).label("page_shrinks"),
                    func.max(m.parked_until).label("last_parked_until")).where(m.run_id == run_id)
     if tenant is not None:
         query = query.where(m.tenant == tenant)
@@ -189,8 +192,9 @@ def run_metrics(engine: Engine, run_id: str, tenant: str | None = None) -> dict[
     for stage in stages:  # a stage whose job is parked until a moment still to come is waiting
         until = stage["last_parked_until"]
         stage["waiting_until"] = until if until and datetime.fromisoformat(until) > now else None
-    totals = {k: sum(int(s[k] or 0) for s in stages) for k in ("attempts", "api_calls", "pages", "records",
-                                                              "points_spent", "parks")}
+    totals: dict[str, float] = {k: sum(int(s[k] or 0) for s in stages) for k in (
+        "attempts", "api_calls", "pages", "records", "points_spent", "parks", "rate_limit_hits", "retries", "page_shrinks")}
+    totals["waited_seconds"] = round(sum(float(s["waited_seconds"] or 0) for s in stages), 3)
     waiting = [s["waiting_until"] for s in stages if s["waiting_until"]]
     return {"run_id": run_id, "state": "waiting" if waiting else None, "resume_at": max(waiting, default=None),
             "stages": stages, "totals": totals,

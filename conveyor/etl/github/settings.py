@@ -29,7 +29,7 @@ class GitHubSettings:
     owner: str
     endpoint: str = DEFAULT_ENDPOINT
     repositories: tuple[str, ...] = ()  # name patterns (fnmatch, case-insensitive); empty: every repository
-    pull_request_page_size: int | None = None  # None: the client's default (25), halved on 502/504
+    pull_request_page_size: int | None = None  # None: the documented maximum (100), halved on 502/504
 
     def __post_init__(self) -> None:
         if not self.token or not self.token.strip():

@@ -2,7 +2,8 @@
 
 * `StageEnv`: the run (id, step, token, tenant, params), the domain engine, the raw writer and --
   when the stage calls GitHub -- a client; its figures (requests, pages, records, GraphQL points
-  spent and remaining, a park) go to github_run_metrics when the attempt ends, however it ends.
+  spent and remaining, throttled answers, seconds waited, retries, page halvings, a park) go to
+  github_run_metrics when the attempt ends, however it ends.
 * `github_outcomes`: a rate limit parks the job (worker freed, same attempt again at `resume_at`);
   a 401/plain 403 fails the step with GitHub's reason, and so do query errors, incomplete
   connections and missing raw pages (retrying cannot change them); 5xx/network errors retry.
@@ -99,7 +100,9 @@ class StageEnv:
                "step": self.step, "stage": self.stage, "api_calls": c.requests_sent if c else 0, "pages": self.pages,
                "records": self.records, "points_spent": c.points_spent if c else 0,
                "points_remaining": state.remaining if state else None, "rate_reset_at": state.reset_at if state else None,
-               "parked_until": self.parked_until, "updated_at": datetime.now(UTC)}
+               "parked_until": self.parked_until, "updated_at": datetime.now(UTC),
+               "rate_limit_hits": c.rate_limit_hits if c else 0, "waited_seconds": c.waited_seconds if c else 0.0,
+               "retries": c.retries if c else 0, "page_shrinks": c.page_shrinks if c else 0}
         with self.engine.begin() as conn:
             upsert(conn, github_run_metrics, [row], keys=["attempt_id"])
 

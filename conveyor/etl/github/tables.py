@@ -1,12 +1,12 @@
 """The GitHub ETL's tables, declared on conveyor.etl.db's metadata (created by migration 0012 on
-both engines; tests/etl_github/test_tables.py proves the declarations match it)."""
+both engines, 0016 adds to github_run_metrics; tests/etl_github/test_tables.py proves the declarations match it)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, Dialect, Integer, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, Dialect, Float, Integer, Table, Text
 from sqlalchemy.types import BigInteger, TypeDecorator
 
 from conveyor.etl.db import Json, metadata
@@ -121,6 +121,9 @@ github_run_metrics = Table(
     Column("records", Integer, nullable=False), Column("points_spent", Integer, nullable=False),
     Column("points_remaining", Integer), Column("rate_reset_at", UtcDateTime), Column("parked_until", UtcDateTime),
     Column("updated_at", UtcDateTime, nullable=False),
+    # migration 0016: throttled answers, seconds slept through short waits, 5xx retries, page halvings
+    Column("rate_limit_hits", Integer, nullable=False, default=0), Column("waited_seconds", Float, nullable=False, default=0.0),
+    Column("retries", Integer, nullable=False, default=0), Column("page_shrinks", Integer, nullable=False, default=0),
 )
 
 # the tables whose rows the read API serves and the embedding stage indexes

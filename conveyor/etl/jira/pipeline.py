@@ -2,8 +2,10 @@
 transform (load inside). `register_jira(app)` declares the two stage tasks and the pipeline on
 an app; `start_sync` starts a run for one integration.
 
-The transform emits `{"tenant", "table", "ids"}` per loaded table when its step has a stage after
-it (the embedding stage of issue #17, wired in at merge)."""
+Every step ends with the embedding stage (conveyor/etl/embeddings/stage.py, queue `embedding`):
+the transform emits `{"tenant", "table", "ids"}` for the work items and projects it loaded, which
+conveyor/etl/jira/search_sources.py registers as sources. `register_jira(app, embedding=False)`
+declares the steps without it (tests and benches of the extraction alone)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from conveyor.app import Conveyor
 from conveyor.context import JobContext
 from conveyor.errors import PermanentError
 from conveyor.etl.db import shared_engine
+from conveyor.etl.embeddings.stage import embedding_stage
+from conveyor.etl.jira import search_sources
 from conveyor.etl.jira.extract import extract_dev_status, extract_issues, extract_projects, extract_statuses
 from conveyor.etl.jira.load import Owner, load_item
 from conveyor.etl.jira.retransform import retransform
@@ -34,8 +38,9 @@ EXTRACTORS = {STEP_PROJECTS: extract_projects, STEP_STATUSES: extract_statuses, 
               STEP_DEV: extract_dev_status}
 
 
-def register_jira(app: Conveyor) -> DeclaredPipeline:
-    """Declare `jira.extract`, `jira.transform` and the `jira` pipeline on `app` (once)."""
+def register_jira(app: Conveyor, *, embedding: bool = True) -> DeclaredPipeline:
+    """Declare `jira.extract`, `jira.transform` and the `jira` pipeline on `app` (once); with
+    `embedding`, each step ends with the embedding stage."""
     if PIPELINE in app.pipelines:
         return app.pipelines[PIPELINE]
 
@@ -55,7 +60,7 @@ def register_jira(app: Conveyor) -> DeclaredPipeline:
         sync.metrics(items=1, records=sum(len(ids) for ids in loaded.values()))
         stages = app.pipelines[PIPELINE].declaration.step(sync.step).stages
         if stages[-1].name != sync.stage:  # an embedding stage follows: tell it what changed
-            ctx.emit(*({"tenant": sync.tenant, "table": table, "ids": ids} for table, ids in loaded.items() if ids))
+            ctx.emit(*search_sources.embedding_items_for(sync.tenant, sync.integration.id, loaded))
         return sum(len(ids) for ids in loaded.values())
 
     @app.task(name="jira.retransform", queue=TRANSFORM_QUEUE, max_attempts=3, timeout=3600)
@@ -63,8 +68,12 @@ def register_jira(app: Conveyor) -> DeclaredPipeline:
         """Apply a changed mapping to every loaded work item, from raw (no HTTP call)."""
         return retransform(shared_engine(app.settings.database_url), tenant, integration_id)
 
+    embed = [embedding_stage(app, queue=None)] if embedding else []  # queue: the task's, 'embedding'
+    if embedding:
+        search_sources.register()
     steps = [{"name": name, "display_name": DISPLAY_NAMES[name], "order": "overlap" if i == 0 else "wait",
-              "stages": [{"name": "extraction", "task": jira_extract}, {"name": "transform", "task": jira_transform}]}
+              "stages": [{"name": "extraction", "task": jira_extract}, {"name": "transform", "task": jira_transform},
+                         *embed]}
              for i, name in enumerate(STEPS)]
     return app.pipeline(PIPELINE, steps=steps)
 

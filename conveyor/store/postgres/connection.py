@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
 
 from conveyor.errors import DatabaseUnavailableError
 from conveyor.model import Job
@@ -30,6 +31,26 @@ def connection_lost(exc: BaseException) -> bool:
         return False
     state = exc.sqlstate
     return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
+RECONNECT_MAX_DELAY_S = 1.0
+
+
+class PromptReconnect(AttemptWithBackoff):
+    """psycopg_pool doubles the wait between reconnection attempts without a bound (1, 2, 4, 8,
+    16 s...): after a 20 s server restart the pool came back up to 16 s late, longer than a worker's
+    heartbeat may be silent, and a live worker was declared dead. Try again at most every second."""
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, RECONNECT_MAX_DELAY_S)
+
+
+class ConveyorPool(ConnectionPool[Any]):
+    """The pool, reconnecting promptly once the server is back (see PromptReconnect)."""
+
+    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        super()._add_connection(attempt or PromptReconnect(timeout=self.reconnect_timeout), growing)
 
 
 class PooledConnection:
@@ -76,7 +97,7 @@ class PostgresConnections(Store):
             # One direct connection first: a wrong URL or a down server fails fast, with the
             # server's own words, instead of after the pool's retry loop.
             psycopg.connect(url, connect_timeout=max(1, int(connect_timeout))).close()
-            self.pool = ConnectionPool(
+            self.pool = ConveyorPool(
                 url,
                 min_size=min_size,
                 max_size=max_size,

@@ -1,6 +1,6 @@
-// Integrations: the tenant's connections (test connection, sync now), a form to add a Jira one,
-// the custom-field mapping of the selected integration, and its work items with their metrics.
-import { $, api, boot, busy, canOperate, clear, fmtNum, h, markReady, reportError, timeEl, toast } from "./app.js";
+// Integrations: the tenant's connections (test connection, sync now), a form to add a Jira or a
+// GitHub one, the custom-field mapping of the selected Jira integration, and its work items.
+import { $, api, boot, busy, canOperate, clear, fmtNum, h, markReady, relTime, reportError, timeEl, toast } from "./app.js";
 
 await boot();
 let selected = null;
@@ -15,7 +15,8 @@ async function load() {
   const body = $("#integrations-table tbody");
   clear(body, ...items.map(row));
   $("#integrations-empty").hidden = items.length > 0;
-  if (!selected && items.length) await select(items[0]);
+  const jira = items.find((i) => i.type === "jira");
+  if (!selected && jira) await select(jira);
 }
 
 function row(item) {
@@ -24,10 +25,30 @@ function row(item) {
   const actions = h("div", { class: "row" },
     h("button", { type: "button", class: "btn btn-sm", "data-testid": "test-connection", onclick: (e) => test(item, e.target) }, "Test connection"),
     h("button", { type: "button", class: "btn btn-sm btn-ghost", "data-testid": "sync-now", onclick: (e) => sync(item, e.target) }, "Sync now"),
-    h("button", { type: "button", class: "btn btn-sm btn-ghost", onclick: () => select(item) }, "Mapping & items"));
+    item.type === "jira" ? h("button", { type: "button", class: "btn btn-sm btn-ghost", onclick: () => select(item) }, "Mapping & items")
+      : h("a", { class: "btn btn-sm btn-ghost", href: "/pull-requests" }, "Pull requests"));
   return h("tr", { "data-integration": item.id },
-    h("td", {}, item.name), h("td", {}, item.type), h("td", {}, item.tenant), h("td", { class: "mono small" }, item.base_url),
+    h("td", {}, item.name), h("td", {}, item.type), h("td", {}, item.tenant), h("td", { class: "mono small" }, site(item)),
     h("td", {}, item.active ? "active" : "inactive"), h("td", {}, testCell), h("td", {}, canOperate() ? actions : ""));
+}
+
+function site(item) {
+  if (item.type !== "github") return item.base_url;
+  const { owner, repositories } = item.settings || {};
+  return `${item.base_url} · ${owner || "(token's user)"}${repositories && repositories.length ? ` · ${repositories.join(", ")}` : ""}`;
+}
+
+// What Test connection found, in words: who we are and what the provider says besides.
+function testMessage(item, report) {
+  if (!report.ok) return `${item.name}: ${report.problem}`;
+  const d = report.details || {};
+  if (item.type === "github") {
+    const scopes = d.scopes && d.scopes.length ? d.scopes.join(", ") : "none reported (fine-grained or app token)";
+    const rate = d.rate_limit_remaining === undefined ? "rate limit not reported"
+      : `${fmtNum(d.rate_limit_remaining)} of ${fmtNum(d.rate_limit_limit)} GraphQL points left (the window resets ${relTime(d.rate_limit_reset_at)})`;
+    return `Connected to ${item.name} as ${report.user}; scopes: ${scopes}; ${rate}.`;
+  }
+  return `Connected to ${item.name} as ${report.user} (time zone ${report.time_zone}); ${fmtNum(d.projects_visible)} project(s) visible.`;
 }
 
 async function test(item, button) {
@@ -36,9 +57,8 @@ async function test(item, button) {
     const box = $("#test-result");
     box.hidden = false;
     box.className = `alert ${report.ok ? "alert-info" : "alert-error"}`;
-    clear(box, report.ok
-      ? `Connected to ${item.name} as ${report.user} (time zone ${report.time_zone}); ${fmtNum(report.details.projects_visible)} project(s) visible.`
-      : `${item.name}: ${report.problem}`);
+    box.dataset.type = item.type;
+    clear(box, testMessage(item, report));
     await load();
   }).catch(reportError);
 }
@@ -83,7 +103,7 @@ async function items(item) {
   $("#items-card").hidden = false;
   $("#items-count").textContent = `${fmtNum(mine.length)} shown`;
   clear($("#items-table tbody"), ...mine.slice(0, 100).map((i) => h("tr", { "data-key": i.key },
-    h("td", { class: "mono" }, i.key), h("td", {}, i.summary), h("td", {}, i.status_name || ""), h("td", {}, i.workflow_step || ""),
+    h("td", { class: "mono" }, h("a", { href: `/work-items/${encodeURIComponent(i.key)}` }, i.key)), h("td", {}, i.summary), h("td", {}, i.status_name || ""), h("td", {}, i.workflow_step || ""),
     h("td", { class: "num" }, fmtDays(i.total_cycle_time_seconds)), h("td", { class: "num" }, fmtDays(i.total_lead_time_seconds)),
     h("td", { class: "num" }, fmtNum(i.total_work_starts)))));
   clear($("#charts"), histogram("Cycle time (days)", mine.map((i) => i.total_cycle_time_seconds)),
@@ -131,16 +151,36 @@ function throughput(list) {
   return bars("Weekly throughput (completed)", keys, keys.map((k) => weeks.get(k)));
 }
 
+function list(value) {
+  return value.split(",").map((p) => p.trim()).filter(Boolean);
+}
+
+// The body POST /api/integrations takes for the chosen type; the secrets go in once, never back.
+function formBody(type) {
+  const name = $("#f-name").value;
+  if (type === "github") {
+    return { type, name, base_url: $("#f-gh-url").value.trim(), credentials: { token: $("#f-gh-token").value },
+      settings: { owner: $("#f-gh-owner").value.trim(), repositories: list($("#f-gh-repositories").value) } };
+  }
+  return { type, name, base_url: $("#f-url").value,
+    credentials: { email: $("#f-email").value, api_token: $("#f-token").value }, settings: { projects: list($("#f-projects").value) } };
+}
+
+function showType() {
+  const type = $("#f-type").value;
+  for (const el of document.querySelectorAll("#integration-form [data-for]")) el.hidden = el.dataset.for !== type;
+}
+$("#f-type").addEventListener("change", showType);
+showType();
+
 $("#integration-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const box = $("#form-error");
   box.hidden = true;
-  const projects = $("#f-projects").value.split(",").map((p) => p.trim()).filter(Boolean);
   try {
-    await api("/api/integrations", { method: "POST", body: {
-      type: "jira", name: $("#f-name").value, base_url: $("#f-url").value,
-      credentials: { email: $("#f-email").value, api_token: $("#f-token").value }, settings: { projects } } });
+    await api("/api/integrations", { method: "POST", body: formBody($("#f-type").value) });
     $("#f-token").value = "";
+    $("#f-gh-token").value = "";
     toast("Integration saved");
     await load();
   } catch (err) {

@@ -1,6 +1,8 @@
-// Pull requests: the list from GET /api/pull-requests with filters and "Show more" (keyset pages),
+// Pull requests: the list from GET /api/pull-requests with filters and "Show more" (keyset pages;
+// each PR links to its own page, each work item key to the work item's),
 // and the weekly medians of coding / pickup / review times from GET /api/pull-requests/weekly.
-import { $, api, boot, clear, fmtNum, h, markReady, qs, reportError, startHealth, timeEl } from "./app.js";
+import { $, api, boot, clear, h, markReady, qs, reportError, startHealth } from "./app.js";
+import { duration, prRow } from "./pr_common.js";
 
 await boot();
 startHealth();
@@ -10,32 +12,11 @@ const SERIES = [["coding_time_median_seconds", "pr-coding"], ["pickup_time_media
   ["review_time_median_seconds", "pr-review"]];
 let next = null;
 
-function hours(s) {
-  if (s === null || s === undefined) return "—";
-  if (s < 3600) return `${Math.round(s / 60)} min`;
-  if (s < 86400 * 2) return `${(s / 3600).toFixed(1)} h`;
-  return `${(s / 86400).toFixed(1)} d`;
-}
-
 function filters() {
   return Object.fromEntries(new FormData($("#pr-filters")).entries());
 }
 
-function row(pr) {
-  const name = pr.repository.split("/")[1];
-  return h("tr", { "data-pr": `${pr.repository}#${pr.number}` },
-    h("td", { class: "mono" }, h("a", { href: pr.url || "#", rel: "noreferrer" }, `${name}#${pr.number}`)),
-    h("td", {}, pr.title),
-    h("td", {}, h("span", { class: "badge", "data-state": pr.state }, pr.state)),
-    h("td", {}, pr.author || "—"),
-    h("td", { class: "num", "data-metric": "coding" }, hours(pr.coding_time_seconds)),
-    h("td", { class: "num", "data-metric": "pickup" }, hours(pr.pickup_time_seconds)),
-    h("td", { class: "num", "data-metric": "review" }, hours(pr.review_time_seconds)),
-    h("td", { class: "num" }, fmtNum(pr.commit_count)),
-    h("td", { class: "mono" }, (pr.work_items || []).join(", ") || "—"),
-    h("td", {}, timeEl(pr.updated_at)),
-  );
-}
+const COLUMNS = ["pr", "title", "state", "author", "coding", "pickup", "review", "commits", "work_items", "updated"];
 
 async function loadPage(reset) {
   const params = { ...filters(), limit: 50 };
@@ -43,7 +24,7 @@ async function loadPage(reset) {
   const page = await api(`/api/pull-requests${qs(params)}`);
   const body = $("#pr-table tbody");
   if (reset) clear(body);
-  for (const pr of page.items) body.append(row(pr));
+  for (const pr of page.items) body.append(prRow(pr, COLUMNS));
   next = page.next_cursor;
   $("#pr-more").hidden = !next;
   $("#pr-empty").hidden = body.children.length > 0;
@@ -58,7 +39,7 @@ function chart(weeks) {
   const svg = h(`${SVG}svg`, { class: "chart", width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
     "aria-label": "Median coding, pickup and review time per week" });
   svg.append(h(`${SVG}line`, { class: "axis", x1: left, x2: width - right, y1: top + plotH, y2: top + plotH }));
-  svg.append(h(`${SVG}text`, { class: "tick", x: left - 4, y: top + 8, "text-anchor": "end" }, hours(max)));
+  svg.append(h(`${SVG}text`, { class: "tick", x: left - 4, y: top + 8, "text-anchor": "end" }, duration(max)));
   svg.append(h(`${SVG}text`, { class: "tick", x: left - 4, y: top + plotH, "text-anchor": "end" }, "0"));
   if (weeks.length) {
     svg.append(h(`${SVG}text`, { class: "tick", x: left, y: height - 4 }, weeks[0].week));
@@ -67,8 +48,8 @@ function chart(weeks) {
   const barW = Math.max(1, slot / (SERIES.length + 1));
   weeks.forEach((w, i) => {
     const g = h(`${SVG}g`, { class: "bar", "data-week": w.week });
-    g.append(h(`${SVG}title`, {}, `week of ${w.week}: ${w.merged} merged; coding ${hours(w.coding_time_median_seconds)}, ` +
-      `pickup ${hours(w.pickup_time_median_seconds)}, review ${hours(w.review_time_median_seconds)}`));
+    g.append(h(`${SVG}title`, {}, `week of ${w.week}: ${w.merged} merged; coding ${duration(w.coding_time_median_seconds)}, ` +
+      `pickup ${duration(w.pickup_time_median_seconds)}, review ${duration(w.review_time_median_seconds)}`));
     SERIES.forEach(([key, cls], j) => {
       const v = w[key];
       if (v === null || v === undefined) return;

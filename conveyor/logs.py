@@ -122,8 +122,17 @@ class LineBuffer(logging.StreamHandler):  # type: ignore[type-arg]
             self.handleError(record)
 
     def add(self, line: str, level: int) -> None:
-        self._pending.append(line)  # list.append is atomic: any thread may log
-        if level >= logging.WARNING or len(self._pending) >= MAX_PENDING:
+        if level >= logging.WARNING:
+            self._pending.append(line)  # list.append is atomic: any thread may log
+            self.flush()
+        else:
+            self.add_info(line)
+
+    def add_info(self, line: str) -> None:
+        """add() of a line below WARNING (JOB_START, JOB_DONE: the hot path)."""
+        pending = self._pending
+        pending.append(line)
+        if len(pending) >= MAX_PENDING:
             self.flush()
         elif self._idle:
             self._idle = False
@@ -203,25 +212,79 @@ def _direct_handler() -> LineBuffer | None:
     return handler
 
 
-def job_event(event: str, job_id: str, task: str, queue: str, attempt: int, token: str | None,
-              duration: float | None = None) -> None:
+class JobLines:
     """JOB_START and JOB_DONE, the two lines of every job: lifecycle(event, [duration=...,] job_id=...,
-    task=..., queue=..., attempt=..., token=...) written straight into the text line (no dicts), the
-    same bytes. Any other set-up or format goes through lifecycle()."""
+    task=..., queue=..., attempt=..., token=...). start() answers the text of the job's fields,
+    which done() reuses (job: a claimed job)."""
+
+    def start(self, job: Any) -> str:
+        lifecycle("JOB_START", **job_log_fields(job))
+        return ""
+
+    def done(self, job: Any, fields: str | None, duration: float) -> None:
+        lifecycle("JOB_DONE", duration=duration, **job_log_fields(job))
+
+
+class _DirectJobLines(JobLines):
+    """The same bytes written straight into the text lines: no LogRecord, no dict, the job's fields
+    formatted once for both lines (the worker's hottest logging: ~2 lines per job)."""
+
+    def __init__(self, handler: LineBuffer, formatter: TextFormatter) -> None:
+        self.handler, self.formatter = handler, formatter
+        self._add = handler.add_info
+        self._ts = formatter._ts
+        self._names: dict[str, str] = {}  # task NUL queue -> " task=... queue=..."
+        self._millisecond = -1  # the head below is of this millisecond: jobs come several a millisecond
+        self._head = ""
+
+    def fields(self, job: Any) -> str:
+        names = self._names.get(job.task + "\0" + job.queue)  # a str key: no tuple to collect later
+        if names is None:
+            if len(self._names) > 1000:
+                self._names.clear()
+            names = self._names[job.task + "\0" + job.queue] = f" task={_text(job.task)} queue={_text(job.queue)}"
+        token = "" if job.token is None else " token=" + _text(job.token)
+        return f" job_id={_text(job.id)}{names} attempt={job.attempts}{token}"
+
+    def head(self) -> str:
+        """'<date time>,<ms> INFO conveyor.lifecycle ', as the formatter writes it for this moment."""
+        created = _now()
+        second = int(created)
+        msecs = int((created - second) * 1000)
+        if second * 1000 + msecs != self._millisecond:
+            self._millisecond = second * 1000 + msecs
+            self._head = f"{self._ts.of(created)},{msecs:03d} INFO conveyor.lifecycle "
+        return self._head
+
+    # f-strings: one new string per line (a chain of + made one per piece)
+    def start(self, job: Any) -> str:
+        fields = self.fields(job)
+        self._add(f"{self.head()}JOB_START event=JOB_START{fields}")
+        return fields
+
+    def done(self, job: Any, fields: str | None, duration: float) -> None:
+        self._add(f"{self.head()}JOB_DONE event=JOB_DONE duration={duration!r}{fields or self.fields(job)}")
+
+
+_now = time.time
+_LOGGED_JOB_LINES = JobLines()
+_direct_lines: _DirectJobLines | None = None
+
+
+def job_lines() -> JobLines | None:
+    """How to write JOB_START / JOB_DONE under the logging set-up of this moment: None when INFO
+    lifecycle lines are off. The worker asks once per claimed batch, not per line."""
+    global _direct_lines
     if not lifecycle_log.isEnabledFor(logging.INFO):
-        return
+        return None
     handler = _direct_handler()
     formatter = handler.formatter if handler is not None else None
     if handler is None or type(formatter) is not TextFormatter:
-        fields: dict[str, Any] = {} if duration is None else {"duration": duration}
-        lifecycle(event, **fields, job_id=job_id, task=task, queue=queue, attempt=attempt, token=token)
-        return
-    created = time.time()
-    line = (f"{formatter._ts.of(created)},{int((created - int(created)) * 1000):03d} INFO conveyor.lifecycle "
-            f"{event} event={event}{'' if duration is None else f' duration={duration}'} job_id={_text(job_id)} "
-            f"task={_text(task)} queue={_text(queue)} attempt={attempt}"
-            f"{'' if token is None else ' token=' + _text(token)}")
-    handler.add(line, logging.INFO)
+        return _LOGGED_JOB_LINES
+    lines = _direct_lines
+    if lines is None or lines.handler is not handler or lines.formatter is not formatter:
+        lines = _direct_lines = _DirectJobLines(handler, formatter)
+    return lines
 
 
 def lifecycle(event: str, level: int = logging.INFO, **fields: Any) -> None:
@@ -239,3 +302,20 @@ def lifecycle(event: str, level: int = logging.INFO, **fields: Any) -> None:
 def job_log_fields(job: Any) -> dict[str, Any]:
     """The fields every JOB_* line of one attempt carries (job: a claimed job)."""
     return {"job_id": job.id, "task": job.task, "queue": job.queue, "attempt": job.attempts, "token": job.token}
+
+
+def attempt_ended(outcome: Any, claimed: Any, seconds: float) -> None:
+    """The lines of an attempt that did not complete: JOB_FAIL then JOB_RETRY or JOB_DEAD,
+    JOB_CANCELLED or JOB_HANDED_BACK (outcome: the worker's Outcome; claimed: its claimed job)."""
+    fields = {"duration": round(seconds, 6), **job_log_fields(claimed)}
+    state = outcome.state.value
+    if state in ("scheduled", "dead"):
+        lifecycle("JOB_FAIL", logging.WARNING, error=outcome.error, **fields)
+        if state == "scheduled":
+            lifecycle("JOB_RETRY", logging.WARNING, delay=round(outcome.retry_delay, 3), **fields)
+        else:
+            lifecycle("JOB_DEAD", logging.ERROR, error=outcome.error, **fields)
+    elif state == "cancelled":
+        lifecycle("JOB_CANCELLED", **fields)
+    else:
+        lifecycle("JOB_HANDED_BACK", **fields)

@@ -4,6 +4,8 @@ Threads and why:
 - the asyncio loop claims jobs and runs `async def` tasks;
 - `def` tasks run in a thread pool of `concurrency` threads;
 - database calls from the loop run on a small dedicated pool, so a slow query never stalls tasks;
+  except, on PostgreSQL, claims and completions: each has a connection the loop owns and awaits
+  (store.loop_batches()), since two thread hops per batch cost more than the statement's own work;
 - the lifeline thread heartbeats, applies pause/resume/stop, notices cancellations and runs the
   maintenance pass. It has its own thread so a task that hogs the event loop (or, in pure Python,
   the GIL) cannot make its worker look dead.
@@ -23,20 +25,21 @@ import time
 import uuid
 from typing import Any
 
-from conveyor import __version__
+from conveyor import __version__, outcomes
 from conveyor.app import INTERNAL_TASK_PREFIX, Conveyor, Task
 from conveyor.context import JobContext, _current, with_deadline
-from conveyor.errors import JobCancelledError
-from conveyor.failures import failure_fields
+from conveyor.inline_jobs import never_waits, run_inline
 from conveyor.lifeline import run_lifeline
-from conveyor.logs import flush_logs, job_event, job_log_fields, lifecycle
+from conveyor.logs import JobLines, attempt_ended, flush_logs, job_lines, lifecycle
 from conveyor.maintenance import DEFAULT_QUEUES, STAGE_INTERVAL, StageWarnings, run_maintenance
 from conveyor.model import JobState, Outcome, WorkerInfo
+from conveyor.outcomes import BUILD_LATER
 from conveyor.pipelines.advancer import RunAdvancer
 from conveyor.pipelines.emits import StageEmits
 from conveyor.process_isolation import run_in_process
+from conveyor.running import Running
 from conveyor.signals import Signal, wait_any
-from conveyor.store.base import ClaimedJob, MaintenanceReport, dumps
+from conveyor.store.base import ClaimedJob, MaintenanceReport
 from conveyor.worker_liveness import WorkerLiveness
 
 log = logging.getLogger("conveyor.worker")
@@ -46,19 +49,6 @@ FLUSH_BATCH = 500  # most outcomes recorded in one statement
 # costs a coroutine, a def job a thread.
 DEFAULT_ASYNC_SLOTS = 100  # jobs in flight (claim size follows), async tasks
 DEFAULT_THREADS = 10  # def tasks running at once
-
-
-class _Running:
-    """One attempt in flight."""
-
-    __slots__ = ("claimed", "ctx", "task", "handed_back", "in_thread")
-
-    def __init__(self, claimed: ClaimedJob, ctx: JobContext, in_thread: bool) -> None:
-        self.claimed = claimed
-        self.ctx = ctx
-        self.task: asyncio.Task[None] | None = None
-        self.handed_back = False
-        self.in_thread = in_thread  # a def task: takes one of the pool's threads
 
 
 SUPERVISOR_PID_ENV = "CONVEYOR_SUPERVISOR_PID"  # set by `conveyor up` for the workers it starts
@@ -96,7 +86,7 @@ class Worker:
         self.state = "running"  # running | paused | stopping | stopped
         self.processed = 0
         self.failed = 0
-        self._running: dict[str, _Running] = {}
+        self._running: dict[str, Running] = {}
         self._outcomes: list[Outcome] = []  # finished attempts waiting to be recorded
         self._flushing: list[Outcome] = []  # the batch being recorded right now
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -107,6 +97,10 @@ class Worker:
         self._stop_now = False
         self._lifeline_stop = threading.Event()
         self._db_pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="conveyor-db")
+        # Claims and completions awaited on the loop (PostgreSQL), one connection each so that a
+        # claim never waits for a completion; None: the store's calls on the database threads.
+        self._claims = app.store.loop_batches()
+        self._finishes = app.store.loop_batches()
         self._task_pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="conveyor-task")
         self.started = threading.Event()  # set once registered and claiming (tests, supervisors)
         self._claim_threshold = max(1, min(self.settings.claim_batch, self.concurrency) // 2)
@@ -114,6 +108,8 @@ class Worker:
         self._stage_warnings = StageWarnings()
         self.stage_emits = StageEmits(app)  # pipelines: builds emitted items into stage jobs
         self.advancer = RunAdvancer(app)  # pipelines: advances the runs whose jobs just ended
+        self._lines: JobLines | None = job_lines()
+        self._inline: dict[str, bool] = {}  # task name -> its async body never waits (inline_jobs.py)
         self.liveness = WorkerLiveness(self)  # worker lock; no claims while it may be declared dead
 
     # -- public ---------------------------------------------------------------------------
@@ -158,6 +154,9 @@ class Worker:
             await flusher
             self._lifeline_stop.set()
             lifeline.join(timeout=self.settings.heartbeat_interval + 5)
+            for batches in (self._claims, self._finishes):
+                if batches is not None:
+                    await batches.close()
             try:
                 await self._db(self.store.stop_worker, self.id)
             except Exception as exc:  # the database went away: back off, retry
@@ -203,10 +202,13 @@ class Worker:
                 await self._wait_any(self._slot_free, timeout=0.002)
                 continue
             self._waited_for_slots = False
+            self._lines = job_lines()  # the logging set-up, looked at once per batch
             want = min(free, self.settings.claim_batch)
             self._wake.clear()
             try:
-                if self._running or self._outcomes or self._flushing:
+                if self._claims is not None:
+                    jobs = await self._claims.claim_jobs(self.id, self.queues, want)
+                elif self._running or self._outcomes or self._flushing:
                     jobs = await self._db(self.store.claim_jobs, self.id, self.queues, want)
                 else:  # idle (nothing running, nothing being recorded: on SQLite the claim would wait
                     # for that write): claim right here, two thread hops less of pickup latency
@@ -217,8 +219,11 @@ class Worker:
                 await self._wait_any(timeout=backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            for claimed in jobs:
-                self._start(claimed)
+            # Every job of the batch is known (in _running) before any body runs inline: the
+            # lifeline thread hands back leases this worker does not know of.
+            inline = [running for running in map(self._start, jobs) if running is not None]
+            for running in inline:
+                self._run_inline(running)
             if len(jobs) < want:
                 await self._wait_any(self._wake, timeout=poll)
 
@@ -244,7 +249,8 @@ class Worker:
                 self._stage_warnings.failed(exc)
 
     # -- execution ------------------------------------------------------------------------
-    def _start(self, claimed: ClaimedJob) -> None:
+    def _start(self, claimed: ClaimedJob) -> Running | None:
+        """Start a job in a task of its own; or return it, to be run inline (_run_inline)."""
         ctx = JobContext(
             job_id=claimed.id, task=claimed.task, queue=claimed.queue, tenant=claimed.tenant,
             attempt=claimed.attempts, max_attempts=claimed.max_attempts, token=claimed.token,
@@ -259,48 +265,65 @@ class Worker:
         if in_thread:
             self._in_threads += 1
             self._claims_fit_threads = True
-        running = _Running(claimed, ctx, in_thread)
+        running = Running(claimed, ctx, in_thread)
         self._running[claimed.id] = running
+        if task is not None and claimed.timeout is None and self._runs_inline(task):
+            return running
         running.task = asyncio.create_task(self._execute(running))
+        return None
 
-    async def _execute(self, running: _Running) -> None:
+    def _runs_inline(self, task: Task[Any, Any]) -> bool:
+        inline = self._inline.get(task.name)
+        if inline is None:
+            inline = self._inline[task.name] = never_waits(task.fn)
+        return inline
+
+    def _run_inline(self, running: Running) -> None:
+        """An async body that cannot wait runs to its end right here, without a task (inline_jobs.py)."""
         claimed, ctx = running.claimed, running.ctx
+        task = self.app.tasks[claimed.task]
         started = time.monotonic()
-        job_event("JOB_START", claimed.id, claimed.task, claimed.queue, claimed.attempts, claimed.token)
+        if self._lines is not None:
+            running.log_fields = self._lines.start(claimed)
+        try:
+            task.signature.check(task.name, claimed.args, claimed.kwargs)
+            args = [ctx, *claimed.args] if task.takes_context else claimed.args
+            result = run_inline(task.fn, args, claimed.kwargs, ctx)
+            outcome = outcomes.returned(claimed, ctx, result, self.id, self.stage_emits)
+        except BaseException as exc:  # every failure is recorded, none escapes
+            outcome = outcomes.raised(self.app, claimed, exc, self.id, running.handed_back)
+        if outcome.emits is BUILD_LATER:  # pipelines: built on a database thread, then recorded
+            running.task = asyncio.create_task(self._execute(running, (outcome, started)))
+        else:
+            self._record(outcome, running, time.monotonic() - started)
+
+    async def _execute(self, running: Running, returned: tuple[Outcome, float] | None = None) -> None:
+        claimed, ctx = running.claimed, running.ctx
+        if returned is None:
+            started = time.monotonic()
+            if self._lines is not None:
+                running.log_fields = self._lines.start(claimed)
         outcome: Outcome
         try:
-            task = self.app.tasks.get(claimed.task)
-            if task is None:
-                raise LookupError(
-                    f"Task {claimed.task!r} is not registered in this worker (app {self.app.app_path or '?'}); "
-                    "deploy a worker whose app defines it."
-                )
-            # Arguments that do not fit the signature (a job written before the task changed, or
-            # by a client that skipped the check) fail the same way every time: permanent.
-            task.signature.check(task.name, claimed.args, claimed.kwargs)
-            result = await self._invoke(task, claimed, ctx)
-            if ctx.cancelled:
-                outcome = self._outcome(claimed, JobState.CANCELLED)
+            if returned is None:
+                task = self.app.tasks.get(claimed.task)
+                if task is None:
+                    raise LookupError(
+                        f"Task {claimed.task!r} is not registered in this worker (app {self.app.app_path or '?'}); "
+                        "deploy a worker whose app defines it."
+                    )
+                # Arguments that do not fit the signature (a job written before the task changed, or
+                # by a client that skipped the check) fail the same way every time: permanent.
+                task.signature.check(task.name, claimed.args, claimed.kwargs)
+                result = await self._invoke(task, claimed, ctx)
+                outcome = outcomes.returned(claimed, ctx, result, self.id, self.stage_emits)
             else:
-                if result is not None:
-                    dumps(result)  # a result that cannot be stored fails the attempt, not the batch
-                outcome = self._outcome(claimed, JobState.COMPLETED, result=result)
-                if ctx.emitted or ctx.continued:  # pipelines: the emits go with the completion, in its transaction
-                    emitted, continued = ctx.emitted or [], ctx.continued or []
-                    if self.stage_emits.quick(claimed, emitted):  # a few items, run known: no thread hop
-                        outcome.emits = self.stage_emits.build(claimed, emitted, continued)
-                    else:
-                        outcome.emits = await self._db(self.stage_emits.build, claimed, emitted, continued)
-        except asyncio.CancelledError:
-            if running.handed_back:
-                outcome = self._outcome(claimed, JobState.QUEUED)
-            else:
-                outcome = self._outcome(claimed, JobState.CANCELLED)
-        except JobCancelledError:
-            outcome = self._outcome(claimed, JobState.CANCELLED)
+                outcome, started = returned
+            if outcome.emits is BUILD_LATER:
+                outcome.emits = await self._db(self.stage_emits.build, claimed, ctx.emitted or [], ctx.continued or [])
         except BaseException as exc:  # every failure is recorded, none escapes
-            outcome = self._failure(claimed, exc)
-        self._record(outcome, claimed, time.monotonic() - started)
+            outcome = outcomes.raised(self.app, claimed, exc, self.id, running.handed_back)
+        self._record(outcome, running, time.monotonic() - started)
 
     async def _invoke(self, task: Task[Any, Any], claimed: ClaimedJob, ctx: JobContext) -> Any:
         args = ([ctx] if task.takes_context else []) + list(claimed.args)
@@ -327,41 +350,21 @@ class Worker:
             return await future
         return await with_deadline(future, ctx)
 
-    def _outcome(self, claimed: ClaimedJob, state: JobState, **extra: Any) -> Outcome:
-        return Outcome(
-            job_id=claimed.id, lease_token=claimed.lease_token, state=state, attempt=claimed.attempts,
-            started_at=claimed.started_at, worker_id=self.id, run_id=claimed.pipeline_run_id, **extra,
-        )
-
-    def _failure(self, claimed: ClaimedJob, exc: BaseException) -> Outcome:
-        fields = failure_fields(self.app, claimed, exc)
-        return self._outcome(claimed, fields.pop("state"), **fields)
-
-    def _record(self, outcome: Outcome, claimed: ClaimedJob, seconds: float) -> None:
-        running = self._running.pop(outcome.job_id, None)
-        if running is not None and running.in_thread:
+    def _record(self, outcome: Outcome, running: Running, seconds: float) -> None:
+        claimed = running.claimed
+        if self._running.pop(claimed.id, None) is not None and running.in_thread:
             self._in_threads -= 1
         self._slot_free.set()
         self._outcomes.append(outcome)
         self._flush_needed.set()
-        state = outcome.state
-        if state == JobState.COMPLETED:
+        if outcome.state is JobState.COMPLETED:
             self.processed += 1
-            job_event("JOB_DONE", claimed.id, claimed.task, claimed.queue, claimed.attempts, claimed.token,
-                      duration=round(seconds, 6))
+            if self._lines is not None:
+                self._lines.done(claimed, running.log_fields, round(seconds, 6))
             return
-        fields = {"duration": round(seconds, 6), **job_log_fields(claimed)}
-        if state in (JobState.SCHEDULED, JobState.DEAD):
+        if outcome.state in (JobState.SCHEDULED, JobState.DEAD):
             self.failed += 1
-            lifecycle("JOB_FAIL", logging.WARNING, error=outcome.error, **fields)
-            if state == JobState.SCHEDULED:
-                lifecycle("JOB_RETRY", logging.WARNING, delay=round(outcome.retry_delay, 3), **fields)
-            else:
-                lifecycle("JOB_DEAD", logging.ERROR, error=outcome.error, **fields)
-        elif state == JobState.CANCELLED:
-            lifecycle("JOB_CANCELLED", **fields)
-        else:
-            lifecycle("JOB_HANDED_BACK", **fields)
+        attempt_ended(outcome, claimed, seconds)
 
     # -- completions ----------------------------------------------------------------------
     _stop_flusher = False
@@ -382,7 +385,13 @@ class Worker:
                 if self._outcomes:
                     self._flush_needed.set()
                 try:
-                    await self._db(self.store.finish_jobs, batch)
+                    # Emits (pipelines) are written with their completions by the store's own call.
+                    # So are stage jobs' completions: their run counters are written in the same
+                    # transaction (store finish_stage_batch).
+                    if self._finishes is not None and not any(o.emits or o.run_id for o in batch):
+                        await self._finishes.finish_jobs(batch)
+                    else:
+                        await self._db(self.store.finish_jobs, batch)
                     backoff = 0.05
                     self._flushing = []
                     self._advance_runs_of(batch)  # pipelines
@@ -441,7 +450,7 @@ class Worker:
                 if running.claimed.id in self._running:
                     self._running.pop(running.claimed.id)
                     self._in_threads -= running.in_thread
-                    self._outcomes.append(self._outcome(running.claimed, JobState.QUEUED))
+                    self._outcomes.append(outcomes.outcome(running.claimed, JobState.QUEUED, self.id))
             log.info("handed back %d in-flight job(s)", len(leftover))
 
     # -- lifeline (lifeline.py: heartbeat, operator requests, maintenance) ------------------

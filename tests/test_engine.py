@@ -9,6 +9,7 @@ import subprocess
 import sys
 import warnings
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -381,12 +382,22 @@ def test_wait_times_out_for_a_job_nobody_runs(app):
         handle.wait(0.2)
 
 
+def _cli_env(settings) -> dict[str, str]:
+    return {**os.environ, "CONVEYOR_DATABASE_URL": settings.database_url, "PYTHONPATH": str(ROOT),
+            "CONVEYOR_APP": "tests.tasks:app", "CONVEYOR_LIVENESS_TIMEOUT": "3",
+            "CONVEYOR_HEARTBEAT_INTERVAL": "0.5"}
+
+
 def cli(settings, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CONVEYOR_DATABASE_URL": settings.database_url, "PYTHONPATH": str(ROOT),
-           "CONVEYOR_APP": "tests.tasks:app", "CONVEYOR_LIVENESS_TIMEOUT": "3",
-           "CONVEYOR_HEARTBEAT_INTERVAL": "0.5"}
-    return subprocess.run([sys.executable, "-m", "conveyor", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "conveyor", *args], env=_cli_env(settings), capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+def clis(settings, *commands: list[str], timeout: float = 60) -> list[subprocess.CompletedProcess[str]]:
+    """Independent CLI calls run side by side, as many at a time as there are cores (each process
+    spends most of its time importing); their results in the order given."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return list(pool.map(lambda args: cli(settings, *args, timeout=timeout), commands))
 
 
 def test_cli_round_trip(app, settings, spawn_worker):
@@ -401,30 +412,30 @@ def test_cli_round_trip(app, settings, spawn_worker):
     done = cli(settings, "enqueue", "t.add", "--args", "[20, 22]", "--wait", "20")
     assert done.returncode == 0, done.stderr
     job_id = done.stdout.splitlines()[0]
-    status = cli(settings, "status", job_id, "--json")
-    assert status.returncode == 0
-    import json
-
-    record = json.loads(status.stdout)
-    assert record["state"] == "completed" and record["result"] == 42 and record["attempts"] == 1
-    human = cli(settings, "status", job_id)
-    assert "state       completed" in human.stdout
-    assert cli(settings, "status", "00000000-0000-0000-0000-000000000000").returncode == 5
-    assert job_id in cli(settings, "jobs", "--state", "completed").stdout
-    queues = cli(settings, "queues")
-    assert queues.returncode == 0 and "default" in queues.stdout
-    workers = cli(settings, "workers")
-    assert workers.returncode == 0 and "running" in workers.stdout
-
-    for bad, message in [
+    bad_calls = [
         (["enqueue", "t.nope"], "Unknown task 't.nope'"),
         (["enqueue", "t.add", "--args", "[1,"], "--args is not valid JSON"),
         (["enqueue", "t.add", "--queue", "nosuch"], "Unknown queue 'nosuch'"),
         (["enqueue", "t.add", "--delay", "-5"], "--delay must not be negative"),
         (["jobs", "--state", "weird"], "Unknown state"),
         (["jobs", "--database-url", "mysql://x/y"], "Unsupported database URL"),
-    ]:
-        result = cli(settings, *bad)
+    ]
+    # The reads and the refused calls below change nothing: they run side by side.
+    status, human, missing, jobs, queues, workers, *refusals = clis(
+        settings, ["status", job_id, "--json"], ["status", job_id], ["status", "00000000-0000-0000-0000-000000000000"],
+        ["jobs", "--state", "completed"], ["queues"], ["workers"], *(bad for bad, _ in bad_calls))
+    assert status.returncode == 0
+    import json
+
+    record = json.loads(status.stdout)
+    assert record["state"] == "completed" and record["result"] == 42 and record["attempts"] == 1
+    assert "state       completed" in human.stdout
+    assert missing.returncode == 5
+    assert job_id in jobs.stdout
+    assert queues.returncode == 0 and "default" in queues.stdout
+    assert workers.returncode == 0 and "running" in workers.stdout
+
+    for (bad, message), result in zip(bad_calls, refusals, strict=True):
         assert result.returncode == 2, (bad, result.stderr)
         assert message in result.stderr, (bad, result.stderr)
     assert count_jobs(app) == 1

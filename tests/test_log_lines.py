@@ -6,11 +6,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+from types import SimpleNamespace
 
 import pytest
 
 from conveyor import logs
-from conveyor.logs import configure_logging, job_event, lifecycle
+from conveyor.logs import configure_logging, job_lines, lifecycle
 
 
 @pytest.fixture
@@ -57,20 +58,46 @@ def test_the_direct_line_is_the_formatters_line(stream, fmt):
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_a_jobs_line_is_the_lifecycle_line(stream, fmt):
     configure_logging(fmt, "INFO", stream)
-    job_event("JOB_DONE", "0193-ab", "shop.send mail", "default", 2, "tok 1", duration=0.000123)
+    lines = job_lines()
+    assert lines is not None
+    job = SimpleNamespace(id="0193-ab", task="shop.send mail", queue="default", attempts=2, token="tok 1")
+    lines.done(job, None, 0.000123)
     lifecycle("JOB_DONE", duration=0.000123, job_id="0193-ab", task="shop.send mail", queue="default",
               attempt=2, token="tok 1")
-    job_event("JOB_START", "0193-ab", "shop.send", "default", 1, None)
+    other = SimpleNamespace(id="0193-ab", task="shop.send", queue="default", attempts=1, token=None)
+    fields = lines.start(other)
     lifecycle("JOB_START", job_id="0193-ab", task="shop.send", queue="default", attempt=1, token=None)
-    one, two, three, four = _lines(stream)
+    lines.done(other, fields, 0.5)  # the fields formatted at JOB_START serve JOB_DONE
+    lifecycle("JOB_DONE", duration=0.5, job_id="0193-ab", task="shop.send", queue="default", attempt=1, token=None)
+    one, two, three, four, five, six = _lines(stream)
     if fmt == "text":
-        assert one[23:] == two[23:] and three[23:] == four[23:]
+        assert one[23:] == two[23:] and three[23:] == four[23:] and five[23:] == six[23:]
         assert two.endswith('duration=0.000123 job_id=0193-ab task="shop.send mail" queue=default attempt=2 token="tok 1"')
     else:
-        pairs = [(json.loads(one), json.loads(two)), (json.loads(three), json.loads(four))]
+        pairs = [(json.loads(one), json.loads(two)), (json.loads(three), json.loads(four)),
+                 (json.loads(five), json.loads(six))]
         for a, b in pairs:
             a.pop("ts"), b.pop("ts")
             assert a == b
+
+
+def test_job_lines_follow_the_logging_set_up(stream):
+    configure_logging("text", "WARNING", stream)
+    assert job_lines() is None  # INFO lines off: the worker skips them without a call per job
+    configure_logging("text", "INFO", stream)
+    direct = job_lines()
+    assert direct is job_lines()  # the same set-up: the same writer (its caches kept)
+    logs.lifecycle_log.addFilter(_Keep())  # any filter: every line through logging
+    try:
+        standard = job_lines()
+        assert standard is not direct and standard is not None
+        job = SimpleNamespace(id="7", task="t", queue="q", attempts=1, token=None)
+        standard.done(job, standard.start(job), 0.25)
+    finally:
+        logs.lifecycle_log.filters.clear()
+    start, done = _lines(stream)
+    assert start.endswith("JOB_START event=JOB_START job_id=7 task=t queue=q attempt=1")
+    assert done.endswith("JOB_DONE event=JOB_DONE duration=0.25 job_id=7 task=t queue=q attempt=1")
 
 
 def test_lines_stay_complete_and_in_order_across_levels(stream):

@@ -79,32 +79,39 @@ def test_conveyor_up_workers_stop_with_it(tmp_path, sig):
 
 def test_conveyor_up_keeps_no_access_log_unless_asked(tmp_path):
     """216 of 408 lines under `up` were the dashboard's own polls: the access log is off by
-    default, and --access-log turns it on."""
+    default, and --access-log turns it on. Both servers start together (each spends seconds
+    importing), each on its own database file."""
     import httpx
 
+    servers = []
     for flags, expect_lines in (([], False), (["--access-log"], True)):
         port = _free_port()
         log_path = tmp_path / f"up-{len(flags)}.log"
         with log_path.open("wb") as log:
             up = subprocess.Popen(
-                [sys.executable, "-m", "conveyor", "up", "--database-url", f"sqlite:///{tmp_path / 'a.db'}",
+                [sys.executable, "-m", "conveyor", "up", "--database-url", f"sqlite:///{tmp_path / f'a-{len(flags)}.db'}",
                  "--port", str(port), "--workers", "0", "--no-demo-jobs", "--no-auth", *flags],
                 cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT,
             )
-            try:
-                def healthy(port: int = port) -> bool:
-                    try:
-                        return httpx.get(f"http://127.0.0.1:{port}/api/queues", timeout=2).status_code == 200
-                    except httpx.HTTPError:
-                        return False
+        servers.append((up, port, log_path, expect_lines))
+    try:
+        for _, port, log_path, expect_lines in servers:
+            def healthy(port: int = port) -> bool:
+                try:
+                    return httpx.get(f"http://127.0.0.1:{port}/api/queues", timeout=2).status_code == 200
+                except httpx.HTTPError:
+                    return False
 
-                wait_for(healthy, timeout=30, message="conveyor up to serve")
-                for _ in range(3):
-                    httpx.get(f"http://127.0.0.1:{port}/api/queues", timeout=5)
-                if expect_lines:
-                    wait_for(lambda path=log_path: "GET /api/queues" in path.read_text(errors="replace"), timeout=10,
-                             message="access log lines")
-            finally:
-                up.send_signal(signal.SIGTERM)
-                up.wait(30)
+            wait_for(healthy, timeout=60, message="conveyor up to serve")  # two start at once on 2 cores
+            for _ in range(3):
+                httpx.get(f"http://127.0.0.1:{port}/api/queues", timeout=5)
+            if expect_lines:
+                wait_for(lambda path=log_path: "GET /api/queues" in path.read_text(errors="replace"), timeout=10,
+                         message="access log lines")
+    finally:
+        for up, *_ in servers:
+            up.send_signal(signal.SIGTERM)
+        for up, *_ in servers:
+            up.wait(30)
+    for _, _, log_path, expect_lines in servers:
         assert ("GET /api/queues" in log_path.read_text(errors="replace")) is expect_lines

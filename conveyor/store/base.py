@@ -431,6 +431,12 @@ class Store(ABC):
     def subscribe_events(self, listener: EventListener) -> Callable[[], None]:
         """Call `listener(state, ids)` for every job change; returns an unsubscribe function."""
 
+    def loop_batches(self) -> Any:
+        """Claims and completions for a worker's event loop, awaited on it (claim_jobs and
+        finish_jobs as coroutines; close()), or None: the worker then runs the store's own
+        claim_jobs / finish_jobs on its database threads. PostgreSQL: batches.LoopBatches."""
+        return None
+
     @abstractmethod
     def start_wake_listener(self, on_wake: Callable[[str], None]) -> None:
         """Call on_wake(queue) from another thread when jobs may be ready on that queue

@@ -27,6 +27,7 @@ from conveyor.store.pipelines_common import (
     attach_version,
 )
 from conveyor.store.postgres import event_notices, notify
+from conveyor.store.postgres.batches import finished_ids
 from conveyor.store.postgres.connection import Q
 
 if TYPE_CHECKING:
@@ -84,7 +85,8 @@ def finish_stage_batch(store: PostgresStore, finish_sql: str, params: dict[str, 
     with store._connection() as conn, conn.transaction():
         conn.execute(Q.pipeline_batch_counted)
         live = {str(r[0]) for r in conn.execute(Q.pipeline_live_runs, (runs,))} if runs else set()
-        done = [str(r[0]) for r in conn.execute(finish_sql, params, prepare=False)]
+        row = conn.execute(finish_sql, params, prepare=False).fetchone()
+        done = finished_ids(row[0] if row else None)
         if done:
             conn.execute(Q.pipeline_count_finished, (done,))
         if runs:

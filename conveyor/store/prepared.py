@@ -48,13 +48,18 @@ def encode_param(value: Any) -> bytes | None:
         if value.tzinfo is None:
             raise ValueError("naive datetime parameter: pass a timezone-aware one")
         return value.isoformat().encode()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):  # a text[] literal
+        return ("{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value) + "}").encode()
     raise TypeError(f"cannot send a {type(value).__name__} as a text parameter")
 
 
 class PreparedStatement:
-    """One statement with %(name)s placeholders, prepared on each connection at its first use."""
+    """One statement with %(name)s placeholders, prepared on each connection at its first use.
 
-    def __init__(self, name: str, sql: str) -> None:
+    prepare=False: sent with its parameters every time (planned for those values: see finish_jobs)."""
+
+    def __init__(self, name: str, sql: str, *, prepare: bool = True) -> None:
+        self.prepare = prepare
         self.name = name.encode()
         if self.name in _names_taken:
             raise ValueError(f"prepared statement name {name!r} is used twice")
@@ -92,18 +97,37 @@ class PreparedStatement:
     ) -> tuple[str | None, ...] | None:
         """fetchone() for an async connection: the event loop waits on the socket, never blocks."""
         pgconn = conn.pgconn
+        return _first_row(pgconn, await self._run_async(pgconn, values))
+
+    async def fetchall_async(
+        self, conn: psycopg.AsyncConnection[Any], values: Mapping[str, Any]
+    ) -> list[tuple[str | None, ...]]:
+        """Every row, as text, on an async connection held by this caller alone."""
+        pgconn = conn.pgconn
+        result = _check(pgconn, await self._run_async(pgconn, values))
+        ncols = result.nfields
+        rows = []
+        for row in range(result.ntuples):
+            values_ = (result.get_value(row, col) for col in range(ncols))
+            rows.append(tuple(None if value is None else value.decode() for value in values_))
+        return rows
+
+    async def _run_async(self, pgconn: PGconn, values: Mapping[str, Any]) -> PGresult | None:
         params = self.params(values)
+        if not self.prepare:
+            pgconn.send_query_params(self.sql, params)  # type: ignore[arg-type]  # None is NULL
+            return await _last_result(pgconn)
         for attempt in (1, 2):
             if pgconn not in self._prepared_on:
                 pgconn.send_prepare(self.name, self.sql)
                 _check(pgconn, await _last_result(pgconn))
                 self._prepared_on.add(pgconn)
-            pgconn.send_query_prepared(self.name, params)
+            pgconn.send_query_prepared(self.name, params)  # type: ignore[arg-type]
             result = await _last_result(pgconn)
             if attempt == 1 and _lost_statement(result):
                 self._prepared_on.discard(pgconn)
                 continue
-            return _first_row(pgconn, result)
+            return result
         raise AssertionError("unreachable")
 
 

@@ -101,7 +101,7 @@ def test_feeds_resync_after_the_database_feed_reconnects(app, server, client, ad
         def kill_listener() -> int:
             with app.store.pool.connection() as conn:
                 return conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                    "WHERE application_name = 'conveyor-events'").fetchone()[0]
+                                    "WHERE application_name = 'conveyor-events' AND datname = current_database()").fetchone()[0]
 
         wait_for(kill_listener, message="the hub's LISTEN connection")
         recv_until(feed, lambda m: m["type"] == "resync", timeout=10)

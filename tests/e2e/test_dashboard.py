@@ -331,7 +331,7 @@ def test_jobs_page_rereads_after_the_servers_event_feed_reconnects(
 
         def kill_listener() -> int:
             return conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                "WHERE application_name = 'conveyor-events'").fetchone()[0]
+                                "WHERE application_name = 'conveyor-events' AND datname = current_database()").fetchone()[0]
 
         wait_for(kill_listener, message="the server's LISTEN connection")
     expect(row).to_have_attribute("data-state", "cancelled", timeout=LIVE)

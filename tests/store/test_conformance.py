@@ -561,6 +561,43 @@ def test_finish_dead_and_cancelled_end_the_job(store):
     assert all(job(store, i).finished_at is not None for i in (dead.id, cancelled.id))
 
 
+def test_loop_batches_claim_and_finish_like_the_stores_own_calls(store, engine):
+    """A worker's claims and completions awaited on its event loop (PostgreSQL) behave like the
+    store's claim_jobs / finish_jobs; an engine without them answers None."""
+    batches = store.loop_batches()
+    if engine == "sqlite":
+        assert batches is None
+        return
+    worker = add_worker(store)
+    ids = [put(store, args=[i], kwargs={"k": "v"}, timeout=30) for i in range(3)]
+
+    async def claim_then_finish() -> tuple[list[ClaimedJob], list[str], list[str]]:
+        try:
+            claimed = await batches.claim_jobs(worker, ["default"], 10)
+            done = await batches.finish_jobs([
+                outcome(claimed[0], S.COMPLETED, result={"ok": "é"}),
+                outcome(claimed[1], S.SCHEDULED, error='say "hi"\\', traceback="tb", retry_delay=3600,
+                        attempt_outcome="failed", worker_id=worker),
+                outcome(claimed[2], S.COMPLETED),
+            ])
+            again = await batches.finish_jobs([outcome(claimed[0], S.COMPLETED, result=2)])  # stale now
+            with pytest.raises(ValueError, match="emits"):  # a stage's emits: the store's own call
+                await batches.finish_jobs([outcome(claimed[0], S.COMPLETED, emits=["item"])])
+            return claimed, sorted(done), again
+        finally:
+            await batches.close()
+
+    claimed, done, again = asyncio.run(claim_then_finish())
+    assert sorted(c.id for c in claimed) == sorted(ids) and done == sorted(ids) and again == []
+    first = claimed[0]
+    assert (first.queue, first.kwargs, first.attempts, first.timeout) == ("default", {"k": "v"}, 1, 30)
+    assert first.started_at == job(store, first.id).started_at and first.lease_token
+    assert job(store, first.id).result == {"ok": "é"} and job(store, claimed[2].id).result is None
+    retry = job(store, claimed[1].id)
+    assert (retry.state, retry.error, retry.traceback) == (S.SCHEDULED, 'say "hi"\\', "tb")
+    assert [a.error for a in retry.attempt_log] == ['say "hi"\\']
+
+
 def test_a_stale_lease_changes_nothing(store):
     worker = add_worker(store)
     first = take(store, worker)

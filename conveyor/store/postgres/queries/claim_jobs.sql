@@ -1,6 +1,7 @@
 -- Lease up to limit ready jobs of the worker's queues (in its queue order, priority then FIFO;
 -- paused queues skipped) and announce them. The lateral subquery walks the partial ready index
--- and stops at the limit.
+-- and stops at the limit. The jobs come back as one JSON array of rows (ClaimedJob's field order):
+-- one value to read and one json.loads, instead of 15 values per row through the driver.
 WITH picked AS (
     SELECT j.id
     FROM unnest(%(queues)s::text[]) WITH ORDINALITY AS q(name, ord)
@@ -21,13 +22,16 @@ claimed AS (
         deadline = clock_timestamp() + make_interval(secs => c.timeout), cancel_requested = false,
         finished_at = NULL
     FROM picked WHERE c.id = picked.id
-    RETURNING c.id::text, c.task, c.queue, c.tenant, c.args, c.kwargs, c.attempts, c.max_attempts, c.timeout,
-        c.lease_token::text, coalesce(c.token, replace(c.id::text, '-', '')), c.started_at,
-        c.pipeline_run_id::text, c.step, c.stage
+    RETURNING c.id, c.task, c.queue, c.tenant, c.args, c.kwargs, c.attempts, c.max_attempts, c.timeout,
+        c.lease_token, coalesce(c.token, replace(c.id::text, '-', '')) AS token, c.started_at,
+        c.pipeline_run_id, c.step, c.stage
 ),
 event AS (
     SELECT pg_notify('conveyor_events', json_build_object('state', 'running', 'ids', json_agg(id))::text)
     FROM (SELECT id, (row_number() OVER ()) / 100 AS chunk FROM claimed) numbered
     GROUP BY chunk
 )
-SELECT claimed.*, (SELECT count(*) FROM event) FROM claimed
+SELECT json_agg(json_build_array(id, task, queue, tenant, args, kwargs, attempts, max_attempts, timeout,
+    lease_token, token, started_at, pipeline_run_id, step, stage))::text AS jobs,
+    (SELECT count(*) FROM event) AS notified
+FROM claimed

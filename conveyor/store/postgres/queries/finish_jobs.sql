@@ -1,13 +1,15 @@
--- Record how attempts ended (one array element per outcome); only rows still leased with that
--- token change. Counts completions per 10-second bucket and per-minute task figures (every attempt
+-- Record how attempts ended (one element of the JSON array %(outcomes)s per outcome: [id, lease,
+-- state, result as JSON text, error, traceback, retry delay, attempt-log entry]); only rows still
+-- leased with that token change. Counts completions per 10-second bucket and per-minute task figures (every attempt
 -- that ran: completed, or failed towards a retry or dead; conveyor/task_metrics.py: d00..d14 count
 -- durations up to each of its DURATION_BOUNDS), wakes the queues of handed-back jobs and announces
 -- the changes (100 ids per payload). A parked attempt (ParkJob) and a handed-back job get their
--- attempt back. Never prepared: see store finish_jobs.
+-- attempt back. Answers the ids of the changed jobs as one JSON array (or NULL). Never prepared:
+-- see store finish_jobs.
 WITH v AS (
-    SELECT * FROM unnest(%(id)s::uuid[], %(lease)s::uuid[], %(state)s::text[], %(result)s::jsonb[],
-        %(error)s::text[], %(traceback)s::text[], %(delay)s::float8[], %(entry)s::jsonb[])
-        AS v(id, lease, state, result, error, traceback, delay, entry)
+    SELECT (e->>0)::uuid AS id, (e->>1)::uuid AS lease, e->>2 AS state, (e->>3)::jsonb AS result,
+        e->>4 AS error, e->>5 AS traceback, (e->>6)::float8 AS delay, nullif(e->7, 'null'::jsonb) AS entry
+    FROM jsonb_array_elements(%(outcomes)s::jsonb) AS e
 ),
 done AS (
     UPDATE conveyor_jobs j
@@ -69,4 +71,4 @@ event AS (
     FROM (SELECT id, (row_number() OVER ()) / 100 AS chunk FROM done) numbered
     GROUP BY chunk
 )
-SELECT done.id, (SELECT count(*) FROM wake) + (SELECT count(*) FROM event) AS notified FROM done
+SELECT (SELECT json_agg(id) FROM done)::text AS ids, (SELECT count(*) FROM wake) + (SELECT count(*) FROM event) AS notified

@@ -46,13 +46,14 @@ def test_sigkill_after_a_stored_dev_batch_emits_it_without_asking_jira_again(
     blocker = engine.connect()
     tx = blocker.begin()
     blocker.execute(text("SELECT id FROM conveyor_jobs WHERE id = :id FOR UPDATE"), {"id": job.id})
+    blocker_pid = blocker.execute(text("SELECT pg_backend_pid()")).scalar_one()
     try:
         wait_for(lambda: (c := cursor_of(engine, run.id, f"{STEP_DEV}#1")) and c[1], timeout=60, interval=0.02,
                  message="the batch's pages and done cursor committed")
         with engine.connect() as conn:  # the worker is stuck completing the job, behind our lock
             wait_for(lambda: conn.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%conveyor_jobs%'"
-                " AND pid <> pg_backend_pid()")).scalar_one() > 0, timeout=30, interval=0.02,
+                "SELECT count(*) FROM pg_stat_activity WHERE :blocker = ANY(pg_blocking_pids(pid))"),
+                {"blocker": blocker_pid}).scalar_one() > 0, timeout=30, interval=0.02,
                 message="the worker blocked on completing the batch job")
         asked = Counter(r.path for r in jira_site.requests() if r.path.startswith("/rest/dev-status/"))
         extractor.kill()

@@ -156,6 +156,12 @@ def linked_cluster(namespace: Namespace) -> Iterator[PostgresServer]:
     server.stop()
 
 
+def late_lines(folder: Path, worker: WorkerProcess, after: float) -> list[list[str]]:
+    """t.hold's progress lines from `worker`'s process for writes started after `after`."""
+    lines = [line.split() for line in (folder / "progress.log").read_text().split("\n") if line]
+    return [line for line in lines if line[1] == str(worker.proc.pid) and float(line[0]) > after]
+
+
 def test_a_lost_machine_is_caught_by_its_heartbeat_and_its_late_writes_are_refused(
     namespace, linked_cluster, tmp_path
 ):
@@ -178,11 +184,14 @@ def test_a_lost_machine_is_caught_by_its_heartbeat_and_its_late_writes_are_refus
         assert declared is not None and (declared.state, declared.detected_by) == ("dead", HEARTBEAT_EXPIRED)
         assert declared.stopped_at is not None
         dead_at = declared.stopped_at.timestamp()
-        # Its copies finish while it is cut off; their completions wait for the link.
-        release(tmp_path, lost)
         namespace.restore()
         wait_for(lambda: "WORKER_REJOINED" in lost.output(), timeout=60,
                  message="the worker, back on the network, to register again")
+        # Its copies still run: let each write once more from after the cut (a write in flight at
+        # the cut only returns now, stamped before it), then let them finish, late.
+        wait_for(lambda: len({line[2] for line in late_lines(tmp_path, lost, cut_at)}) == len(ids), timeout=30,
+                 message="a progress write from each of the lost worker's copies after the cut")
+        release(tmp_path, lost)
         back = worker_row(app, lost)
         assert back is not None and (back.state, back.detected_by) == ("running", None)
         release(tmp_path, rescuer)
@@ -192,8 +201,7 @@ def test_a_lost_machine_is_caught_by_its_heartbeat_and_its_late_writes_are_refus
         for job in app.store.get_jobs(ids):
             orphaned = job.attempts_history()[0]
             assert orphaned.worker_id == a.id and orphaned.started_at.timestamp() < dead_at
-        lines = [line.split() for line in (tmp_path / "progress.log").read_text().split("\n") if line]
-        late = [line for line in lines if line[1] == str(lost.proc.pid) and float(line[0]) > cut_at]
+        late = late_lines(tmp_path, lost, cut_at)
         assert late and all(line[3] in ("refused", "error") for line in late), late
         assert any(line[3] == "refused" for line in late), "no late progress write reached the server"
     finally:

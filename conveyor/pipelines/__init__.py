@@ -36,7 +36,7 @@ class DeclaredPipeline:
     declaration: Pipeline
     # run id -> {step name: metrics}: what the integration measured per step (API calls, pages,
     # records...), shown under each step of the run's status JSON. Set by the ETL that declares it.
-    step_metrics: Callable[[str], dict[str, Any]] | None = None
+    step_metrics: Callable[[Any, str], dict[str, Any]] | None = None  # (app reading the run, run id)
 
     @property
     def name(self) -> str:

@@ -100,7 +100,7 @@ def register_github_pipeline(app: Conveyor, *, name: str = "github", extraction_
          "stages": stages(("extraction", pull_requests_extraction), ("nested", pull_requests_nested),
                           ("transform", pull_requests_transform))},
     ])
-    declared.step_metrics = lambda run_id: step_metrics(shared_engine(app.settings.database_url), run_id)
+    declared.step_metrics = lambda reader, run_id: step_metrics(shared_engine(reader.settings.database_url), run_id)
     return declared
 
 

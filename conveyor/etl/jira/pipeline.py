@@ -77,7 +77,7 @@ def register_jira(app: Conveyor, *, embedding: bool = True) -> DeclaredPipeline:
                          *embed]}
              for i, name in enumerate(STEPS)]
     declared = app.pipeline(PIPELINE, steps=steps)
-    declared.step_metrics = lambda run_id: step_metrics(shared_engine(app.settings.database_url), run_id)
+    declared.step_metrics = lambda reader, run_id: step_metrics(shared_engine(reader.settings.database_url), run_id)
     return declared
 
 

@@ -9,6 +9,7 @@ pages never count the jobs table themselves and stay fast however many jobs it h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,13 @@ PAGES: dict[str, tuple[str, str]] = {
     "integrations": ("integrations.html", "Integrations"),
     "search": ("search.html", "Search"),
 }
+# Pages without path parameters: path -> page id. /stats, not /metrics: that is Prometheus'.
+PLAIN_PAGES: dict[str, str] = {
+    "/": "overview", "/jobs": "jobs", "/workers": "workers", "/dead": "dead", "/run": "run",
+    "/stats": "metrics", "/pull-requests": "pull_requests", "/pipelines": "pipelines",
+    "/etl": "etl_jobs", "/schedules": "schedules", "/integrations": "integrations",
+    "/search": "search", "/login": "login",
+}
 NO_STORE = {"Cache-Control": "no-cache"}
 
 
@@ -67,6 +75,13 @@ def _supervised(request: Request) -> bool:
     return getattr(state, "supervisor", None) is not None
 
 
+def _plain_page(render: Callable[..., HTMLResponse], page: str) -> Callable[[Request], HTMLResponse]:
+    def show(request: Request) -> HTMLResponse:
+        return render(request, page)
+    show.__name__ = page
+    return show
+
+
 def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     app_path = _app_path(conveyor_app)
@@ -80,38 +95,12 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
         response.headers["Referrer-Policy"] = "no-referrer"  # ?key= must not leak through links
         return response
 
-    @router.get("/", response_class=HTMLResponse)
-    def overview(request: Request) -> HTMLResponse:
-        return render(request, "overview")
-
-    @router.get("/jobs", response_class=HTMLResponse)
-    def jobs(request: Request) -> HTMLResponse:
-        return render(request, "jobs")
+    for path, page in PLAIN_PAGES.items():
+        router.add_api_route(path, _plain_page(render, page), methods=["GET"], response_class=HTMLResponse)
 
     @router.get("/jobs/{job_id}", response_class=HTMLResponse)
     def job(request: Request, job_id: str) -> HTMLResponse:
         return render(request, "job", job_id=job_id)
-
-    @router.get("/workers", response_class=HTMLResponse)
-    def workers(request: Request) -> HTMLResponse:
-        return render(request, "workers")
-
-    @router.get("/dead", response_class=HTMLResponse)
-    def dead(request: Request) -> HTMLResponse:
-        return render(request, "dead")
-
-    @router.get("/run", response_class=HTMLResponse)
-    def run(request: Request) -> HTMLResponse:
-        return render(request, "run")
-
-    # Not /metrics: that is the Prometheus endpoint.
-    @router.get("/stats", response_class=HTMLResponse)
-    def metrics(request: Request) -> HTMLResponse:
-        return render(request, "metrics")
-
-    @router.get("/pull-requests", response_class=HTMLResponse)
-    def pull_requests(request: Request) -> HTMLResponse:
-        return render(request, "pull_requests")
 
     # The page reads its data from the API; the path only names what to read (checked there too).
     @router.get("/pull-requests/{owner}/{name}/{number}", response_class=HTMLResponse)
@@ -122,33 +111,9 @@ def build_router(conveyor_app: Any, templates: Jinja2Templates) -> APIRouter:
     def work_item(request: Request, key: str) -> HTMLResponse:
         return render(request, "work_item", key=key)
 
-    @router.get("/pipelines", response_class=HTMLResponse)
-    def pipelines(request: Request) -> HTMLResponse:
-        return render(request, "pipelines", run_id=None)
-
     @router.get("/pipelines/runs/{run_id}", response_class=HTMLResponse)
     def pipeline_run(request: Request, run_id: str) -> HTMLResponse:
         return render(request, "pipelines", run_id=run_id)
-
-    @router.get("/etl", response_class=HTMLResponse)
-    def etl_jobs(request: Request) -> HTMLResponse:
-        return render(request, "etl_jobs")
-
-    @router.get("/schedules", response_class=HTMLResponse)
-    def schedules(request: Request) -> HTMLResponse:
-        return render(request, "schedules")
-
-    @router.get("/integrations", response_class=HTMLResponse)
-    def integrations(request: Request) -> HTMLResponse:
-        return render(request, "integrations")
-
-    @router.get("/search", response_class=HTMLResponse)
-    def search(request: Request) -> HTMLResponse:
-        return render(request, "search")
-
-    @router.get("/login", response_class=HTMLResponse)
-    def login(request: Request) -> HTMLResponse:
-        return render(request, "login")
 
     @router.get("/favicon.ico")
     def favicon() -> RedirectResponse:

@@ -3,34 +3,13 @@ both engines, 0016 adds to github_run_metrics; tests/etl_github/test_tables.py p
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, Dialect, Float, Integer, Table, Text
-from sqlalchemy.types import BigInteger, TypeDecorator
+from sqlalchemy import Boolean, Column, Float, Integer, Table, Text
+from sqlalchemy.types import BigInteger
 
+from conveyor.etl.columns import UtcDateTime
 from conveyor.etl.db import Json, metadata
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """An instant: timestamptz on PostgreSQL, UTC text on SQLite; always read back aware, in UTC.
-    (SQLAlchemy's SQLite DateTime drops the offset without converting, so convert first.)"""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: the GitHub tables store instants, pass an aware datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _key() -> list[Column[Any]]:

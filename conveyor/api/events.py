@@ -28,12 +28,13 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocketState
 
 from conveyor.api.auth import Caller, websocket_secret
 from conveyor.api.errors import ApiError
 from conveyor.api.schemas import QUEUE_PATTERN
 from conveyor.api.state import get_ctx
+from conveyor.api.ws_pump import pump
 from conveyor.model import Job
 from conveyor.store import Store
 from conveyor.store.base import RESYNC
@@ -273,12 +274,6 @@ async def _authenticate(websocket: WebSocket) -> Caller | None:
 async def _pump(websocket: WebSocket, sub: Subscriber) -> None:
     """Send the subscriber's messages until the client goes away (or is too slow)."""
 
-    async def receive_until_closed() -> None:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-
     async def send_forever() -> None:
         while True:
             item = await sub.inbox.get()
@@ -289,15 +284,7 @@ async def _pump(websocket: WebSocket, sub: Subscriber) -> None:
             if sub.fresh(job_id, version):
                 await websocket.send_json(message)
 
-    tasks = [asyncio.create_task(receive_until_closed()), asyncio.create_task(send_forever())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, Exception):
-                await task
+    await pump(websocket, send_forever)
 
 
 def _text_param(websocket: WebSocket, name: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
@@ -415,15 +415,17 @@ class Conveyor:
         return handles
 
     # -- pipelines ------------------------------------------------------------------------
-    def pipeline(self, name: str, steps: list[Any]) -> DeclaredPipeline:
+    def pipeline(self, name: str, steps: list[Any], *, one_run_per: Sequence[str] = ()) -> DeclaredPipeline:
         """Declare a pipeline of ordered steps, each an ordered list of stages (registered tasks);
-        see conveyor.pipelines. Refused with a clear error: unknown tasks, no steps, cycles."""
+        see conveyor.pipelines. Refused with a clear error: unknown tasks, no steps, cycles.
+        one_run_per=['integration_id']: at most one unfinished run per tenant and value of those
+        params (a second start raises RunConflictError, HTTP 409)."""
         from conveyor.pipelines import DeclaredPipeline
         from conveyor.pipelines.declaration import PipelineError, build_pipeline
 
         if name in self.pipelines:
             raise PipelineError(f"Pipeline {name!r} is declared twice.", action="Give one of them another name.")
-        declared = DeclaredPipeline(self, build_pipeline(name, steps, self.tasks))
+        declared = DeclaredPipeline(self, build_pipeline(name, steps, self.tasks, one_run_per))
         self.pipelines[name] = declared
         return declared
 

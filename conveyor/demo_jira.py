@@ -11,10 +11,9 @@ from typing import Any
 
 from conveyor.app import Conveyor
 from conveyor.errors import ConveyorError
-from conveyor.etl.jira.pipeline import start_sync
 from conveyor.fakes.jira import FakeJira
 from conveyor.integrations import Integration, IntegrationConflictError
-from conveyor.integrations.wiring import integrations_for
+from conveyor.integrations.wiring import integrations_for, sync_now
 
 log = logging.getLogger("conveyor.demo")
 TENANT, NAME = "demo", "Demo Jira (fake)"
@@ -39,14 +38,11 @@ def run_demo_jira(app: Conveyor, stop: threading.Event, *, issues: int = 400, ev
     with FakeJira(seed=2026, issues=issues) as jira:
         integration = demo_integration(app, jira)
         log.info("demo Jira on %s; tenant %r syncs it (integration %s)", jira.url, TENANT, integration.id)
-        full = True
         rng = random.Random(7)
         while not stop.is_set():
-            try:
-                run = start_sync(app, integration.id, tenant=TENANT, full=full)
-                log.info("demo Jira sync started: run %s", run.id)
-                full = False
-            except ConveyorError as exc:  # e.g. every worker stopped from the dashboard
+            try:  # through its ETL job, so never beside the job's own run
+                log.info("demo Jira sync started: run %s", sync_now(app, integration))
+            except ConveyorError as exc:  # already running, or every worker stopped from the dashboard
                 log.info("demo Jira sync not started: %s", exc.message)
             if stop.wait(every):
                 return

@@ -79,6 +79,16 @@ class InvalidTransitionError(ConveyorError):
     """The job is not in a state that allows the requested action."""
 
 
+class RunConflictError(InvalidTransitionError):
+    """A pipeline declared with one_run_per already has an unfinished run for these params;
+    `run_id` names it when it could be found (also in the HTTP 409 body)."""
+
+    run_id: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        return {**super().to_dict(), **({"run_id": self.run_id} if self.run_id else {})}
+
+
 class NoLiveWorkerError(ConveyorError):
     """Enqueue refused: no live worker serves the job's queue."""
 

@@ -89,12 +89,24 @@ def status_json(app: Conveyor, job: EtlJob, now: datetime) -> dict[str, Any]:
     reset_in = max(0.0, (job.reset_deadline - now).total_seconds()) if job.reset_deadline else None
     declared = app.pipelines.get(job.pipeline)
     # The stages in their declared order (a JSON object's key order is not kept by jsonb).
-    stage_names = list(dict.fromkeys(st.name for step in declared.declaration.steps for st in step.stages)) \
+    stage_names = merged_stage_order([[st.name for st in step.stages] for step in declared.declaration.steps]) \
         if declared else []
     return {"overall": job.status, "stage_names": stage_names, "token": job.token, "run_id": job.run_id, "reset_deadline": _iso(job.reset_deadline),
             "reset_attempt": job.reset_attempt, "reset_in": reset_in, "error": job.error, "alert": job.alert,
             "steps": steps}
 
+
+
+def merged_stage_order(steps: list[list[str]]) -> list[str]:
+    """One column order for every step's stages: a stage only some steps have goes right after
+    the stage it follows there ([extraction, transform] + [extraction, nested, transform] ->
+    extraction, nested, transform)."""
+    order: list[str] = []
+    for stages in steps:
+        for i, name in enumerate(stages):
+            if name not in order:
+                order.insert(order.index(stages[i - 1]) + 1 if i else 0, name)
+    return order
 
 def to_dict(app: Conveyor, job: EtlJob, now: datetime) -> dict[str, Any]:
     return {"id": job.id, "tenant": job.tenant, "name": job.name, "pipeline": job.pipeline, "params": job.params,

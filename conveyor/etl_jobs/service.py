@@ -13,7 +13,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import InvalidTransitionError, JobNotFoundError, LivenessCheckError, NoLiveWorkerError
+from conveyor.errors import (
+    InvalidTransitionError,
+    JobNotFoundError,
+    LivenessCheckError,
+    NoLiveWorkerError,
+    RunConflictError,
+)
 from conveyor.etl_jobs.model import (
     DEFAULT_FAST_INTERVAL,
     DEFAULT_FULL_INTERVAL,
@@ -169,7 +175,7 @@ class EtlJobs:
                                     f"{job.pipeline!r}; nothing was queued."
             self._fail(job, f"{exc.message} {exc.action}", now)
             raise
-        except PipelineError as exc:
+        except (PipelineError, RunConflictError) as exc:  # e.g. a sync of its integration started by hand
             self._fail(job, str(exc), now)
             raise
         except Exception as exc:  # the check itself failed: never "proceeding anyway"

@@ -18,15 +18,23 @@ def etl_job_name(integration: Integration) -> str:
     return f"{integration.type}:{integration.name}"
 
 
-def create_etl_job_for(app: Any, integration: Integration) -> None:
-    """Creates the integration's ETL job (conveyor.etl_jobs.create_etl_job is idempotent)."""
+def create_etl_job_for(app: Any, integration: Integration) -> Any:
+    """Creates the integration's ETL job (conveyor.etl_jobs.create_etl_job is idempotent); returns it."""
     if importlib.util.find_spec("conveyor.etl_jobs") is None:
-        return  # the ETL jobs of issue #14 are not in this install: nothing to schedule yet
+        return None  # the ETL jobs of issue #14 are not in this install: nothing to schedule yet
     from conveyor.etl_jobs import create_etl_job  # type: ignore[import-not-found,unused-ignore]
 
-    create_etl_job(app, tenant=integration.tenant, name=etl_job_name(integration),
-                   pipeline=integration.pipeline, integration_id=integration.id, active=integration.active,
-                   params={"integration_id": integration.id})  # what the Jira and GitHub pipelines read
+    return create_etl_job(app, tenant=integration.tenant, name=etl_job_name(integration),
+                          pipeline=integration.pipeline, integration_id=integration.id, active=integration.active,
+                          params={"integration_id": integration.id})  # what the Jira and GitHub pipelines read
+
+
+def sync_now(app: Any, integration: Integration) -> str:
+    """Run the integration's ETL job now (the dashboard's Run now): the job's own rules apply, so
+    this never starts a second sync beside the orchestrator's. Returns the run id; raises
+    InvalidTransitionError (409) when the job is running or changed meanwhile."""
+    job = create_etl_job_for(app, integration)
+    return str(app.etl_jobs.run_now(job.id, integration.tenant).run_id)
 
 
 def integrations_for(app: Any) -> Integrations:

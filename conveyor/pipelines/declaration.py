@@ -66,6 +66,7 @@ class Pipeline:
     name: str
     steps: tuple[Step, ...]
     dependencies: Mapping[str, tuple[Dependency, ...]] = field(default_factory=dict)
+    one_run_per: tuple[str, ...] = ()  # params whose values (with the tenant) allow one unfinished run
 
     def step(self, name: str) -> Step:
         for s in self.steps:
@@ -94,6 +95,7 @@ class Pipeline:
                  "stages": [{"name": st.name, "task": st.task, "queue": st.queue} for st in s.stages]}
                 for i, s in enumerate(self.steps)
             ],
+            "one_run_per": list(self.one_run_per),
         }
 
 
@@ -174,8 +176,12 @@ def find_cycle(deps: Mapping[str, Sequence[Dependency]]) -> list[str] | None:
     return None
 
 
-def build_pipeline(name: str, steps: Sequence[Any], tasks: Mapping[str, Task[Any, Any]]) -> Pipeline:
+def build_pipeline(name: str, steps: Sequence[Any], tasks: Mapping[str, Task[Any, Any]],
+                   one_run_per: Sequence[str] = ()) -> Pipeline:
     """Validate a declaration against the registered tasks; a clear error for every mistake."""
+    if isinstance(one_run_per, str | bytes) or not all(isinstance(p, str) and NAME.match(p) for p in one_run_per):
+        raise PipelineError(f"Pipeline {name!r}: one_run_per must be a list of param names, got {one_run_per!r}.",
+                            action="Pass e.g. one_run_per=['integration_id'].")
     if not isinstance(name, str) or not NAME.match(name):
         raise PipelineError(f"Invalid pipeline name {name!r}.", action="Use 1-100 letters, digits and _ . : -")
     if isinstance(steps, str | bytes) or not isinstance(steps, Sequence) or not steps:
@@ -208,7 +214,7 @@ def build_pipeline(name: str, steps: Sequence[Any], tasks: Mapping[str, Task[Any
     if cycle:
         raise PipelineError(f"Pipeline {name!r}: the step dependencies form a cycle: {' -> '.join(cycle)}.",
                             action="Remove one of the depends_on entries.")
-    return Pipeline(name=name, steps=built, dependencies=deps)
+    return Pipeline(name=name, steps=built, dependencies=deps, one_run_per=tuple(one_run_per))
 
 
 def template_fields(template: str) -> list[str]:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.commands import worker_command
-from conveyor.errors import InvalidTransitionError, JobNotFoundError, NoLiveWorkerError
+from conveyor.errors import InvalidTransitionError, JobNotFoundError, NoLiveWorkerError, RunConflictError
 from conveyor.model import EnqueuePolicy, new_job_id
 from conveyor.pipelines.declaration import Pipeline, PipelineError, stage_queues
 from conveyor.pipelines.rules import (
@@ -154,10 +154,31 @@ class Runs:
             created_at=None, started_at=None, finished_at=None, updated_at=None,  # type: ignore[arg-type]
         )
         record.status = status_json(pipeline, {}, decide(pipeline, {}, record.state), record.token)
-        self.sql.create_run(record, pipeline.cells(), skipped)
+        if pipeline.one_run_per and reprocess_of is None:
+            record.exclusive_key = exclusive_key(pipeline, tenant, params)
+        try:
+            self.sql.create_run(record, pipeline.cells(), skipped)
+        except RunConflictError:
+            raise self._conflict(pipeline, record) from None
         if not error:
             self.advance(run_id)
         return self.get(run_id)  # type: ignore[return-value]
+
+    def _conflict(self, pipeline: Pipeline, record: RunRecord) -> RunConflictError:
+        """The refusal of a second unfinished run, naming the run in the way when it can be found."""
+        unfinished = self.sql.list_runs(RunFilter(pipeline=pipeline.name, states=[READY, RUNNING],
+                                                  tenant=record.tenant), limit=1000)
+        first = next((r for r in unfinished if exclusive_key(pipeline, r.tenant, r.params) == record.exclusive_key),
+                     None)
+        what = ", ".join(f"{p}={record.params.get(p)!r}" for p in pipeline.one_run_per)
+        running = f"run {first.id} ({first.state})" if first else "another run"
+        cli = f"conveyor pipelines cancel {first.id}" if first else "conveyor pipelines cancel RUN"
+        conflict = RunConflictError(
+            f"Pipeline {pipeline.name!r} already has {running} for {what} of tenant {record.tenant!r}: "
+            "no second run was started (one run at a time per " + ", ".join(pipeline.one_run_per) + ").",
+            action=f"Wait for it to finish, or cancel it first ({cli}).")
+        conflict.run_id = first.id if first else None
+        return conflict
 
     def _no_worker_error(self, name: str, missing: list[str]) -> NoLiveWorkerError:
         err = NoLiveWorkerError(missing[0], self.app.app_path)
@@ -374,3 +395,8 @@ def _nearest_decision(pipeline: Pipeline, counts: dict[tuple[str, str], StageCou
 
 def _b(value: bool) -> str:
     return "true" if value else "false"
+
+
+def exclusive_key(pipeline: Pipeline, tenant: str, params: dict[str, Any]) -> str:
+    """The value two unfinished runs of a one_run_per pipeline may not share (migration 0022)."""
+    return dumps([pipeline.name, tenant, *(params.get(p) for p in pipeline.one_run_per)])

@@ -67,6 +67,7 @@ class RunRecord:
     # The run row's own version; attach_version() makes it the live version (migration 0014).
     version: int = 0
     counts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    exclusive_key: str | None = None  # written only: see Pipeline.one_run_per (migration 0022)
 
 
 @dataclass
@@ -222,3 +223,9 @@ def pipeline_sql(store: Store) -> PipelineSQL:
             cached = SQLitePipelineSQL(store)  # type: ignore[arg-type]
         store._pipeline_sql = cached  # type: ignore[attr-defined]
     return cached
+
+
+def conflict_message(run: RunRecord) -> str:
+    """For a start refused by the one-unfinished-run index (two starts at the same moment)."""
+    return (f"Pipeline {run.pipeline!r} already has an unfinished run for these params "
+            f"(tenant {run.tenant!r}); no second run was started.")

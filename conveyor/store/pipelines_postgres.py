@@ -17,6 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from conveyor.errors import RunConflictError
 from conveyor.store import pipelines_common as common
 from conveyor.store.base import CHANNEL_WAKE
 from conveyor.store.pipelines_common import (
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from conveyor.store.postgres import PostgresStore
 
 CHANNEL_RUNS = "conveyor_runs"  # payload: a run id whose status may have changed
+ONE_UNFINISHED = "pipeline_runs_one_unfinished"  # the unique index of migration 0022
+
 
 def _record(row: dict[str, Any]) -> RunRecord:
     return RunRecord(
@@ -107,10 +110,15 @@ class PostgresPipelineSQL(common.RunListeners):
 
     def create_run(self, run: RunRecord, cells: list[tuple[str, str]], skipped: list[tuple[str, str]]) -> None:
         with self.store._connection() as conn, conn.transaction():
-            conn.execute(
-                Q.pipeline_run_insert,
-                (run.id, run.pipeline, run.tenant, run.token, Jsonb(run.params), Jsonb(run.queues), run.state,
-                 Jsonb(run.status), run.error, run.reprocess_of, run.from_stage, run.state))
+            try:
+                conn.execute(
+                    Q.pipeline_run_insert,
+                    (run.id, run.pipeline, run.tenant, run.token, Jsonb(run.params), Jsonb(run.queues), run.state,
+                     Jsonb(run.status), run.error, run.reprocess_of, run.from_stage, run.exclusive_key, run.state))
+            except psycopg.errors.UniqueViolation as exc:
+                if exc.diag.constraint_name == ONE_UNFINISHED:
+                    raise RunConflictError(common.conflict_message(run)) from None
+                raise
             conn.execute(
                 Q.pipeline_counts_insert,
                 (run.id, [c[0] for c in cells], [c[1] for c in cells], [c in skipped for c in cells]))

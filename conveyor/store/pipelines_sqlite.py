@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from conveyor.errors import RunConflictError
 from conveyor.store import pipelines_common as common
 from conveyor.store.pipelines_common import (
     RawRecord,
@@ -101,11 +102,16 @@ class SQLitePipelineSQL(common.RunListeners):
     def create_run(self, run: RunRecord, cells: list[tuple[str, str]], skipped: list[tuple[str, str]]) -> None:
         now = time.time()
         with self.store._write() as conn:
-            conn.execute(
-                Q.pipeline_run_insert,
-                (run.id, run.pipeline, run.tenant, run.token, json.dumps(run.params), json.dumps(run.queues),
-                 run.state, json.dumps(run.status), run.error, run.reprocess_of, run.from_stage, now,
-                 now if run.state in ("FAILED", "FINISHED", "CANCELLED") else None, now))
+            try:
+                conn.execute(
+                    Q.pipeline_run_insert,
+                    (run.id, run.pipeline, run.tenant, run.token, json.dumps(run.params), json.dumps(run.queues),
+                     run.state, json.dumps(run.status), run.error, run.reprocess_of, run.from_stage,
+                     run.exclusive_key, now, now if run.state in ("FAILED", "FINISHED", "CANCELLED") else None, now))
+            except sqlite3.IntegrityError as exc:
+                if "pipeline_runs.exclusive_key" in str(exc):
+                    raise RunConflictError(common.conflict_message(run)) from None
+                raise
             conn.executemany(Q.pipeline_counts_insert,
                              [(run.id, c[0], c[1], c in skipped) for c in cells])
 

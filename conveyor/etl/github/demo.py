@@ -5,8 +5,10 @@ Wiring (conveyor/demo.py and the `up` command call these three):
 
     register_github_pipeline(app)                    # at import (workers must serve its two queues)
     fake = start_demo_github()                       # in the server process, before the workers sync
-    seed_github_demo(app, fake)                      # once a worker is live: integration + first run
-    demo_activity(fake); seed_github_demo(app, fake) # later, e.g. every few minutes: an incremental run
+    sync_github_demo(app, fake)                      # once a worker is live: integration + its ETL job run now
+    demo_activity(fake); sync_github_demo(app, fake) # later, e.g. every few minutes: an incremental run
+
+(seed_github_demo starts the pipeline directly, for tests that own the integration.)
 
 The fake serves on 127.0.0.1 only; its port changes per start, so the integration's base URL is
 updated each time. The token is the fake's own (encrypted like any other).
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING
 from conveyor.errors import ConveyorError
 from conveyor.etl.github.fake import DatasetSpec, FakeGitHub
 from conveyor.integrations import Integration, IntegrationNotFoundError
-from conveyor.integrations.wiring import integrations_for
+from conveyor.integrations.wiring import integrations_for, sync_now
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -71,6 +73,11 @@ def seed_github_demo(app: Conveyor, fake: FakeGitHub, pipeline: str = "github",
     return app.pipelines[pipeline].start({"integration_id": integration.id}, tenant=tenant)
 
 
+def sync_github_demo(app: Conveyor, fake: FakeGitHub, tenant: str = DEMO_TENANT) -> str:
+    """Creates (or refreshes) the demo integration and runs its ETL job now; returns the run id."""
+    return sync_now(app, demo_integration(app, fake, tenant))
+
+
 def run_demo_github(app: Conveyor, stop: threading.Event, *, every: float = 180.0) -> None:
     """Serve the fake GitHub and sync it until `stop` is set (a `conveyor up` thread): a full sync
     at start, then, every `every` seconds, a little activity on the fake and an incremental sync."""
@@ -79,9 +86,9 @@ def run_demo_github(app: Conveyor, stop: threading.Event, *, every: float = 180.
         rng = random.Random(11)
         while not stop.is_set():
             try:
-                run = seed_github_demo(app, fake)
-                log.info("demo GitHub sync started on %s: run %s", fake.graphql_url, run.id)
-            except ConveyorError as exc:  # e.g. every worker stopped from the dashboard
+                run_id = sync_github_demo(app, fake)  # through its ETL job: never beside the job's own run
+                log.info("demo GitHub sync started on %s: run %s", fake.graphql_url, run_id)
+            except ConveyorError as exc:  # already running, or every worker stopped from the dashboard
                 log.info("demo GitHub sync not started: %s", exc.message)
             if stop.wait(every):
                 return

@@ -99,7 +99,7 @@ def register_github_pipeline(app: Conveyor, *, name: str = "github", extraction_
         {"name": PULL_REQUESTS_STEP, "display_name": "Pull requests, commits, reviews & comments", "order": "wait",
          "stages": stages(("extraction", pull_requests_extraction), ("nested", pull_requests_nested),
                           ("transform", pull_requests_transform))},
-    ])
+    ], one_run_per=["integration_id"])  # two syncs of one integration would race on its watermark
     declared.step_metrics = lambda reader, run_id: step_metrics(shared_engine(reader.settings.database_url), run_id)
     return declared
 

@@ -76,7 +76,8 @@ def register_jira(app: Conveyor, *, embedding: bool = True) -> DeclaredPipeline:
               "stages": [{"name": "extraction", "task": jira_extract}, {"name": "transform", "task": jira_transform},
                          *embed]}
              for i, name in enumerate(STEPS)]
-    declared = app.pipeline(PIPELINE, steps=steps)
+    # One sync per integration at a time: two would race on its cursor and watermark.
+    declared = app.pipeline(PIPELINE, steps=steps, one_run_per=["integration_id"])
     declared.step_metrics = lambda reader, run_id: step_metrics(shared_engine(reader.settings.database_url), run_id)
     return declared
 

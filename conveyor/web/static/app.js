@@ -165,6 +165,7 @@ export class ApiError extends Error {
     this.technical = info.technical_details;
     this.fields = body && typeof body === "object" && Array.isArray(body.fields) ? body.fields : null;
     this.queue = body && typeof body === "object" && typeof body.queue === "string" ? body.queue : null;
+    this.runId = body && typeof body === "object" && typeof body.run_id === "string" ? body.run_id : null;
   }
 }
 
@@ -298,6 +299,8 @@ export async function boot({ loginPage = false } = {}) {
 }
 
 function started(me) {
+  // A page that neither listens live nor polls (Search, Integrations) hides the "connecting" dot.
+  setTimeout(() => { if (!liveChannels.size && !pollingMode) renderLive(); }, 3000);
   session.me = me || { role: "admin", auth: false, tenant: "default" };
   document.body.dataset.role = session.me.role || "viewer";
   const who = $("#who");

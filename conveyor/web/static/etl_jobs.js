@@ -25,17 +25,19 @@ function countdown(entry) {
 function grid(job) {
   const steps = Object.entries(job.status_json.steps || {}).sort((a, b) => a[1].order - b[1].order);
   if (!steps.length) return "";
+  // A step's stage cells are its string values; resume_at, metrics and the counts are not stages.
+  const isStage = (step, key) => typeof step[key] === "string" && !["display_name", "state", "resume_at"].includes(key);
   const stages = [...(job.status_json.stage_names || [])];
   for (const [, step] of steps) {
-    for (const key of Object.keys(step)) {
-      if (!["order", "display_name", "state", "stages"].includes(key) && !stages.includes(key)) stages.push(key);
-    }
+    for (const key of Object.keys(step)) if (isStage(step, key) && !stages.includes(key)) stages.push(key);
   }
   return h("table", { class: "table pipeline-grid small", "data-testid": "etl-grid" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Step"), ...stages.map((s) => h("th", { scope: "col" }, s)))),
     h("tbody", {}, ...steps.map(([name, step]) => h("tr", { "data-step": name },
       h("th", { scope: "row" }, `${step.order}. ${step.display_name || name}`),
-      ...stages.map((s) => h("td", { "data-state": step[s] || "idle" }, badge(step[s] || "idle", CELL_BADGE[step[s]] || "queued")))))));
+      ...stages.map((s) => (step[s] === undefined && job.status_json.stage_names?.length
+        ? h("td", { class: "muted", title: "this step has no such stage" }, "—")
+        : h("td", { "data-state": step[s] || "idle" }, badge(step[s] || "idle", CELL_BADGE[step[s]] || "queued"))))))));
 }
 
 function row(entry) {

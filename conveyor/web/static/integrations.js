@@ -65,9 +65,16 @@ async function test(item, button) {
 
 async function sync(item, button) {
   await busy(button, async () => {
-    const run = await api(`/api/integrations/${item.id}/sync`, { method: "POST", body: {} });
-    toast("Sync started");
-    window.location.href = `/pipelines/runs/${run.id}`;
+    let runId;
+    try {
+      runId = (await api(`/api/integrations/${item.id}/sync`, { method: "POST", body: {} })).id;
+      toast("Sync started");
+    } catch (err) {
+      if (err.status !== 409 || !err.runId) throw err;
+      runId = err.runId; // one sync per integration: its ETL job (or someone) started one already
+      toast("A sync of this integration is already running: showing it");
+    }
+    window.location.href = `/pipelines/runs/${runId}`;
   }).catch(reportError);
 }
 
